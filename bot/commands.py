@@ -1,0 +1,196 @@
+"""Parsing `/rollout …` text into commands. Forgiving: quotes, emails, Slack markup; never raises."""
+
+from __future__ import annotations
+
+import re
+import shlex
+from dataclasses import dataclass
+from datetime import date, timedelta
+
+_SLACK_MAILTO = re.compile(r"<mailto:([^|>]+)(?:\|[^>]*)?>")
+_SLACK_LINK = re.compile(r"<(https?://[^|>]+)\|([^>]*)>|<(https?://[^>]+)>")
+_SLACK_USER = re.compile(r"<@([A-Z0-9]+)(?:\|([^>]*))?>")
+_EMAIL = re.compile(r"^[^@\s<>]+@[^@\s<>]+\.[^@\s<>]+$")
+_DUE = re.compile(r"\s+(?:due|by|on)\s+(?P<when>.+?)\s*$", re.IGNORECASE)
+_WEEKDAYS = ["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"]
+_IN_DAYS = re.compile(r"^in\s+(\d{1,3})\s+days?$")
+
+
+@dataclass(frozen=True, slots=True)
+class Help:
+    problem: str | None = None  # what was wrong with the input, if that's why help is shown
+
+
+@dataclass(frozen=True, slots=True)
+class Overview:
+    query: str
+
+
+@dataclass(frozen=True, slots=True)
+class AddNote:
+    person: str
+    text: str  # empty → open the note modal
+
+
+@dataclass(frozen=True, slots=True)
+class CreateTask:
+    person: str
+    title: str  # empty → open the task modal
+    due: date | None = None
+    due_text: str | None = None  # what the user wrote when we couldn't read it as a date
+
+
+@dataclass(frozen=True, slots=True)
+class CreatePerson:
+    first_name: str
+    last_name: str
+    email: str  # may be empty or malformed → open the person modal prefilled
+
+
+@dataclass(frozen=True, slots=True)
+class ListCredentials:
+    pass
+
+
+@dataclass(frozen=True, slots=True)
+class Connect:
+    pass
+
+
+@dataclass(frozen=True, slots=True)
+class FreeText:
+    text: str
+
+
+Command = Help | Overview | AddNote | CreateTask | CreatePerson | ListCredentials | Connect | FreeText
+
+_ALIASES = {
+    "overview": "overview",
+    "show": "overview",
+    "lookup": "overview",
+    "find": "overview",
+    "who": "overview",
+    "note": "note",
+    "task": "task",
+    "todo": "task",
+    "person": "person",
+    "contact": "person",
+    "credentials": "credentials",
+    "accounts": "credentials",
+    "creds": "credentials",
+    "connect": "connect",
+    "help": "help",
+}
+
+
+def parse(text: str, *, today: date) -> Command:
+    cleaned = unslack(text).strip()
+    if not cleaned:
+        return Help()
+    verb, _, rest = cleaned.partition(" ")
+    kind = _ALIASES.get(verb.lower())
+    rest = rest.strip()
+    match kind:
+        case "help":
+            return Help()
+        case "credentials":
+            return ListCredentials()
+        case "connect":
+            return Connect()
+        case "overview":
+            query = _unquote(rest)
+            return Overview(query) if query else Help("Say who to look up, e.g. `/rollout overview ada@example.com`.")
+        case "note":
+            person, body = split_person(rest)
+            if not person:
+                return Help("Say who the note is about, e.g. `/rollout note ada@example.com Called about renewal`.")
+            return AddNote(person, body)
+        case "task":
+            return _task(rest, today)
+        case "person":
+            return _person(rest)
+        case _:
+            return FreeText(cleaned)
+
+
+def unslack(text: str) -> str:
+    """Undo Slack's markup for emails, links and mentions so we see what the user typed."""
+    text = _SLACK_MAILTO.sub(lambda m: m.group(1), text)
+    text = _SLACK_LINK.sub(lambda m: m.group(2) or m.group(3) or m.group(1), text)
+    text = _SLACK_USER.sub(lambda m: m.group(2) or "", text)
+    return text.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&").replace("\u00a0", " ")
+
+
+def split_person(rest: str) -> tuple[str, str]:
+    """Person first, then the rest: a quoted name, an email, `Name Surname: text`, or else the first word."""
+    rest = rest.strip()
+    if not rest:
+        return "", ""
+    if rest[0] in "\"'“‘":
+        closing = {"“": "”", "‘": "’"}.get(rest[0], rest[0])
+        end = rest.find(closing, 1)
+        if end > 0:
+            return rest[1:end].strip(), rest[end + 1 :].strip()
+    head, sep, tail = rest.partition(":")
+    if sep and 0 < len(head.split()) <= 4 and "://" not in rest[: len(head) + 3]:
+        return head.strip(), tail.strip()
+    first, _, remainder = rest.partition(" ")
+    return first.strip(), remainder.strip()
+
+
+def parse_due(when: str, today: date) -> date | None:
+    when = when.strip().lower().rstrip(".")
+    if when == "today":
+        return today
+    if when == "tomorrow":
+        return today + timedelta(days=1)
+    if when == "next week":
+        return today + timedelta(days=7)
+    if match := _IN_DAYS.match(when):
+        return today + timedelta(days=int(match.group(1)))
+    for index, name in enumerate(_WEEKDAYS):
+        if when in (name, name[:3], f"next {name}"):
+            ahead = (index - today.weekday()) % 7 or 7
+            return today + timedelta(days=ahead)
+    try:
+        return date.fromisoformat(when)
+    except ValueError:
+        return None
+
+
+def _task(rest: str, today: date) -> Command:
+    person, body = split_person(rest)
+    if not person:
+        return Help("Say who the task is for, e.g. `/rollout task ada@example.com Send the proposal due friday`.")
+    due: date | None = None
+    due_text: str | None = None
+    if match := _DUE.search(body):
+        due = parse_due(match.group("when"), today)
+        if due is not None:
+            body = body[: match.start()]
+        elif match.group(0).strip().lower().startswith("due"):
+            due_text = match.group("when")
+            body = body[: match.start()]
+    return CreateTask(person, _unquote(body.strip()), due, due_text)
+
+
+def _person(rest: str) -> Command:
+    try:
+        words = shlex.split(rest)
+    except ValueError:
+        words = rest.split()
+    emails = [w for w in words if _EMAIL.match(w)]
+    names = [w for w in words if w not in emails]
+    email = emails[0] if emails else ""
+    if not names and not email:
+        return Help("Give a name and an email, e.g. `/rollout person Ada Lovelace ada@example.com`.")
+    first = names[0] if names else ""
+    last = " ".join(names[1:])
+    return CreatePerson(first, last, email)
+
+
+def _unquote(text: str) -> str:
+    text = text.strip()
+    if len(text) >= 2 and text[0] in "\"'“‘" and text[-1] in "\"'”’":
+        return text[1:-1].strip()
+    return text

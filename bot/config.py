@@ -1,0 +1,140 @@
+"""One settings object, read from the environment (and an optional .env) once at start, then passed down."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Literal
+
+from cryptography.fernet import Fernet
+from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///./rollout-bot.db"
+DEFAULT_MODEL = "claude-sonnet-5-5"
+MIN_SECRET_BYTES = 64  # HS512 wants a key at least as long as its output; PyJWT warns below this.
+
+# What to put in each variable, for the one-line start-up error.
+_HINTS: dict[str, str] = {
+    "SLACK_BOT_TOKEN": "the Bot User OAuth Token (xoxb-...) from your Slack app's OAuth & Permissions page",
+    "SLACK_SIGNING_SECRET": "the Signing Secret from your Slack app's Basic Information page",
+    "SLACK_APP_TOKEN": "an app-level token (xapp-...) with connections:write, or unset it to serve over HTTP",
+    "ROLLOUT_CLIENT_ID": "your Rollout Client ID",
+    "ROLLOUT_CLIENT_SECRET": f"your Rollout Client Secret (at least {MIN_SECRET_BYTES} bytes)",
+    "ENCRYPTION_KEY": "one or more comma-separated Fernet keys, newest first "
+    '(make one with: python -c "from cryptography.fernet import Fernet; print(Fernet.generate_key().decode())")',
+    "ANTHROPIC_API_KEY": "an Anthropic API key, or leave it unset to run without free-text answers",
+    "DATABASE_URL": "a SQLAlchemy URL such as postgresql://user@host/db, or unset it for a local SQLite file",
+    "ROLLOUT_TOKEN_TTL": "a number of seconds between 60 and 3600",
+    "PORT": "a TCP port number",
+}
+
+
+class ConfigError(Exception):
+    """A setting the running command needs is missing or malformed. The message is one line, with no secret in it."""
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore", case_sensitive=False)
+
+    slack_bot_token: SecretStr | None = None
+    slack_signing_secret: SecretStr | None = None
+    slack_app_token: SecretStr | None = None
+    slack_api_url: str | None = None  # base URL of the Slack Web API; tests point it at a fake
+
+    anthropic_api_key: SecretStr | None = None
+    anthropic_base_url: str | None = None
+    anthropic_model: str = DEFAULT_MODEL
+    agent_max_steps: int = Field(default=8, ge=1, le=50)
+    agent_max_tokens: int = Field(default=2048, ge=256, le=64000)
+    agent_timeout_seconds: float = Field(default=90.0, gt=0)
+    agent_history_tokens: int = Field(default=24000, ge=1000)
+    approval_ttl_seconds: int = Field(default=3600, ge=60)
+
+    rollout_mcp_url: str = "https://universal.rollout.com/mcp"
+    rollout_client_id: str | None = None
+    rollout_client_secret: SecretStr | None = None
+    rollout_token_ttl: timedelta = Field(default=timedelta(minutes=15))
+    rollout_timeout_seconds: float = Field(default=10.0, gt=0)
+    rollout_pool_size: int = Field(default=256, ge=1)
+    rollout_pool_idle_seconds: float = Field(default=300.0, gt=0)
+    # Tool names as Rollout calls them; override one if Rollout renames a tool before we rename it here.
+    rollout_tool_list_credentials: str | None = None
+    rollout_tool_person_overview: str | None = None
+    rollout_tool_create_person: str | None = None
+    rollout_tool_create_note: str | None = None
+    rollout_tool_create_task: str | None = None
+
+    database_url: str = DEFAULT_DATABASE_URL
+    encryption_key: SecretStr | None = None
+    port: int = Field(default=3000, ge=1, le=65535)
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+
+    @field_validator("rollout_token_ttl")
+    @classmethod
+    def _sane_ttl(cls, ttl: timedelta) -> timedelta:
+        if not timedelta(seconds=60) <= ttl <= timedelta(hours=1):
+            raise ValueError("out of range")
+        return ttl
+
+    @field_validator("database_url")
+    @classmethod
+    def _blank_means_default(cls, url: str) -> str:
+        return url.strip() or DEFAULT_DATABASE_URL
+
+    # ---- what each command needs ------------------------------------------------------------------------------
+
+    @property
+    def encryption_keys(self) -> list[str]:
+        if self.encryption_key is None:
+            return []
+        return [k.strip() for k in self.encryption_key.get_secret_value().split(",") if k.strip()]
+
+    @property
+    def llm_enabled(self) -> bool:
+        return self.anthropic_api_key is not None and bool(self.anthropic_api_key.get_secret_value())
+
+    def require_rollout(self) -> None:
+        _require(self, "ROLLOUT_CLIENT_ID", "ROLLOUT_CLIENT_SECRET")
+        assert self.rollout_client_secret is not None
+        if len(self.rollout_client_secret.get_secret_value().encode()) < MIN_SECRET_BYTES:
+            raise _config_error("ROLLOUT_CLIENT_SECRET", "is too short")
+
+    def require_store(self) -> None:
+        _require(self, "ENCRYPTION_KEY")
+        for key in self.encryption_keys:
+            try:
+                Fernet(key)
+            except ValueError:
+                raise _config_error("ENCRYPTION_KEY", "is not a valid Fernet key") from None
+
+    def require_slack(self) -> None:
+        _require(self, "SLACK_BOT_TOKEN", "SLACK_SIGNING_SECRET")
+
+    def require_serve(self) -> None:
+        self.require_slack()
+        self.require_rollout()
+        self.require_store()
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Read settings once. Malformed values become one ConfigError line naming the variable (never its value)."""
+    try:
+        return Settings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        name = str(first["loc"][0]).upper() if first["loc"] else "settings"
+        raise _config_error(name, "is malformed") from None
+
+
+def _require(settings: Settings, *names: str) -> None:
+    for name in names:
+        value = getattr(settings, name.lower())
+        if isinstance(value, SecretStr):
+            value = value.get_secret_value()
+        if not value:
+            raise _config_error(name, "is not set")
+
+
+def _config_error(name: str, problem: str) -> ConfigError:
+    hint = _HINTS.get(name, "a valid value")
+    return ConfigError(f"{name} {problem}: set it to {hint}.")

@@ -1,0 +1,234 @@
+"""CrmService: one method per capability, shared by slash commands, buttons, modals, shortcuts, the demo and the agent.
+
+It owns the credential rules (default account injected, a stale default dropped) so no entry point repeats them.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
+from urllib.parse import urlsplit
+
+import mcp_types as types
+
+from bot.identity import SlackUser
+from bot.rollout import parse
+from bot.rollout.client import Problem, RolloutClient
+from bot.rollout.outcomes import (
+    ChooseCredential,
+    ConnectNeeded,
+    Created,
+    Credentials,
+    Failure,
+    FailureReason,
+    Matches,
+    NotFound,
+    PersonOverview,
+    PersonSummary,
+)
+from bot.rollout.tokens import TokenService
+from bot.rollout.tools import Capability
+from bot.store import Store
+
+T = TypeVar("T")
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+
+
+class CrmService:
+    def __init__(self, rollout: RolloutClient, store: Store, tokens: TokenService, mcp_url: str) -> None:
+        self._rollout = rollout
+        self._store = store
+        self._tokens = tokens
+        origin = urlsplit(mcp_url)
+        self._credentials_base = f"{origin.scheme}://{origin.netloc}/mcp/credentials/"
+
+    # ---- reads ------------------------------------------------------------------------------------------------
+
+    async def overview(
+        self, user: SlackUser, query: str, *, credential_id: str | None = None
+    ) -> PersonOverview | Matches | Problem:
+        query = query.strip()
+        is_email = bool(_EMAIL.match(query))
+
+        async def fetch(cred: str | None) -> PersonOverview | Matches | Problem:
+            if is_email:
+                return await self._rollout.person_overview(user, email=query, credential_id=cred)
+            return await self._rollout.person_overview(user, query=query, credential_id=cred)
+
+        found = await self._with_credential(user, credential_id, fetch)
+        if isinstance(found, Matches) and len(found.people) == 1:
+            return await self.person(user, found.people[0].id, credential_id=credential_id)
+        return found
+
+    async def person(
+        self, user: SlackUser, person_id: str, *, credential_id: str | None = None
+    ) -> PersonOverview | Matches | Problem:
+        async def fetch(cred: str | None) -> PersonOverview | Matches | Problem:
+            return await self._rollout.person_overview(user, person_id=person_id, credential_id=cred)
+
+        return await self._with_credential(user, credential_id, fetch)
+
+    async def search_people(self, user: SlackUser, query: str) -> list[PersonSummary] | Problem:
+        found = await self.overview(user, query)
+        if isinstance(found, PersonOverview):
+            return [found.person.summary]
+        if isinstance(found, Matches):
+            return list(found.people)
+        if isinstance(found, NotFound):
+            return []
+        return found
+
+    async def credentials(self, user: SlackUser) -> Credentials | Problem:
+        listed = await self._rollout.list_credentials(user)
+        if not isinstance(listed, Credentials):
+            return listed
+        if not listed.credentials:
+            return await self.connect_link(user)
+        record = await self._store.users.get_or_create(user)
+        default = record.default_credential_id
+        if default is not None and default not in {c.id for c in listed.credentials}:
+            await self._store.users.set_default_credential(user, None)
+            default = None
+        return Credentials(listed.credentials, default)
+
+    async def set_default_credential(self, user: SlackUser, credential_id: str) -> Credentials | Problem:
+        listed = await self.credentials(user)
+        if not isinstance(listed, Credentials):
+            return listed
+        if credential_id not in {c.id for c in listed.credentials}:
+            return Failure(FailureReason.CREDENTIAL_GONE)
+        await self._store.users.set_default_credential(user, credential_id)
+        await self._store.activity.record(user, "Changed your default CRM account")
+        return Credentials(listed.credentials, credential_id)
+
+    async def connect_link(self, user: SlackUser) -> ConnectNeeded:
+        """Rollout's credential manager for this user. The link embeds a live token: DM it, never log it."""
+        issued = await self._tokens.current(user)
+        return ConnectNeeded(self._credentials_base + issued.token)
+
+    # ---- writes -----------------------------------------------------------------------------------------------
+
+    async def add_note(
+        self, user: SlackUser, person_id: str, content: str, *, credential_id: str | None = None
+    ) -> Created | Problem:
+        if not content.strip():
+            return Failure(FailureReason.INVALID_INPUT, "The note is empty.")
+
+        async def write(cred: str | None) -> Created | Problem:
+            return await self._rollout.create_note(user, person_id=person_id, content=content, credential_id=cred)
+
+        return await self._record(user, await self._with_credential(user, credential_id, write))
+
+    async def create_task(
+        self,
+        user: SlackUser,
+        person_id: str,
+        title: str,
+        *,
+        due_date: str | None = None,
+        description: str | None = None,
+        credential_id: str | None = None,
+    ) -> Created | Problem:
+        if not title.strip():
+            return Failure(FailureReason.INVALID_INPUT, "The task needs a title.")
+
+        async def write(cred: str | None) -> Created | Problem:
+            return await self._rollout.create_task(
+                user, person_id=person_id, title=title, due_date=due_date, description=description, credential_id=cred
+            )
+
+        return await self._record(user, await self._with_credential(user, credential_id, write))
+
+    async def create_person(
+        self,
+        user: SlackUser,
+        *,
+        first_name: str,
+        last_name: str | None,
+        email: str,
+        title: str | None = None,
+        company: str | None = None,
+        credential_id: str | None = None,
+    ) -> Created | Problem:
+        if not _EMAIL.match(email.strip()):
+            return Failure(FailureReason.INVALID_INPUT, f"“{email[:100]}” doesn't look like an email address.")
+
+        async def write(cred: str | None) -> Created | Problem:
+            return await self._rollout.create_person(
+                user,
+                first_name=first_name,
+                last_name=last_name,
+                email=email.strip(),
+                title=title,
+                company=company,
+                credential_id=cred,
+            )
+
+        return await self._record(user, await self._with_credential(user, credential_id, write))
+
+    # ---- the agent's door: any Rollout tool, with the same credential rules ------------------------------------
+
+    async def tools(self, user: SlackUser) -> list[types.Tool] | Failure:
+        return await self._rollout.tools(user)
+
+    def write_tools(self, tools: list[types.Tool]) -> set[str]:
+        names = self._rollout.capabilities(tools)
+        writes = {
+            names[c] for c in (Capability.CREATE_PERSON, Capability.CREATE_NOTE, Capability.CREATE_TASK) if c in names
+        }
+        # A tool we can't classify might write: treat unknown verbs as writes, so they need approval too.
+        reads = {names[c] for c in (Capability.LIST_CREDENTIALS, Capability.PERSON_OVERVIEW) if c in names}
+        return {t.name for t in tools if t.name not in reads} | writes
+
+    async def call_tool(
+        self, user: SlackUser, tool: types.Tool, arguments: dict[str, Any], *, is_write: bool
+    ) -> types.CallToolResult | Problem:
+        """Call a tool the model chose. Credential problems come back as outcomes, so the Slack flows handle them."""
+        takes_credential = "credentialId" in (tool.input_schema or {}).get("properties", {})
+
+        async def run(cred: str | None) -> types.CallToolResult | Problem:
+            args = dict(arguments)
+            if takes_credential and cred and not args.get("credentialId"):
+                args["credentialId"] = cred
+            result = await self._rollout.call(user, tool.name, args, idempotent=not is_write)
+            if isinstance(result, Failure) or not result.is_error:
+                return result
+            problem = parse.tool_error(result)
+            # Credential problems are ours to solve; anything else (bad input, not found) goes back to the model.
+            if isinstance(problem, ChooseCredential | ConnectNeeded) or (
+                isinstance(problem, Failure) and problem.reason is FailureReason.CREDENTIAL_GONE
+            ):
+                return problem
+            return result
+
+        explicit = arguments.get("credentialId") if takes_credential else None
+        return await self._with_credential(user, explicit if isinstance(explicit, str) else None, run)
+
+    async def record_activity(self, user: SlackUser, text: str) -> None:
+        await self._store.activity.record(user, text)
+
+    # ---- credential rules -------------------------------------------------------------------------------------
+
+    async def _with_credential(
+        self, user: SlackUser, credential_id: str | None, call: Callable[[str | None], Awaitable[T | Problem]]
+    ) -> T | Problem:
+        chosen = credential_id
+        if chosen is None:
+            chosen = (await self._store.users.get_or_create(user)).default_credential_id
+        outcome = await call(chosen)
+        stale = isinstance(outcome, Failure) and outcome.reason is FailureReason.CREDENTIAL_GONE
+        if stale and credential_id is None and chosen is not None:
+            # The default account was disconnected in Rollout: forget it and let Rollout's own rules decide.
+            await self._store.users.set_default_credential(user, None)
+            outcome = await call(None)
+        if isinstance(outcome, ChooseCredential) and not outcome.credentials:
+            listed = await self._rollout.list_credentials(user)
+            if isinstance(listed, Credentials):
+                outcome = ChooseCredential(listed.credentials)
+        return outcome
+
+    async def _record(self, user: SlackUser, outcome: Created | Problem) -> Created | Problem:
+        if isinstance(outcome, Created):
+            await self._store.activity.record(user, f"Created {outcome.summary}")
+        return outcome

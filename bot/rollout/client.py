@@ -1,0 +1,232 @@
+"""Typed calls to Rollout over the pooled sessions, each mapped to an outcome the Slack layer can render."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import mcp_types as types
+from mcp.shared.exceptions import MCPError
+
+from bot.identity import SlackUser
+from bot.rollout import parse
+from bot.rollout.outcomes import (
+    ChooseCredential,
+    ConnectNeeded,
+    Created,
+    Credentials,
+    Failure,
+    FailureReason,
+    Matches,
+    NotFound,
+    PersonOverview,
+)
+from bot.rollout.pool import SessionPool
+from bot.rollout.session import SessionUnavailable, UserSession
+from bot.rollout.tools import WRITE_CAPABILITIES, Capability, build_arguments, resolve_tools
+
+log = logging.getLogger(__name__)
+
+Problem = ChooseCredential | ConnectNeeded | NotFound | Failure
+
+
+@dataclass(frozen=True, slots=True)
+class ToolAnswer:
+    """A successful tool result, raw (for the agent) and as parsed JSON (for the typed calls)."""
+
+    result: types.CallToolResult
+    body: dict[str, Any]
+
+
+class RolloutClient:
+    def __init__(
+        self, pool: SessionPool, *, timeout: float, tool_names: Mapping[Capability, str | None] | None = None
+    ) -> None:
+        self._pool = pool
+        self._timeout = timeout
+        self._overrides = dict(tool_names or {})
+
+    # ---- discovery ----------------------------------------------------------------------------------------------
+
+    async def tools(self, user: SlackUser) -> list[types.Tool] | Failure:
+        """The user's tools as listed once when their session opened."""
+        try:
+            async with self._pool.session(user) as session:
+                return list(session.tools)
+        except (SessionUnavailable, TimeoutError) as exc:
+            return self._connect_failure(exc)
+
+    def capabilities(self, tools: list[types.Tool]) -> dict[Capability, str]:
+        return resolve_tools(tools, self._overrides)
+
+    # ---- raw calls ----------------------------------------------------------------------------------------------
+
+    async def call(
+        self, user: SlackUser, name: str, arguments: dict[str, Any], *, idempotent: bool
+    ) -> types.CallToolResult | Failure:
+        """Call a tool. A dead session is replaced and the call retried once, unless a write may already have landed."""
+        for attempt in (1, 2):
+            session: UserSession | None = None
+            try:
+                async with self._pool.session(user) as session:
+                    async with asyncio.timeout(self._timeout):
+                        return await session.call_tool(name, arguments, read_timeout=self._timeout)
+            except TimeoutError:
+                # The call may still complete on Rollout's side: never retry it blindly.
+                log.warning("rollout call %s timed out for %s", name, user)
+                if session is not None:
+                    await self._pool.discard(session)
+                return Failure(FailureReason.TIMEOUT)
+            except SessionUnavailable as exc:
+                if session is None:  # failed to open: nothing was sent
+                    if attempt == 1 and not self._rejected(exc):
+                        continue
+                    return self._connect_failure(exc)
+                await self._pool.discard(session)
+                if attempt == 1 and idempotent:
+                    continue
+                return Failure(FailureReason.UNREACHABLE)
+            except MCPError as exc:
+                assert session is not None
+                if session.auth.rejected:
+                    await self._pool.discard(session)
+                    return Failure(FailureReason.TOKEN_REJECTED)
+                session_gone = exc.code == types.INVALID_REQUEST and "terminated" in exc.message.lower()
+                if session_gone or not session.alive:
+                    await self._pool.discard(session)
+                    # A terminated session never ran the call, so even a write is safe to send again.
+                    if attempt == 1 and (idempotent or session_gone):
+                        continue
+                    return Failure(FailureReason.UNREACHABLE)
+                log.warning("rollout call %s failed for %s: code %s", name, user, exc.code)
+                if attempt == 1 and idempotent:
+                    continue
+                return Failure(FailureReason.SERVER_ERROR)
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    async def invoke(
+        self, user: SlackUser, capability: Capability, values: Mapping[str, Any], query: str = ""
+    ) -> ToolAnswer | Problem:
+        """Call the tool serving `capability` with our argument names mapped onto its schema."""
+        tools = await self.tools(user)
+        if isinstance(tools, Failure):
+            return tools
+        name = resolve_tools(tools, self._overrides).get(capability)
+        tool = next((t for t in tools if t.name == name), None)
+        if tool is None:
+            log.error("rollout offers no tool for %s", capability)
+            return Failure(FailureReason.TOOL_MISSING)
+        idempotent = capability not in WRITE_CAPABILITIES
+        result = await self.call(user, tool.name, build_arguments(tool, values), idempotent=idempotent)
+        if isinstance(result, Failure):
+            return result
+        if result.is_error:
+            return parse.tool_error(result, query)
+        return ToolAnswer(result, parse.payload(result))
+
+    # ---- typed calls ----------------------------------------------------------------------------------------
+
+    async def list_credentials(self, user: SlackUser) -> Credentials | Problem:
+        answer = await self.invoke(user, Capability.LIST_CREDENTIALS, {})
+        if not isinstance(answer, ToolAnswer):
+            return answer
+        return Credentials(parse.credentials(answer.body.get("credentials")))
+
+    async def person_overview(
+        self,
+        user: SlackUser,
+        *,
+        query: str | None = None,
+        email: str | None = None,
+        person_id: str | None = None,
+        credential_id: str | None = None,
+    ) -> PersonOverview | Matches | Problem:
+        asked = query or email or person_id or ""
+        values = {"query": query, "email": email, "person_id": person_id, "credential_id": credential_id}
+        answer = await self.invoke(user, Capability.PERSON_OVERVIEW, values, query=asked)
+        if not isinstance(answer, ToolAnswer):
+            return answer
+        return parse.overview(answer.body, asked)
+
+    async def create_person(
+        self,
+        user: SlackUser,
+        *,
+        first_name: str,
+        last_name: str | None,
+        email: str,
+        title: str | None = None,
+        company: str | None = None,
+        phone: str | None = None,
+        credential_id: str | None = None,
+    ) -> Created | Problem:
+        values = {
+            "first_name": first_name,
+            "last_name": last_name,
+            "email": email,
+            "title": title,
+            "company": company,
+            "phone": phone,
+            "credential_id": credential_id,
+        }
+        answer = await self.invoke(user, Capability.CREATE_PERSON, values)
+        if not isinstance(answer, ToolAnswer):
+            return answer
+        created = parse.overview(answer.body, email)
+        if isinstance(created, PersonOverview):
+            person = created.person
+            return Created("person", person.id, f"{person.name} ({email})", person_id=person.id, url=person.url)
+        name = " ".join(filter(None, [first_name, last_name]))
+        return Created("person", "", f"{name} ({email})")
+
+    async def create_note(
+        self, user: SlackUser, *, person_id: str, content: str, credential_id: str | None = None
+    ) -> Created | Problem:
+        values = {"person_id": person_id, "content": content, "credential_id": credential_id}
+        answer = await self.invoke(user, Capability.CREATE_NOTE, values, query=person_id)
+        if not isinstance(answer, ToolAnswer):
+            return answer
+        note = answer.body.get("note") if isinstance(answer.body.get("note"), dict) else answer.body
+        preview = content if len(content) <= 80 else content[:79] + "…"
+        return Created("note", str(note.get("id", "")), f"Note “{preview}”", person_id=person_id)
+
+    async def create_task(
+        self,
+        user: SlackUser,
+        *,
+        person_id: str,
+        title: str,
+        due_date: str | None = None,
+        description: str | None = None,
+        credential_id: str | None = None,
+    ) -> Created | Problem:
+        values = {
+            "person_id": person_id,
+            "title": title,
+            "due_date": due_date,
+            "description": description,
+            "credential_id": credential_id,
+        }
+        answer = await self.invoke(user, Capability.CREATE_TASK, values, query=person_id)
+        if not isinstance(answer, ToolAnswer):
+            return answer
+        task = answer.body.get("task") if isinstance(answer.body.get("task"), dict) else answer.body
+        due = f" due {due_date}" if due_date else ""
+        return Created("task", str(task.get("id", "")), f"Task “{title}”{due}", person_id=person_id)
+
+    # ---- helpers ------------------------------------------------------------------------------------------------
+
+    @staticmethod
+    def _rejected(exc: SessionUnavailable) -> bool:
+        return exc.rejected
+
+    @staticmethod
+    def _connect_failure(exc: BaseException) -> Failure:
+        if isinstance(exc, TimeoutError):
+            return Failure(FailureReason.TIMEOUT)
+        if isinstance(exc, SessionUnavailable) and exc.rejected:
+            return Failure(FailureReason.TOKEN_REJECTED)
+        return Failure(FailureReason.UNREACHABLE)

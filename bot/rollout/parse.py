@@ -1,0 +1,151 @@
+"""Turning Rollout tool results into outcomes: tolerant of field spellings, and CRM text is only ever data."""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+import mcp_types as types
+
+from bot.rollout.outcomes import (
+    ChooseCredential,
+    ConnectNeeded,
+    Credential,
+    Failure,
+    FailureReason,
+    Matches,
+    Note,
+    NotFound,
+    Person,
+    PersonOverview,
+    PersonSummary,
+    Task,
+)
+
+_CREDENTIALS_LINK = re.compile(r"https?://[^\s\"'<>]+/mcp/credentials/[A-Za-z0-9._~%-]+")
+_JWT = re.compile(r"eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]+")
+MAX_DETAIL = 300
+
+
+def payload(result: types.CallToolResult) -> dict[str, Any]:
+    """The JSON object a tool answered with: structured content if given, else the first text block parsed."""
+    if isinstance(result.structured_content, dict) and result.structured_content:
+        return result.structured_content
+    text = result_text(result)
+    try:
+        parsed = json.loads(text)
+    except ValueError:
+        return {"message": text}
+    return parsed if isinstance(parsed, dict) else {"result": parsed}
+
+
+def result_text(result: types.CallToolResult) -> str:
+    return "\n".join(block.text for block in result.content if isinstance(block, types.TextContent))
+
+
+def scrub(text: str) -> str:
+    """Remove anything token-like, so an error text is safe for a log line or a Slack message."""
+    text = _CREDENTIALS_LINK.sub("[link sent privately]", text)
+    text = _JWT.sub("[token]", text)
+    return text[:MAX_DETAIL]
+
+
+def tool_error(result: types.CallToolResult, query: str = "") -> ChooseCredential | ConnectNeeded | NotFound | Failure:
+    """Map an `isError` result. Rollout's codes first; its prose (the documented behaviour) as a fallback."""
+    body = payload(result)
+    code = str(body.get("error", "")).lower()
+    message = str(body.get("message", "")) or result_text(result)
+    link = body.get("credentialsUrl") or _first_link(message) or _first_link(result_text(result))
+    if code == "no_credentials" or link:
+        if link:
+            return ConnectNeeded(link)
+        return Failure(FailureReason.SERVER_ERROR, "Rollout said no CRM is connected but sent no link.")
+    if code == "credential_required" or (not code and "credentialid" in message.lower()):
+        return ChooseCredential(credentials(body.get("credentials")))
+    if code == "invalid_credential":
+        return Failure(FailureReason.CREDENTIAL_GONE, scrub(message))
+    if code == "not_found" or (not code and "not found" in message.lower()):
+        return NotFound(query)
+    return Failure(FailureReason.INVALID_INPUT, scrub(message))
+
+
+def credentials(raw: Any) -> tuple[Credential, ...]:
+    if not isinstance(raw, list):
+        return ()
+    found = []
+    for item in raw:
+        if not isinstance(item, dict) or item.get("isValid") is False or not item.get("id"):
+            continue
+        provider = str(item.get("appKey") or item.get("provider") or item.get("app") or "crm")
+        label = str(item.get("label") or item.get("name") or provider)
+        found.append(Credential(id=str(item["id"]), provider=provider, label=label))
+    return tuple(found)
+
+
+def overview(body: dict[str, Any], query: str) -> PersonOverview | Matches | NotFound:
+    if isinstance(body.get("matches"), list):
+        people = tuple(summary(m) for m in body["matches"] if isinstance(m, dict) and m.get("id"))
+        return Matches(query, people) if people else NotFound(query)
+    raw = body.get("person")
+    if not isinstance(raw, dict) or not raw.get("id"):
+        return NotFound(query)
+    person = Person(
+        id=str(raw["id"]),
+        name=_name(raw),
+        email=_str(raw.get("email")),
+        title=_str(raw.get("title") or raw.get("jobTitle")),
+        company=_str(raw.get("company") or raw.get("companyName")),
+        phone=_str(raw.get("phone")),
+        owner=_str(raw.get("owner")),
+        stage=_str(raw.get("stage") or raw.get("lifecycleStage")),
+        last_activity=_str(raw.get("lastActivityAt") or raw.get("lastActivity")),
+        url=_str(raw.get("url")),
+        notes=tuple(_note(n) for n in body.get("notes") or () if isinstance(n, dict)),
+        tasks=tuple(_task(t) for t in body.get("tasks") or () if isinstance(t, dict)),
+    )
+    cred = credentials([body["credential"]]) if isinstance(body.get("credential"), dict) else ()
+    return PersonOverview(person, cred[0] if cred else None)
+
+
+def summary(raw: dict[str, Any]) -> PersonSummary:
+    return PersonSummary(
+        id=str(raw["id"]),
+        name=_name(raw),
+        email=_str(raw.get("email")),
+        title=_str(raw.get("title")),
+        company=_str(raw.get("company")),
+    )
+
+
+def _note(raw: dict[str, Any]) -> Note:
+    return Note(
+        id=str(raw.get("id", "")),
+        content=str(raw.get("content") or raw.get("body") or ""),
+        created_at=_str(raw.get("createdAt")),
+        author=_str(raw.get("author")),
+    )
+
+
+def _task(raw: dict[str, Any]) -> Task:
+    return Task(
+        id=str(raw.get("id", "")),
+        title=str(raw.get("title") or raw.get("subject") or ""),
+        due_date=_str(raw.get("dueDate")),
+        status=_str(raw.get("status")),
+        description=_str(raw.get("description")),
+    )
+
+
+def _name(raw: dict[str, Any]) -> str:
+    name = raw.get("name") or " ".join(str(raw.get(k) or "") for k in ("firstName", "lastName")).strip()
+    return str(name or raw.get("email") or "Unnamed person")
+
+
+def _str(value: Any) -> str | None:
+    return str(value) if value not in (None, "") else None
+
+
+def _first_link(text: str) -> str | None:
+    match = _CREDENTIALS_LINK.search(text)
+    return match.group(0) if match else None

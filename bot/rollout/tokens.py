@@ -1,0 +1,100 @@
+"""Rollout auth tokens: HS512 JWTs the app mints per user, stored encrypted, reused until shortly before expiry."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Protocol
+
+import jwt
+
+from bot.identity import SlackUser
+
+Clock = Callable[[], datetime]
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass(frozen=True, slots=True)
+class IssuedToken:
+    token: str = field(repr=False)
+    expires_at: datetime
+
+
+class TokenStore(Protocol):
+    """What TokenService needs from the store (bot.store's UserRepository satisfies it)."""
+
+    async def get_or_create(self, user: SlackUser) -> _HasSubject: ...
+    async def load_token(self, user: SlackUser) -> IssuedToken | _HasTokenAndExpiry | None: ...
+    async def save_token(self, user: SlackUser, token: str, expires_at: datetime) -> None: ...
+
+
+class _HasSubject(Protocol):
+    @property
+    def subject(self) -> str: ...
+
+
+class _HasTokenAndExpiry(Protocol):
+    @property
+    def token(self) -> str: ...
+    @property
+    def expires_at(self) -> datetime: ...
+
+
+class TokenMinter:
+    def __init__(self, client_id: str, client_secret: str, ttl: timedelta, clock: Clock = utcnow) -> None:
+        self._client_id = client_id
+        self._secret = client_secret
+        self._ttl = ttl
+        self._clock = clock
+
+    def mint(self, subject: str) -> IssuedToken:
+        now = self._clock().replace(microsecond=0)
+        expires_at = now + self._ttl
+        claims = {"iss": self._client_id, "sub": subject, "iat": now, "exp": expires_at}
+        return IssuedToken(jwt.encode(claims, self._secret, algorithm="HS512"), expires_at)
+
+
+class TokenService:
+    """Hands out a valid token per user: the stored one while it has time left, else a fresh one (saved)."""
+
+    def __init__(self, minter: TokenMinter, store: TokenStore, *, clock: Clock = utcnow) -> None:
+        self._minter = minter
+        self._store = store
+        self._clock = clock
+        # Renew when less than this is left, so a token never expires between our check and Rollout's.
+        self._margin = max(timedelta(seconds=30), minter._ttl / 5)
+        self._locks: dict[SlackUser, asyncio.Lock] = {}
+
+    async def current(self, user: SlackUser) -> IssuedToken:
+        async with self._lock(user):
+            stored = await self._store.load_token(user)
+            if stored is not None and stored.expires_at - self._clock() > self._margin:
+                return IssuedToken(stored.token, stored.expires_at)
+            return await self._mint_and_save(user)
+
+    async def renew(self, user: SlackUser, rejected: str | None = None) -> IssuedToken:
+        """A fresh token, unless another caller already replaced `rejected` with a good one meanwhile."""
+        async with self._lock(user):
+            stored = await self._store.load_token(user)
+            if stored is not None and stored.token != rejected and stored.expires_at - self._clock() > self._margin:
+                return IssuedToken(stored.token, stored.expires_at)
+            return await self._mint_and_save(user)
+
+    async def _mint_and_save(self, user: SlackUser) -> IssuedToken:
+        record = await self._store.get_or_create(user)
+        issued = self._minter.mint(record.subject)
+        await self._store.save_token(user, issued.token, issued.expires_at)
+        return issued
+
+    def _lock(self, user: SlackUser) -> asyncio.Lock:
+        lock = self._locks.get(user)
+        if lock is None:
+            if len(self._locks) > 10_000:  # bounded: idle users' locks are cheap to recreate
+                self._locks = {u: lk for u, lk in self._locks.items() if lk.locked()}
+            lock = self._locks[user] = asyncio.Lock()
+        return lock

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Awaitable, Callable
+from dataclasses import replace
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
@@ -167,6 +168,25 @@ class CrmService:
 
         return await self._record(user, await self._with_credential(user, credential_id, write))
 
+    async def note_about(self, user: SlackUser, person_query: str, content: str) -> Created | Matches | Problem:
+        """`/rollout note <person> <text>`: find the one person meant, then write to the account they were found in."""
+        found = await self.overview(user, person_query)
+        if not isinstance(found, PersonOverview):
+            return found
+        written = await self.add_note(user, found.person.id, content, credential_id=_credential_id(found))
+        return _about(written, found)
+
+    async def task_for(
+        self, user: SlackUser, person_query: str, title: str, *, due_date: str | None = None
+    ) -> Created | Matches | Problem:
+        found = await self.overview(user, person_query)
+        if not isinstance(found, PersonOverview):
+            return found
+        written = await self.create_task(
+            user, found.person.id, title, due_date=due_date, credential_id=_credential_id(found)
+        )
+        return _about(written, found)
+
     # ---- the agent's door: any Rollout tool, with the same credential rules ------------------------------------
 
     async def tools(self, user: SlackUser) -> list[types.Tool] | Failure:
@@ -232,3 +252,14 @@ class CrmService:
         if isinstance(outcome, Created):
             await self._store.activity.record(user, f"Created {outcome.summary}")
         return outcome
+
+
+def _credential_id(found: PersonOverview) -> str | None:
+    return found.credential.id if found.credential else None
+
+
+def _about(written: Created | Problem, found: PersonOverview) -> Created | Problem:
+    """Name the person in the confirmation, and link to them when the CRM gave a link."""
+    if not isinstance(written, Created):
+        return written
+    return replace(written, summary=f"{written.summary} for {found.person.name}", url=written.url or found.person.url)

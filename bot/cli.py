@@ -1,0 +1,86 @@
+"""`rollout-bot serve | demo | sandbox | migrate | bench`."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import sys
+from collections.abc import Sequence
+
+from bot.config import ConfigError, load_settings
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="rollout-bot", description="Your CRM in Slack, through Rollout.")
+    commands = parser.add_subparsers(dest="command", required=True)
+    commands.add_parser("serve", help="run the Slack app (HTTP on PORT, or Socket Mode with SLACK_APP_TOKEN)")
+    demo = commands.add_parser("demo", help="try the bot in this terminal against a local sandbox CRM")
+    demo.add_argument("--accounts", type=int, default=1, help="CRM accounts the demo user starts with (0: connect one)")
+    sandbox = commands.add_parser("sandbox", help="run the Rollout-compatible sandbox MCP server")
+    sandbox.add_argument("--host", default="127.0.0.1")
+    sandbox.add_argument("--port", type=int, default=8765)
+    sandbox.add_argument("--accounts", type=int, default=1, help="CRM accounts each new user starts with")
+    commands.add_parser("migrate", help="apply database migrations (also done at start)")
+    bench = commands.add_parser("bench", help="measure ack latency, MCP requests, LLM calls and memory on loopback")
+    bench.add_argument("--requests", type=int, default=1000)
+    bench.add_argument("--concurrency", type=int, default=200)
+    bench.add_argument("--commands", type=int, default=100, help="overview commands for the MCP request count")
+    bench.add_argument("--soak", type=int, default=10_000, help="commands for the memory check")
+    bench.add_argument("--users", type=int, default=500)
+    bench.add_argument("--latency", type=float, default=0.0, help="seconds of injected Rollout latency")
+    bench.add_argument("--json", action="store_true", help="print the results as JSON")
+    args = parser.parse_args(argv)
+
+    try:
+        with contextlib.suppress(KeyboardInterrupt):
+            return asyncio.run(_run(args))
+    except ConfigError as exc:
+        print(f"rollout-bot: {exc}", file=sys.stderr)
+        return 2
+    return 0
+
+
+async def _run(args: argparse.Namespace) -> int:
+    match args.command:
+        case "serve":
+            from bot.app import serve
+
+            await serve(load_settings())
+        case "demo":
+            from bot.demo import run_demo
+
+            await run_demo(load_settings(), accounts=args.accounts)
+        case "sandbox":
+            from bot.sandbox import serve_sandbox_forever
+
+            settings = load_settings()
+            settings.require_rollout()
+            assert settings.rollout_client_id is not None and settings.rollout_client_secret is not None
+            await serve_sandbox_forever(
+                host=args.host,
+                port=args.port,
+                client_id=settings.rollout_client_id,
+                client_secret=settings.rollout_client_secret.get_secret_value(),
+                accounts_per_user=args.accounts,
+            )
+        case "migrate":
+            from bot.store import Store
+
+            settings = load_settings()
+            settings.require_store()
+            store = await Store.open(settings.database_url, settings.encryption_keys)
+            try:
+                await store.migrate()
+            finally:
+                await store.close()
+            print("database is up to date")
+        case "bench":
+            from bot.bench import run_bench
+
+            return await run_bench(args)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

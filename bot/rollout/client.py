@@ -90,20 +90,19 @@ class RolloutClient:
                     continue
                 return Failure(FailureReason.UNREACHABLE)
             except MCPError as exc:
+                # Tool-level problems arrive as isError results; an MCPError means the protocol or transport broke,
+                # so this session is not trusted again.
                 assert session is not None
+                await self._pool.discard(session)
                 if session.auth.rejected:
-                    await self._pool.discard(session)
                     return Failure(FailureReason.TOKEN_REJECTED)
-                session_gone = exc.code == types.INVALID_REQUEST and "terminated" in exc.message.lower()
-                if session_gone or not session.alive:
-                    await self._pool.discard(session)
-                    # A terminated session never ran the call, so even a write is safe to send again.
-                    if attempt == 1 and (idempotent or session_gone):
-                        continue
-                    return Failure(FailureReason.UNREACHABLE)
-                log.warning("rollout call %s failed for %s: code %s", name, user, exc.code)
-                if attempt == 1 and idempotent:
+                # A terminated session never ran the call, so even a write is safe to send again.
+                never_ran = exc.code == types.INVALID_REQUEST and "terminated" in exc.message.lower()
+                if attempt == 1 and (idempotent or never_ran):
                     continue
+                log.warning("rollout call %s failed for %s: code %s", name, user, exc.code)
+                if exc.code == types.CONNECTION_CLOSED:
+                    return Failure(FailureReason.UNREACHABLE)
                 return Failure(FailureReason.SERVER_ERROR)
         raise AssertionError("unreachable")  # pragma: no cover
 

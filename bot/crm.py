@@ -25,6 +25,7 @@ from bot.rollout.outcomes import (
     FailureReason,
     Matches,
     NotFound,
+    Person,
     PersonOverview,
     PersonSummary,
 )
@@ -111,15 +112,22 @@ class CrmService:
     # ---- writes -----------------------------------------------------------------------------------------------
 
     async def add_note(
-        self, user: SlackUser, person_id: str, content: str, *, credential_id: str | None = None
+        self,
+        user: SlackUser,
+        person_id: str,
+        content: str,
+        *,
+        credential_id: str | None = None,
+        about: Person | PersonSummary | None = None,
     ) -> Created | Problem:
+        """`about`, when the caller has it, names the person in the confirmation."""
         if not content.strip():
             return Failure(FailureReason.INVALID_INPUT, "The note is empty.")
 
         async def write(cred: str | None) -> Created | Problem:
             return await self._rollout.create_note(user, person_id=person_id, content=content, credential_id=cred)
 
-        return await self._record(user, await self._with_credential(user, credential_id, write))
+        return await self._record(user, await self._with_credential(user, credential_id, write), about)
 
     async def create_task(
         self,
@@ -130,6 +138,7 @@ class CrmService:
         due_date: str | None = None,
         description: str | None = None,
         credential_id: str | None = None,
+        about: Person | PersonSummary | None = None,
     ) -> Created | Problem:
         if not title.strip():
             return Failure(FailureReason.INVALID_INPUT, "The task needs a title.")
@@ -139,7 +148,7 @@ class CrmService:
                 user, person_id=person_id, title=title, due_date=due_date, description=description, credential_id=cred
             )
 
-        return await self._record(user, await self._with_credential(user, credential_id, write))
+        return await self._record(user, await self._with_credential(user, credential_id, write), about)
 
     async def create_person(
         self,
@@ -173,8 +182,9 @@ class CrmService:
         found = await self.overview(user, person_query)
         if not isinstance(found, PersonOverview):
             return found
-        written = await self.add_note(user, found.person.id, content, credential_id=_credential_id(found))
-        return _about(written, found)
+        return await self.add_note(
+            user, found.person.id, content, credential_id=_credential_id(found), about=found.person
+        )
 
     async def task_for(
         self, user: SlackUser, person_query: str, title: str, *, due_date: str | None = None
@@ -182,10 +192,9 @@ class CrmService:
         found = await self.overview(user, person_query)
         if not isinstance(found, PersonOverview):
             return found
-        written = await self.create_task(
-            user, found.person.id, title, due_date=due_date, credential_id=_credential_id(found)
+        return await self.create_task(
+            user, found.person.id, title, due_date=due_date, credential_id=_credential_id(found), about=found.person
         )
-        return _about(written, found)
 
     # ---- the agent's door: any Rollout tool, with the same credential rules ------------------------------------
 
@@ -248,18 +257,17 @@ class CrmService:
                 outcome = ChooseCredential(listed.credentials)
         return outcome
 
-    async def _record(self, user: SlackUser, outcome: Created | Problem) -> Created | Problem:
-        if isinstance(outcome, Created):
-            await self._store.activity.record(user, f"Created {outcome.summary}")
+    async def _record(
+        self, user: SlackUser, outcome: Created | Problem, about: Person | PersonSummary | None = None
+    ) -> Created | Problem:
+        if not isinstance(outcome, Created):
+            return outcome
+        if about is not None:
+            url = outcome.url or (about.url if isinstance(about, Person) else None)
+            outcome = replace(outcome, summary=f"{outcome.summary} for {about.name}", url=url)
+        await self._store.activity.record(user, f"Created {outcome.summary}")
         return outcome
 
 
 def _credential_id(found: PersonOverview) -> str | None:
     return found.credential.id if found.credential else None
-
-
-def _about(written: Created | Problem, found: PersonOverview) -> Created | Problem:
-    """Name the person in the confirmation, and link to them when the CRM gave a link."""
-    if not isinstance(written, Created):
-        return written
-    return replace(written, summary=f"{written.summary} for {found.person.name}", url=written.url or found.person.url)

@@ -25,36 +25,36 @@ class IssuedToken:
     expires_at: datetime
 
 
-class TokenStore(Protocol):
-    """What TokenService needs from the store (bot.store's UserRepository satisfies it)."""
-
-    async def get_or_create(self, user: SlackUser) -> _HasSubject: ...
-    async def load_token(self, user: SlackUser) -> IssuedToken | _HasTokenAndExpiry | None: ...
-    async def save_token(self, user: SlackUser, token: str, expires_at: datetime) -> None: ...
-
-
-class _HasSubject(Protocol):
+class _Subject(Protocol):
     @property
     def subject(self) -> str: ...
 
 
-class _HasTokenAndExpiry(Protocol):
+class _Stored(Protocol):
     @property
     def token(self) -> str: ...
     @property
     def expires_at(self) -> datetime: ...
 
 
+class TokenStore(Protocol):
+    """What TokenService needs from the store; bot.store's UserRepository is the real one."""
+
+    async def get_or_create(self, user: SlackUser) -> _Subject: ...
+    async def load_token(self, user: SlackUser) -> _Stored | None: ...
+    async def save_token(self, user: SlackUser, token: str, expires_at: datetime) -> None: ...
+
+
 class TokenMinter:
     def __init__(self, client_id: str, client_secret: str, ttl: timedelta, clock: Clock = utcnow) -> None:
         self._client_id = client_id
         self._secret = client_secret
-        self._ttl = ttl
+        self.ttl = ttl
         self._clock = clock
 
     def mint(self, subject: str) -> IssuedToken:
         now = self._clock().replace(microsecond=0)
-        expires_at = now + self._ttl
+        expires_at = now + self.ttl
         claims = {"iss": self._client_id, "sub": subject, "iat": now, "exp": expires_at}
         return IssuedToken(jwt.encode(claims, self._secret, algorithm="HS512"), expires_at)
 
@@ -67,7 +67,7 @@ class TokenService:
         self._store = store
         self._clock = clock
         # Renew when less than this is left, so a token never expires between our check and Rollout's.
-        self._margin = max(timedelta(seconds=30), minter._ttl / 5)
+        self._margin = max(timedelta(seconds=30), minter.ttl / 5)
         self._locks: dict[SlackUser, asyncio.Lock] = {}
 
     async def current(self, user: SlackUser) -> IssuedToken:

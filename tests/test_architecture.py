@@ -1,0 +1,61 @@
+"""The layering rules of the project guide, checked on the source so a shortcut can't slip in unnoticed."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+COMPOSITION_ROOTS = {"bot/app.py"}  # builds the AsyncApp and wires handlers, by design
+
+
+def modules(package: str) -> list[Path]:
+    return sorted((ROOT / package).rglob("*.py"))
+
+
+def imported_names(path: Path) -> set[str]:
+    names: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text(), filename=str(path))):
+        if isinstance(node, ast.Import):
+            names.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module:
+            names.add(node.module)
+    return names
+
+
+def relative(path: Path) -> str:
+    return path.relative_to(ROOT).as_posix()
+
+
+@pytest.mark.parametrize("path", modules("bot"), ids=relative)
+def test_bot_does_not_depend_on_slack_bolt_or_handlers(path: Path) -> None:
+    if relative(path) in COMPOSITION_ROOTS:
+        pytest.skip("composition root")
+    for name in imported_names(path):
+        assert not name.startswith("slack_bolt"), f"{relative(path)} imports {name}"
+        assert not name.startswith("handlers"), f"{relative(path)} imports {name}"
+
+
+@pytest.mark.parametrize("path", modules("bot") + modules("handlers"), ids=relative)
+def test_no_scattered_environment_reads(path: Path) -> None:
+    source = path.read_text()
+    assert "os.environ" not in source and "os.getenv" not in source, relative(path)
+
+
+@pytest.mark.parametrize("path", modules("handlers"), ids=relative)
+def test_handlers_build_no_raw_block_kit(path: Path) -> None:
+    tree = ast.parse(path.read_text())
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Dict):
+            keys = {k.value for k in node.keys if isinstance(k, ast.Constant)}
+            if "type" in keys:
+                types = [
+                    v.value
+                    for k, v in zip(node.keys, node.values, strict=True)
+                    if isinstance(k, ast.Constant) and k.value == "type" and isinstance(v, ast.Constant)
+                ]
+                assert not set(types) & {"section", "actions", "header", "context", "modal", "home", "button"}, (
+                    f"{relative(path)}:{node.lineno} builds Block Kit by hand; use bot/blocks"
+                )

@@ -1,0 +1,131 @@
+"""CrmService: the credential rules every entry point shares, against the sandbox and a SQLite store."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import pytest
+
+from bot.crm import CrmService
+from bot.identity import SlackUser
+from bot.rollout.outcomes import (
+    ChooseCredential,
+    ConnectNeeded,
+    Created,
+    Credentials,
+    Failure,
+    FailureReason,
+    Matches,
+    PersonOverview,
+)
+from bot.sandbox import RunningSandbox
+from bot.store import Store
+from tests.rollout.conftest import Rig, make_rig, sandbox, store  # noqa: F401 - fixtures
+
+pytestmark = pytest.mark.usefixtures("sandbox", "store")
+
+SAM = SlackUser("T1", "USAM")
+
+
+@pytest.fixture
+async def rig(sandbox: RunningSandbox, store: Store) -> AsyncIterator[Rig]:  # noqa: F811
+    built = make_rig(sandbox, store)
+    yield built
+    await built.pool.close()
+
+
+@pytest.fixture
+def crm(rig: Rig) -> CrmService:
+    return CrmService(rig.client, rig.store, rig.tokens, rig.sandbox.url)
+
+
+def two_accounts(rig: Rig) -> None:
+    rig.sandbox.crm.set_accounts(SAM.default_subject, ["hubspot", "salesforce"])
+
+
+async def test_single_match_becomes_the_card(crm: CrmService) -> None:
+    found = await crm.overview(SAM, "lovelace")
+    assert isinstance(found, PersonOverview) and found.person.name == "Ada Lovelace"
+
+
+async def test_email_lookup(crm: CrmService) -> None:
+    found = await crm.overview(SAM, "Ada Lovelace")
+    assert isinstance(found, PersonOverview) and found.person.email
+    by_email = await crm.overview(SAM, found.person.email)
+    assert isinstance(by_email, PersonOverview) and by_email.person.id == found.person.id
+
+
+async def test_several_matches_stay_a_pick_list(crm: CrmService) -> None:
+    assert isinstance(await crm.overview(SAM, "ada"), Matches)
+
+
+async def test_default_credential_is_injected_once_chosen(crm: CrmService, rig: Rig) -> None:
+    two_accounts(rig)
+    choose = await crm.overview(SAM, "Ada Lovelace")
+    assert isinstance(choose, ChooseCredential) and len(choose.credentials) == 2
+    salesforce = next(c for c in choose.credentials if c.provider == "salesforce")
+    chosen = await crm.set_default_credential(SAM, salesforce.id)
+    assert chosen == Credentials(choose.credentials, salesforce.id)
+    found = await crm.overview(SAM, "Ada Lovelace")
+    assert isinstance(found, PersonOverview)
+    assert found.credential is not None and found.credential.id == salesforce.id
+
+
+async def test_a_disconnected_default_is_forgotten(crm: CrmService, rig: Rig) -> None:
+    two_accounts(rig)
+    listed = await crm.credentials(SAM)
+    assert isinstance(listed, Credentials)
+    await crm.set_default_credential(SAM, listed.credentials[0].id)
+    rig.sandbox.crm.set_accounts(SAM.default_subject, ["pipedrive"])  # the default went away in Rollout
+    found = await crm.overview(SAM, "Ada Lovelace")
+    assert isinstance(found, PersonOverview)
+    record = await rig.store.users.get_or_create(SAM)
+    assert record.default_credential_id is None
+
+
+async def test_choosing_an_unknown_credential_is_refused(crm: CrmService) -> None:
+    outcome = await crm.set_default_credential(SAM, "cred_forged_1")
+    assert outcome == Failure(FailureReason.CREDENTIAL_GONE)
+
+
+async def test_note_about_writes_to_the_account_the_person_was_found_in(crm: CrmService, rig: Rig) -> None:
+    created = await crm.note_about(SAM, "Ada Lovelace", "Renewal call went well")
+    assert isinstance(created, Created)
+    assert created.summary.endswith("for Ada Lovelace")
+    found = await crm.overview(SAM, "Ada Lovelace")
+    assert isinstance(found, PersonOverview)
+    assert found.person.notes[0].content == "Renewal call went well"
+
+
+async def test_task_for_an_ambiguous_person_writes_nothing(crm: CrmService, rig: Rig) -> None:
+    before = rig.sandbox.stats.tool_calls["create_task"]
+    outcome = await crm.task_for(SAM, "ada", "Call")
+    assert isinstance(outcome, Matches)
+    assert rig.sandbox.stats.tool_calls["create_task"] == before
+
+
+async def test_empty_writes_are_refused_before_rollout(crm: CrmService, rig: Rig) -> None:
+    before = sum(rig.sandbox.stats.tool_calls.values())
+    assert isinstance(await crm.add_note(SAM, "per_x", "   "), Failure)
+    assert isinstance(await crm.create_task(SAM, "per_x", ""), Failure)
+    bad_email = await crm.create_person(SAM, first_name="A", last_name=None, email="nope")
+    assert isinstance(bad_email, Failure) and bad_email.reason is FailureReason.INVALID_INPUT
+    assert sum(rig.sandbox.stats.tool_calls.values()) == before
+
+
+async def test_connect_link_is_rollouts_credential_manager(crm: CrmService, rig: Rig) -> None:
+    link = await crm.connect_link(SAM)
+    token = (await rig.tokens.current(SAM)).token
+    assert link == ConnectNeeded(f"{rig.sandbox.base_url}/mcp/credentials/{token}")
+
+
+async def test_no_accounts_means_connect(crm: CrmService, rig: Rig) -> None:
+    rig.sandbox.crm.set_accounts(SAM.default_subject, [])
+    assert isinstance(await crm.credentials(SAM), ConnectNeeded)
+    assert isinstance(await crm.overview(SAM, "Ada"), ConnectNeeded)
+
+
+async def test_successful_writes_are_recorded_for_app_home(crm: CrmService, rig: Rig) -> None:
+    await crm.note_about(SAM, "Ada Lovelace", "Hello")
+    recent = await rig.store.activity.recent(SAM)
+    assert recent and "Ada Lovelace" in recent[0].text

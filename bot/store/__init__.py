@@ -1,0 +1,35 @@
+"""Persistence: SQLite (embedded default) or PostgreSQL, via SQLAlchemy async and Alembic."""
+
+from bot.store.activity import ActivityRepository
+from bot.store.approvals import ApprovalRepository
+from bot.store.conversations import ConversationRepository
+from bot.store.deliveries import DeliveryRepository
+from bot.store.parked import ParkedRequestRepository
+from bot.store.records import (
+    APPROVAL_STATUSES,
+    ActivityRecord,
+    ApprovalRecord,
+    ApprovalStatus,
+    ConversationKey,
+    StoredToken,
+    UserRecord,
+)
+from bot.store.store import Store
+from bot.store.users import UserRepository
+
+__all__ = [
+    "APPROVAL_STATUSES",
+    "ActivityRecord",
+    "ActivityRepository",
+    "ApprovalRecord",
+    "ApprovalRepository",
+    "ApprovalStatus",
+    "ConversationKey",
+    "ConversationRepository",
+    "DeliveryRepository",
+    "ParkedRequestRepository",
+    "Store",
+    "StoredToken",
+    "UserRecord",
+    "UserRepository",
+]

@@ -1,0 +1,168 @@
+"""Table definitions. Alembic migrations create them; this module is what the code and autogenerate compare against."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    CheckConstraint,
+    Column,
+    DateTime,
+    Dialect,
+    Index,
+    Integer,
+    MetaData,
+    PrimaryKeyConstraint,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.types import TypeDecorator
+
+from bot.store.records import APPROVAL_STATUSES
+
+# Deterministic constraint names, so later migrations can refer to (and drop) them on every backend.
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+SLACK_ID = String(64)
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+def as_utc(value: datetime) -> datetime:
+    """The one rule for datetimes crossing the store boundary: timezone-aware, expressed in UTC."""
+    if value.tzinfo is None or value.utcoffset() is None:
+        raise ValueError("datetimes passed to the store must be timezone-aware")
+    return value.astimezone(UTC)
+
+
+class UtcDateTime(TypeDecorator[datetime]):
+    """Aware UTC datetimes in and out, also on SQLite, which stores them as naive text."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        value = as_utc(value)
+        # SQLite compares the stored text; dropping the (always UTC) offset keeps that comparison chronological.
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def _timestamps() -> list[Column[Any]]:
+    return [
+        Column("created_at", UtcDateTime(), nullable=False),
+        Column("updated_at", UtcDateTime(), nullable=False),
+    ]
+
+
+metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+users = Table(
+    "users",
+    metadata,
+    Column("team_id", SLACK_ID, nullable=False),
+    Column("user_id", SLACK_ID, nullable=False),
+    Column("subject", String(255), nullable=False),
+    Column("default_credential_id", String(255), nullable=True),
+    Column("token_ciphertext", Text, nullable=True),
+    Column("token_expires_at", UtcDateTime(), nullable=True),
+    *_timestamps(),
+    PrimaryKeyConstraint("team_id", "user_id"),
+    # Two Slack users sharing a Rollout subject would share CRM access.
+    UniqueConstraint("subject"),
+)
+
+deliveries = Table(
+    "deliveries",
+    metadata,
+    Column("key_digest", String(64), nullable=False),
+    Column("claimed_at", UtcDateTime(), nullable=False, index=True),
+    PrimaryKeyConstraint("key_digest"),
+)
+
+conversations = Table(
+    "conversations",
+    metadata,
+    Column("team_id", SLACK_ID, nullable=False),
+    Column("channel_id", SLACK_ID, nullable=False),
+    Column("thread_ts", SLACK_ID, nullable=False),
+    Column("next_seq", Integer, nullable=False),
+    *_timestamps(),
+    PrimaryKeyConstraint("team_id", "channel_id", "thread_ts"),
+)
+
+conversation_messages = Table(
+    "conversation_messages",
+    metadata,
+    Column("team_id", SLACK_ID, nullable=False),
+    Column("channel_id", SLACK_ID, nullable=False),
+    Column("thread_ts", SLACK_ID, nullable=False),
+    Column("seq", Integer, nullable=False),
+    Column("message", JSON, nullable=False),
+    Column("created_at", UtcDateTime(), nullable=False),
+    PrimaryKeyConstraint("team_id", "channel_id", "thread_ts", "seq"),
+)
+
+approvals = Table(
+    "approvals",
+    metadata,
+    Column("id", String(32), nullable=False),
+    Column("team_id", SLACK_ID, nullable=False),
+    Column("user_id", SLACK_ID, nullable=False),
+    Column("tool_name", String(255), nullable=False),
+    Column("arguments", JSON, nullable=False),
+    Column("summary", Text, nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("conversation_team_id", SLACK_ID, nullable=True),
+    Column("conversation_channel_id", SLACK_ID, nullable=True),
+    Column("conversation_thread_ts", SLACK_ID, nullable=True),
+    Column("channel_id", SLACK_ID, nullable=True),
+    Column("message_ts", SLACK_ID, nullable=True),
+    Column("expires_at", UtcDateTime(), nullable=False),
+    Column("result", JSON(none_as_null=True), nullable=True),
+    *_timestamps(),
+    PrimaryKeyConstraint("id"),
+    CheckConstraint("status IN ({})".format(", ".join(f"'{status}'" for status in APPROVAL_STATUSES)), name="status"),
+)
+
+parked_requests = Table(
+    "parked_requests",
+    metadata,
+    Column("id", String(32), nullable=False),
+    Column("team_id", SLACK_ID, nullable=False),
+    Column("user_id", SLACK_ID, nullable=False),
+    Column("payload", JSON, nullable=False),
+    Column("expires_at", UtcDateTime(), nullable=False, index=True),
+    Column("created_at", UtcDateTime(), nullable=False),
+    PrimaryKeyConstraint("id"),
+)
+
+activity = Table(
+    "activity",
+    metadata,
+    Column("id", Integer, autoincrement=True, nullable=False),
+    Column("team_id", SLACK_ID, nullable=False),
+    Column("user_id", SLACK_ID, nullable=False),
+    Column("text", Text, nullable=False),
+    Column("created_at", UtcDateTime(), nullable=False),
+    PrimaryKeyConstraint("id"),
+    Index(None, "team_id", "user_id", "created_at"),
+)

@@ -1,0 +1,47 @@
+"""The store: one database (SQLite file or PostgreSQL), its repositories and its migrations."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from bot.store.activity import ActivityRepository
+from bot.store.alembic_runner import upgrade_to_head
+from bot.store.approvals import ApprovalRepository
+from bot.store.conversations import ConversationRepository
+from bot.store.database import Database
+from bot.store.deliveries import DeliveryRepository
+from bot.store.parked import ParkedRequestRepository
+from bot.store.token_cipher import TokenCipher
+from bot.store.users import UserRepository
+
+
+class Store:
+    def __init__(self, database: Database, cipher: TokenCipher) -> None:
+        self._database = database
+        self.users = UserRepository(database, cipher)
+        self.deliveries = DeliveryRepository(database)
+        self.conversations = ConversationRepository(database)
+        self.approvals = ApprovalRepository(database)
+        self.parked = ParkedRequestRepository(database)
+        self.activity = ActivityRepository(database)
+
+    @classmethod
+    async def open(cls, database_url: str, encryption_keys: Sequence[str]) -> Store:
+        """Connect lazily (no I/O yet) and without migrating: call `migrate()` where the app starts.
+
+        `database_url`: sqlite[+aiosqlite]:///path or postgres[ql][+driver]://...; the async driver is chosen here.
+        `encryption_keys`: Fernet keys, newest first; the first encrypts, all decrypt.
+        """
+        cipher = TokenCipher(encryption_keys)
+        return cls(Database.connect(database_url), cipher)
+
+    async def migrate(self) -> None:
+        """Bring the schema to the newest revision; a no-op when it is already there."""
+        await upgrade_to_head(self._database)
+
+    async def reencrypt_tokens(self) -> int:
+        """After putting a new key first: rewrite every stored token under it, so old keys can be dropped."""
+        return await self.users.reencrypt_tokens()
+
+    async def close(self) -> None:
+        await self._database.dispose()

@@ -1,0 +1,58 @@
+"""Helpers for test suites that want a real PostgreSQL database (loopback, trust auth)."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from sqlalchemy import text
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+from sqlalchemy.pool import NullPool
+
+from bot.store.database import normalise_database_url
+
+DEFAULT_POSTGRES_URL = "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
+
+
+async def postgres_unavailable_reason(base_url: str = DEFAULT_POSTGRES_URL) -> str | None:
+    """None when PostgreSQL answers at `base_url`, else why not (for `pytest.skip`)."""
+    engine = _admin_engine(base_url)
+    try:
+        async with engine.connect() as connection:
+            await connection.execute(text("SELECT 1"))
+    except (OSError, TimeoutError, SQLAlchemyError) as error:
+        host = normalise_database_url(base_url).render_as_string(hide_password=True)
+        return f"PostgreSQL is not reachable at {host}: {type(error).__name__}"
+    finally:
+        await engine.dispose()
+    return None
+
+
+@asynccontextmanager
+async def temporary_postgres_url(base_url: str = DEFAULT_POSTGRES_URL) -> AsyncIterator[str]:
+    """Create a uniquely named, empty database next to `base_url`; yield its URL; drop it afterwards."""
+    name = f"rollout_bot_test_{uuid.uuid4().hex[:16]}"
+    engine = _admin_engine(base_url)
+    try:
+        async with engine.connect() as connection:
+            await connection.execute(text(f'CREATE DATABASE "{name}"'))
+        try:
+            yield normalise_database_url(base_url).set(database=name).render_as_string(hide_password=False)
+        finally:
+            async with engine.connect() as connection:
+                # FORCE: a test that leaked a connection must not leave the database behind.
+                await connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    finally:
+        await engine.dispose()
+
+
+def _admin_engine(base_url: str) -> AsyncEngine:
+    # CREATE/DROP DATABASE cannot run inside a transaction; NullPool leaves no idle connection behind.
+    return create_async_engine(
+        normalise_database_url(base_url),
+        isolation_level="AUTOCOMMIT",
+        poolclass=NullPool,
+        connect_args={"timeout": 5},
+    )

@@ -1,0 +1,79 @@
+"""What the user reads when something did not work, plus help and small status messages."""
+
+from __future__ import annotations
+
+from slack_sdk.models.blocks import Block
+
+from bot.blocks.elements import context, section
+from bot.blocks.text import clean, escape_mrkdwn
+from bot.ids import SLASH_COMMAND
+from bot.rollout.outcomes import FailureReason
+
+# Reason code → one short sentence saying what happened and what to do about it. Codes are FailureReason values
+# plus the Slack layer's own.
+USER_MESSAGES: dict[str, str] = {
+    FailureReason.UNREACHABLE: "I couldn't reach Rollout just now — try again in a minute.",
+    FailureReason.TIMEOUT: "Rollout didn't answer in time — try again in a moment.",
+    FailureReason.TOKEN_REJECTED: "Rollout didn't accept my credentials for you — try again, or reconnect with "
+    f"`{SLASH_COMMAND} connect`.",
+    FailureReason.INVALID_INPUT: "Your CRM didn't accept that — check the details and try again.",
+    FailureReason.SERVER_ERROR: "Rollout hit an error on its side — try again in a minute.",
+    FailureReason.TOOL_MISSING: "Your CRM connection can't do that — check which CRM you're using with "
+    f"`{SLASH_COMMAND} credentials`.",
+    FailureReason.CREDENTIAL_GONE: "That CRM account isn't connected any more — pick another with "
+    f"`{SLASH_COMMAND} credentials` or reconnect with `{SLASH_COMMAND} connect`.",
+    "slack_error": "Slack didn't accept my reply — try again in a moment.",
+    "llm_unavailable": "The assistant isn't available right now — try a slash command, "
+    f"e.g. `{SLASH_COMMAND} overview ada@example.com`.",
+    "llm_not_configured": "The assistant isn't set up in this workspace — use a slash command, "
+    f"see `{SLASH_COMMAND} help`.",
+    "llm_rate_limited": "The assistant is busy — try again in a minute.",
+    "not_your_button": "That button belongs to someone else's request — run the command yourself to get your own.",
+    "expired": "That request has expired — run the command again.",
+    "already_done": "That was already handled — nothing more to do.",
+    "invalid_input": "That doesn't look right — check what you entered and try again.",
+    "not_found": "I couldn't find that — check the name or email and try again.",
+    "internal": "Something went wrong on my side — try again, and tell your admin if it keeps happening.",
+}
+
+
+def user_message(code: str, detail: str = "") -> str:
+    """The sentence for a reason code (unknown codes read as "internal"), with an optional detail after it.
+
+    The result is raw text: escape it when putting it into mrkdwn (error_message does).
+    """
+    message = USER_MESSAGES.get(code, USER_MESSAGES["internal"])
+    detail = clean(detail, single_line=True)
+    return f"{message} ({detail})" if detail else message
+
+
+def error_message(reason_text: str) -> list[Block]:
+    return [section(f"⚠️ {escape_mrkdwn(reason_text)}")]
+
+
+def help_message() -> list[Block]:
+    command = SLASH_COMMAND
+    usage = "\n".join(
+        (
+            f"`{command} overview <name or email>` — everything about a person in your CRM",
+            f"`{command} note <person> <text>` — add a note to a person",
+            f"`{command} task <person> <title> [due <date>]` — create a task, e.g. `due 2026-12-01` or `due friday`",
+            f"`{command} person <name> <email>` — create a person",
+            f"`{command} credentials` — your connected CRM accounts and which one is the default",
+            f"`{command} connect` — connect a CRM",
+            f"`{command} help` — this message",
+        )
+    )
+    return [
+        section("*Rollout for Slack* — your CRM, from here."),
+        section(escape_mrkdwn(usage)),
+        context("Anything else → just ask in plain words, e.g. “who did I last talk to at Acme?”"),
+    ]
+
+
+def thinking_message() -> list[Block]:
+    return [context("⏳ Thinking…")]
+
+
+def stopped_early_note() -> list[Block]:
+    return [context("I stopped before finishing — ask again, or be more specific, to continue.")]

@@ -1,0 +1,20 @@
+"""A Rollout-compatible MCP server over an in-memory CRM, for local development, the demo, the bench and tests."""
+
+from __future__ import annotations
+
+from bot.sandbox.app import SandboxStats, build_sandbox_app
+from bot.sandbox.crm import CrmAccount, CrmNote, CrmPerson, CrmTask, SandboxCrm
+from bot.sandbox.server import RunningSandbox, serve_sandbox_forever, start_sandbox
+
+__all__ = [
+    "CrmAccount",
+    "CrmNote",
+    "CrmPerson",
+    "CrmTask",
+    "RunningSandbox",
+    "SandboxCrm",
+    "SandboxStats",
+    "build_sandbox_app",
+    "serve_sandbox_forever",
+    "start_sandbox",
+]

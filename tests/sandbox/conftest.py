@@ -1,0 +1,128 @@
+"""A sandbox on a loopback port for the whole session, token minting, and a real MCP client per test."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from typing import Any
+
+import jwt
+import pytest
+from mcp.client.session import ClientSession
+from mcp.client.streamable_http import streamable_http_client
+from mcp.shared._httpx_utils import create_mcp_http_client
+from mcp_types import CallToolResult, TextContent
+
+from bot.sandbox import RunningSandbox, SandboxCrm, start_sandbox
+
+CLIENT_ID = "sandbox-test-client"
+CLIENT_SECRET = "sandbox-test-secret-" + "0123456789abcdef" * 4  # HS512 keys must be >= 64 bytes
+
+Mint = Callable[..., str]
+OpenSession = Callable[[str], AbstractAsyncContextManager[ClientSession]]
+
+
+def mint_token(
+    subject: str,
+    *,
+    ttl_seconds: int = 900,
+    issuer: str = CLIENT_ID,
+    secret: str = CLIENT_SECRET,
+    algorithm: str = "HS512",
+    drop_claims: tuple[str, ...] = (),
+) -> str:
+    now = int(time.time())
+    claims: dict[str, Any] = {"iss": issuer, "sub": subject, "iat": now, "exp": now + ttl_seconds}
+    for claim in drop_claims:
+        del claims[claim]
+    return jwt.encode(claims, secret, algorithm=algorithm)
+
+
+@pytest.fixture
+def mint() -> Mint:
+    return mint_token
+
+
+@pytest.fixture(scope="session")
+async def sandbox() -> AsyncIterator[RunningSandbox]:
+    """Shared by tests that use their own subjects; tests that change faults or count requests start their own."""
+    async with start_sandbox(
+        client_id=CLIENT_ID, client_secret=CLIENT_SECRET, crm=SandboxCrm(accounts_per_new_subject=1)
+    ) as running:
+        yield running
+
+
+@pytest.fixture
+async def fresh_sandbox() -> AsyncIterator[RunningSandbox]:
+    async with start_sandbox(client_id=CLIENT_ID, client_secret=CLIENT_SECRET) as running:
+        yield running
+
+
+@pytest.fixture
+def subject(request: pytest.FixtureRequest) -> str:
+    """A subject of this test alone, so tests sharing the sandbox never share CRM state."""
+    return f"subject-{request.node.nodeid}"
+
+
+@asynccontextmanager
+async def mcp_session(url: str, token: str) -> AsyncIterator[ClientSession]:
+    async with (
+        create_mcp_http_client(headers={"Authorization": f"Bearer {token}"}) as http,
+        streamable_http_client(url, http_client=http) as (read, write),
+        ClientSession(read, write) as session,
+    ):
+        await session.initialize()
+        yield session
+
+
+@pytest.fixture
+def open_session(sandbox: RunningSandbox) -> OpenSession:
+    """An initialized MCP session with the shared sandbox, authenticated with the given token."""
+    return lambda token: mcp_session(sandbox.url, token)
+
+
+@pytest.fixture
+def connect() -> Callable[[str, str], AbstractAsyncContextManager[ClientSession]]:
+    """An initialized MCP session with any sandbox: `connect(url, token)`."""
+    return mcp_session
+
+
+def payload(result: Any) -> dict[str, Any]:
+    """The JSON object in a tool result's text content (what a model reads)."""
+    assert isinstance(result, CallToolResult)
+    assert len(result.content) == 1
+    block = result.content[0]
+    assert isinstance(block, TextContent)
+    decoded = json.loads(block.text)
+    assert isinstance(decoded, dict)
+    return decoded
+
+
+@pytest.fixture
+def read_payload() -> Callable[[Any], dict[str, Any]]:
+    return payload
+
+
+INITIALIZE = {
+    "jsonrpc": "2.0",
+    "id": 1,
+    "method": "initialize",
+    "params": {
+        "protocolVersion": "2025-06-18",
+        "capabilities": {},
+        "clientInfo": {"name": "raw-test", "version": "0"},
+    },
+}
+MCP_HEADERS = {"Accept": "application/json, text/event-stream", "Content-Type": "application/json"}
+
+
+@pytest.fixture
+def initialize_body() -> dict[str, Any]:
+    return INITIALIZE
+
+
+@pytest.fixture
+def mcp_headers() -> dict[str, str]:
+    return dict(MCP_HEADERS)

@@ -14,6 +14,7 @@ from typing import Any
 from aiohttp import web
 from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
 from slack_bolt.async_app import AsyncApp
+from slack_sdk.http_retry.builtin_async_handlers import AsyncRateLimitErrorRetryHandler, async_default_handlers
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.config import Settings
@@ -47,9 +48,12 @@ class BackgroundWork:
         if not task.cancelled() and task.exception() is not None:
             log.error("background %s failed: %s", task.get_name(), type(task.exception()).__name__)
 
-    async def drain(self, within: float = 10.0) -> None:
-        if self._tasks:
-            await asyncio.wait(set(self._tasks), timeout=within)
+    async def drain(self, within: float = 10.0) -> bool:
+        """Wait for all work, including work that work spawned; True when none is left."""
+        deadline = asyncio.get_running_loop().time() + within
+        while self._tasks and (left := deadline - asyncio.get_running_loop().time()) > 0:
+            await asyncio.wait(set(self._tasks), timeout=left)
+        return not self._tasks
 
 
 @dataclass
@@ -109,7 +113,11 @@ async def build_services(settings: Settings, *, migrate: bool = True) -> Service
 def build_slack_app(settings: Settings, services: Services) -> AsyncApp:
     settings.require_slack()
     assert settings.slack_bot_token is not None and settings.slack_signing_secret is not None
-    client_options: dict[str, Any] = {"token": settings.slack_bot_token.get_secret_value()}
+    client_options: dict[str, Any] = {
+        "token": settings.slack_bot_token.get_secret_value(),
+        # Slack answers 429 before doing anything, so waiting Retry-After and sending again cannot duplicate a post.
+        "retry_handlers": [*async_default_handlers(), AsyncRateLimitErrorRetryHandler(max_retry_count=2)],
+    }
     if settings.slack_api_url:
         client_options["base_url"] = settings.slack_api_url.rstrip("/") + "/"
     app = AsyncApp(

@@ -1,9 +1,250 @@
-"""Placeholder: filled in by its issue."""
+"""@mentions in channels and messages in the bot's DM go to the agent; the approval card's buttons and edit modal.
+
+Events are acked by Bolt before listeners run and Slack retries them (X-Slack-Retry-Num) when the ack is late, so
+each listener hands off at once and the work claims the event_id first: a retry or a duplicate delivery answers once.
+"""
 
 from __future__ import annotations
 
-from typing import Any
+import asyncio
+import logging
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import replace
+from typing import TYPE_CHECKING, Any
+
+from slack_bolt.context.ack.async_ack import AsyncAck
+from slack_sdk.errors import SlackApiError
+from slack_sdk.models.blocks import Block
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot.agent import Agent, Decided, Edited
+from bot.blocks.approvals import approval_card, approval_edit_modal
+from bot.blocks.elements import to_dicts
+from bot.blocks.fields import read_approval_fields
+from bot.blocks.text import slack_to_plain
+from bot.blocks.values import decode_value
+from bot.identity import SlackUser
+from bot.ids import Action, View
+from bot.store import ApprovalRecord, ConversationKey
+from handlers.agent_output import (
+    CONFIGURE_HINT,
+    DM_CONVERSATION,
+    ThreadSurface,
+    deliver,
+    send_to_response_url,
+    surface_for,
+)
+from handlers.payloads import actor, click_key, click_reply, clicked_value
+from handlers.respond import Reply, after_ack, fail, open_modal, present
+
+if TYPE_CHECKING:
+    from slack_bolt.async_app import AsyncApp
+
+    from bot.app import Services
+
+log = logging.getLogger(__name__)
+
+_MENTION = re.compile(r"<@([A-Z0-9]+)(?:\|[^>]*)?>")
+_REFUSALS = {"missing": "expired", "not_yours": "not_your_button", "already_done": "already_done", "expired": "expired"}
 
 
-def register(app: Any, services: Any) -> None:
-    return None
+def register(app: AsyncApp, services: Services) -> None:
+    async def mentioned(event: dict[str, Any], body: dict[str, Any], client: AsyncWebClient, context: Any) -> None:
+        if _from_a_bot(event):
+            return
+        user = SlackUser(_team(body, event), str(event.get("user") or ""))
+        thread_ts = str(event.get("thread_ts") or event.get("ts") or "")
+        channel = str(event.get("channel") or "")
+        key = ConversationKey(user.team_id, channel, thread_ts)
+        reply = Reply(client, user, channel_id=channel, thread_ts=thread_ts)
+        text = _words(str(event.get("text") or ""), getattr(context, "bot_user_id", None))
+        # Hand off at once (before any await), so shutdown and tests see the work in services.background.
+        services.background.spawn(answer_event(services, body, key, reply, text), "answer mention")
+
+    async def direct_message(event: dict[str, Any], body: dict[str, Any], client: AsyncWebClient) -> None:
+        # Threaded DM messages belong to the assistant panel (handlers/assistant.py); channels need a mention.
+        if event.get("channel_type") != "im" or event.get("thread_ts") or _from_a_bot(event):
+            return
+        user = SlackUser(_team(body, event), str(event.get("user") or ""))
+        channel = str(event.get("channel") or "")
+        key = ConversationKey(user.team_id, channel, DM_CONVERSATION)
+        reply = Reply(client, user, channel_id=channel)
+        text = slack_to_plain(str(event.get("text") or ""))
+        services.background.spawn(answer_event(services, body, key, reply, text), "answer DM")
+
+    async def approve(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
+        await ack()
+        reply = click_reply(body, client)
+        after_ack(services, reply, decide_clicked(services, body, reply, approve=True), name="approve write")
+
+    async def cancel(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
+        await ack()
+        reply = click_reply(body, client)
+        after_ack(services, reply, decide_clicked(services, body, reply, approve=False), name="cancel write")
+
+    async def edit(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
+        await ack()
+        reply = click_reply(body, client)
+        after_ack(services, reply, open_edit(services, body, reply), name="edit write")
+
+    async def edit_submitted(ack: AsyncAck, body: dict[str, Any], view: dict[str, Any], client: AsyncWebClient) -> None:
+        await ack()  # closes the modal; the card shows the outcome
+        reply = Reply(client, actor(body))
+        after_ack(services, reply, save_edit(services, body, view, reply), name="save edited write")
+
+    app.event("app_mention")(mentioned)
+    app.event("message")(direct_message)
+    app.action(Action.APPROVAL_APPROVE.value)(approve)
+    app.action(Action.APPROVAL_CANCEL.value)(cancel)
+    app.action(Action.APPROVAL_EDIT.value)(edit)
+    app.view(View.APPROVAL_EDIT_SUBMIT.value)(edit_submitted)
+
+
+# ---- free text -----------------------------------------------------------------------------------------------
+
+
+async def answer_event(
+    services: Services, body: Mapping[str, Any], key: ConversationKey, reply: Reply, text: str
+) -> None:
+    """One answer per event, whatever Slack redelivers: the first to claim the event_id does the work."""
+    event_id = body.get("event_id")
+    if event_id and not await services.store.deliveries.claim(f"event:{event_id}"):
+        return
+    agent = services.agent
+    if agent is None:
+        await fail(reply, "llm_not_configured", CONFIGURE_HINT)
+        return
+    surface = ThreadSurface(reply, _clock())
+    if not text.strip():
+        text = "Hi! What can you do?"
+    await deliver(services, surface, lambda progress: agent.answer(reply.user, key, text, progress))
+
+
+# ---- the approval card ---------------------------------------------------------------------------------------
+
+
+async def decide_clicked(services: Services, body: Mapping[str, Any], reply: Reply, *, approve: bool) -> None:
+    if not await services.store.deliveries.claim(click_key(body)):
+        return  # a double click or a retry of this very click
+    agent = services.agent
+    if agent is None:
+        await fail(reply, "llm_not_configured", CONFIGURE_HINT)
+        return
+    approval_id = decode_value(clicked_value(body)).get("a", "")
+    decided = await agent.approvals.decide(approval_id, reply.user, approve=approve)
+    if decided.status in _REFUSALS:
+        await fail(reply, _REFUSALS[decided.status])
+        if decided.status == "expired" and decided.record is not None:
+            await _update_card(body, reply, decided)
+        return
+    await _update_card(body, reply, decided)
+    if decided.problem is not None:
+        await present(decided.problem, reply, services)
+    await _carry_on(services, agent, decided, reply)
+
+
+async def _carry_on(services: Services, agent: Agent, decided: Decided, reply: Reply) -> None:
+    """After a write ran, the model reports on it in the conversation it came from."""
+    record = decided.record
+    if not decided.continues or record is None or record.conversation is None:
+        return
+    surface = surface_for(record.conversation, replace(reply, thread_ts=None), _clock())
+    await deliver(services, surface, lambda progress: agent.continue_after(decided, progress))
+
+
+async def _update_card(body: Mapping[str, Any], reply: Reply, decided: Decided) -> None:
+    record, description = decided.record, decided.description
+    if record is None or description is None:
+        return
+    status = record.status if record.status != "pending" else decided.status
+    card = approval_card(
+        record.id, description.summary, description.label, description.details, status, decided.result_text
+    )
+    await _replace_card(body, reply, record, card, f"{description.label}: {status}")
+
+
+async def _replace_card(
+    body: Mapping[str, Any], reply: Reply, record: ApprovalRecord, card: list[Block], text: str
+) -> None:
+    """Rewrite the card where it is: chat.update for a message, the click's response_url for an ephemeral one."""
+    container = body.get("container") if isinstance(body.get("container"), Mapping) else {}
+    channel, ts = record.channel_id, record.message_ts
+    if container.get("type") == "message" and not container.get("is_ephemeral"):
+        channel, ts = container.get("channel_id") or channel, container.get("message_ts") or ts
+    if channel and ts:
+        try:
+            await reply.client.chat_update(channel=channel, ts=ts, blocks=card, text=text)
+            return
+        except SlackApiError as error:
+            log.warning("approval card update failed for %s: %s", reply.user, error.response.get("error"))
+    if reply.response_url:
+        payload: dict[str, object] = {"replace_original": True, "text": text, "blocks": to_dicts(card)}
+        if await send_to_response_url(reply.response_url, payload, reply):
+            return
+    await reply.ephemeral(card, text)
+
+
+async def open_edit(services: Services, body: Mapping[str, Any], reply: Reply) -> None:
+    agent = services.agent
+    if agent is None:
+        await fail(reply, "llm_not_configured", CONFIGURE_HINT)
+        return
+    approval_id = decode_value(clicked_value(body)).get("a", "")
+    form = await agent.approvals.edit_form(approval_id, reply.user)
+    if isinstance(form, Edited):
+        await fail(reply, _REFUSALS.get(form.status, "expired"))
+        return
+    trigger_id = body.get("trigger_id")
+    modal = approval_edit_modal(approval_id, form)
+    if not await open_modal(reply.client, str(trigger_id) if trigger_id else None, modal, reply.user):
+        await fail(reply, "slack_error")
+
+
+async def save_edit(services: Services, body: Mapping[str, Any], view: Mapping[str, Any], reply: Reply) -> None:
+    view_id = str(view.get("id") or "")
+    if view_id and not await services.store.deliveries.claim(f"view:{view_id}"):
+        return
+    agent = services.agent
+    if agent is None:
+        return
+    approval_id = decode_value(str(view.get("private_metadata") or "")).get("a", "")
+    state = view.get("state") if isinstance(view.get("state"), Mapping) else {}
+    edited = await agent.approvals.edit(approval_id, reply.user, read_approval_fields(state))
+    record = edited.record
+    where = replace(reply, channel_id=_card_channel(record))
+    if edited.status != "saved" or record is None or edited.description is None:
+        await fail(where, _REFUSALS.get(edited.status, "expired"))
+        return
+    description = edited.description
+    card = approval_card(record.id, description.summary, description.label, description.details, "pending")
+    await _replace_card({}, where, record, card, f"{description.label}: waiting for your approval")
+
+
+# ---- helpers -------------------------------------------------------------------------------------------------
+
+
+def _card_channel(record: ApprovalRecord | None) -> str | None:
+    if record is None:
+        return None
+    return record.channel_id or (record.conversation.channel_id if record.conversation else None) or None
+
+
+def _from_a_bot(event: Mapping[str, Any]) -> bool:
+    """Bots (this one included) and edits, joins and other message subtypes are not requests."""
+    return bool(event.get("bot_id") or event.get("subtype") or event.get("bot_profile") or not event.get("user"))
+
+
+def _team(body: Mapping[str, Any], event: Mapping[str, Any]) -> str:
+    # The workspace the event came from, as slash commands use it, so a user is one identity across surfaces.
+    return str(body.get("team_id") or event.get("team") or "")
+
+
+def _words(text: str, bot_user_id: str | None) -> str:
+    """What the user asked, without the @mention of the bot that delivered it."""
+    without_bot = _MENTION.sub(lambda m: "" if m.group(1) == bot_user_id else m.group(0), text)
+    return slack_to_plain(without_bot)
+
+
+def _clock() -> Callable[[], float]:
+    return asyncio.get_running_loop().time

@@ -1,9 +1,67 @@
-"""Placeholder: filled in by its issue."""
+"""App Home: connection status, quick actions (connect, look up a person) and recent actions."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+from slack_bolt.context.ack.async_ack import AsyncAck
+from slack_sdk.models.views import View as SlackView
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot.blocks.home import RECENT_ACTIONS, home_view
+from bot.blocks.modals import lookup_modal
+from bot.identity import SlackUser
+from bot.ids import Action
+from bot.rollout.outcomes import Credentials
+from handlers.payloads import actor, click_key
+from handlers.requests import connect, modal_metadata
+from handlers.respond import Reply, after_ack, fail, open_modal
+
+if TYPE_CHECKING:
+    from slack_bolt.async_app import AsyncApp
+
+    from bot.app import Services
 
 
-def register(app: Any, services: Any) -> None:
-    return None
+def register(app: AsyncApp, services: Services) -> None:
+    async def home_opened(event: dict[str, Any], body: dict[str, Any], client: AsyncWebClient) -> None:
+        if event.get("tab") != "home":
+            return
+        user = SlackUser(str(body.get("team_id") or ""), str(event.get("user") or ""))
+        # Events are acked before listeners run: hand off at once, so shutdown waits for the work. A failure is only
+        # logged: a DM about it would be noisier than a home tab that shows up on the next visit.
+        services.background.spawn(publish_home(services, client, user, event_id=body.get("event_id")), "publish home")
+
+    async def connect_clicked(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
+        if not await services.store.deliveries.claim(click_key(body)):
+            await ack()
+            return
+        await ack()
+        reply = Reply(client, actor(body))  # from App Home: the link goes to the DM, as it always does
+        after_ack(services, reply, connect(reply, services), name="home connect")
+
+    async def lookup_clicked(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
+        await ack()
+        reply = Reply(client, actor(body))
+        view = lookup_modal(private_metadata=modal_metadata(reply))
+        after_ack(services, reply, _open_lookup(reply, body.get("trigger_id"), view), name="open lookup modal")
+
+    app.event("app_home_opened")(home_opened)
+    app.action(Action.HOME_CONNECT.value)(connect_clicked)
+    app.action(Action.HOME_LOOKUP.value)(lookup_clicked)
+
+
+async def publish_home(services: Services, client: AsyncWebClient, user: SlackUser, *, event_id: str | None) -> None:
+    if event_id and not await services.store.deliveries.claim(f"event:{event_id}"):
+        return
+    listed = await services.crm.credentials(user)
+    # Not connected, or Rollout unreachable: the home shows no accounts and offers Connect either way.
+    connected, default_id = (listed.credentials, listed.default_id) if isinstance(listed, Credentials) else ((), None)
+    recent = await services.store.activity.recent(user, limit=RECENT_ACTIONS)
+    view = home_view(connected, default_id, [(entry.text, entry.created_at) for entry in recent])
+    await client.views_publish(user_id=user.user_id, view=view)
+
+
+async def _open_lookup(reply: Reply, trigger_id: str | None, view: SlackView) -> None:
+    if not await open_modal(reply.client, trigger_id, view, reply.user):
+        await fail(reply, "slack_error")

@@ -1,9 +1,77 @@
-"""Placeholder: filled in by its issue."""
+"""Message shortcuts ("Save to CRM as note", "Create CRM task") and the CRM-backed person search in their modals."""
 
 from __future__ import annotations
 
-from typing import Any
+import asyncio
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any, Literal
+
+from slack_bolt.context.ack.async_ack import AsyncAck
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot.blocks.elements import to_dicts
+from bot.blocks.modals import message_to_crm_modal
+from bot.blocks.person import person_options
+from bot.ids import Action, Shortcut
+from bot.rollout.outcomes import PersonSummary
+from handlers.payloads import actor
+from handlers.requests import modal_metadata
+from handlers.respond import Reply, after_ack, fail, message_permalink, open_modal
+
+if TYPE_CHECKING:
+    from slack_bolt.async_app import AsyncApp
+
+    from bot.app import Services
+
+# Slack waits 3 s for options; leave room for the response to travel.
+OPTIONS_BUDGET_SECONDS = 2.5
+_MIN_QUERY = 2
 
 
-def register(app: Any, services: Any) -> None:
-    return None
+def register(app: AsyncApp, services: Services) -> None:
+    def from_message(kind: Literal["note", "task"]) -> Any:
+        async def shortcut(ack: AsyncAck, shortcut: dict[str, Any], client: AsyncWebClient) -> None:
+            await ack()
+            channel = _dict(shortcut.get("channel")).get("id")
+            reply = Reply(client, actor(shortcut), channel_id=channel, response_url=shortcut.get("response_url"))
+            after_ack(services, reply, _open_modal(reply, kind, shortcut), name=f"message to CRM {kind}")
+
+        return shortcut
+
+    async def search_people(ack: AsyncAck, body: dict[str, Any]) -> None:
+        query = str(body.get("value") or "").strip()
+        people = await _search(services, body, query) if len(query) >= _MIN_QUERY else []
+        await ack(options=to_dicts(person_options(people)))
+
+    app.shortcut(Shortcut.SAVE_AS_NOTE.value)(from_message("note"))
+    app.shortcut(Shortcut.CREATE_TASK_FROM_MESSAGE.value)(from_message("task"))
+    app.options(Action.PERSON_SELECT.value)(search_people)
+
+
+async def _open_modal(reply: Reply, kind: Literal["note", "task"], shortcut: Mapping[str, Any]) -> None:
+    message = _dict(shortcut.get("message"))
+    message_ts = str(message.get("ts") or shortcut.get("message_ts") or "")
+    permalink = ""
+    if reply.channel_id and message_ts:
+        permalink = await message_permalink(reply.client, reply.channel_id, message_ts, reply.user)
+    view = message_to_crm_modal(kind, str(message.get("text") or ""), permalink, modal_metadata(reply))
+    if not await open_modal(reply.client, shortcut.get("trigger_id"), view, reply.user):
+        await fail(reply, "slack_error")
+
+
+async def _search(services: Services, body: Mapping[str, Any], query: str) -> list[PersonSummary]:
+    """People matching what the user typed, or none when the CRM is slower than Slack's 3 s allow.
+
+    The search runs as its own background task and is not cancelled on timeout, so a slow Rollout call finishes
+    cleanly instead of being torn down mid-request.
+    """
+    search = services.background.spawn(services.crm.search_people(actor(body), query), name="person search")
+    done, _ = await asyncio.wait({search}, timeout=OPTIONS_BUDGET_SECONDS)
+    if not done or search.exception() is not None:
+        return []
+    found = search.result()
+    return found if isinstance(found, list) else []
+
+
+def _dict(value: Any) -> Mapping[str, Any]:
+    return value if isinstance(value, Mapping) else {}

@@ -1,0 +1,7 @@
+"""Loopback stand-ins for services the app talks to, shared by the tests and `rollout-bot bench`."""
+
+from __future__ import annotations
+
+from bot.fakes.slack_api import RESPONSE_URL_METHOD, Call, FakeSlackApi
+
+__all__ = ["RESPONSE_URL_METHOD", "Call", "FakeSlackApi"]

@@ -1,0 +1,389 @@
+"""A fake Slack Web API on a loopback port: answers the methods the app calls and records every call, in order.
+
+Point the app's web client at `base_url` (SLACK_API_URL). Interaction payloads a test sends can carry a URL from
+`new_response_url()`; whatever the app posts there is recorded as a call to the method "response_url".
+
+    async with FakeSlackApi(bot_token="xoxb-test") as slack:
+        ...  # drive the app
+        card = await slack.wait_for("chat.postMessage", lambda call: "Ada" in call.text)
+
+Waiting uses an asyncio condition, never sleeps. `fail_next` injects rate limits, server errors and Slack errors.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+import json
+import uuid
+from collections import defaultdict, deque
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from types import TracebackType
+from typing import Any
+
+from aiohttp import web
+
+RESPONSE_URL_METHOD = "response_url"
+
+# Arguments Slack takes as JSON even inside form-encoded bodies.
+_JSON_ARGS = frozenset({"blocks", "view", "attachments", "prompts", "metadata", "chunks", "loading_messages"})
+_REQUIRED: dict[str, tuple[str, ...]] = {
+    "chat.postMessage": ("channel",),
+    "chat.postEphemeral": ("channel", "user"),
+    "chat.update": ("channel", "ts"),
+    "chat.getPermalink": ("channel", "message_ts"),
+    "conversations.open": ("users",),
+    "views.open": ("trigger_id", "view"),
+    "views.push": ("trigger_id", "view"),
+    "views.update": ("view",),
+    "views.publish": ("user_id", "view"),
+    "users.info": ("user",),
+    "assistant.threads.setStatus": ("channel_id", "thread_ts", "status"),
+    "assistant.threads.setSuggestedPrompts": ("channel_id", "thread_ts", "prompts"),
+    "assistant.threads.setTitle": ("channel_id", "thread_ts", "title"),
+    "chat.startStream": ("channel", "thread_ts"),
+    "chat.appendStream": ("channel", "ts"),
+    "chat.stopStream": ("channel", "ts"),
+}
+_MESSAGE_BLOCKS = 50
+_VIEW_BLOCKS = 100
+
+
+@dataclass(frozen=True, slots=True)
+class Call:
+    """One request the app made. `args` are parsed: JSON-valued arguments (blocks, view, ...) are decoded."""
+
+    seq: int
+    method: str
+    args: dict[str, Any]
+    ok: bool
+    status: int
+    response: dict[str, Any]  # what the fake answered, e.g. the id it gave a view or the ts of a message
+
+    @property
+    def text(self) -> str:
+        return str(self.args.get("text") or "")
+
+    @property
+    def view(self) -> dict[str, Any]:
+        view = self.args.get("view")
+        return view if isinstance(view, dict) else {}
+
+    @property
+    def blocks(self) -> list[dict[str, Any]]:
+        blocks = self.view.get("blocks") if self.view else self.args.get("blocks")
+        return blocks if isinstance(blocks, list) else []
+
+    def contains(self, needle: str) -> bool:
+        """Whether `needle` appears anywhere in what was sent (text, blocks, urls, metadata)."""
+        return needle in json.dumps(self.args, ensure_ascii=False)
+
+    def elements(self, kind: str | None = None) -> list[dict[str, Any]]:
+        """Every interactive element (buttons, selects, inputs...) in the blocks, optionally of one type."""
+        return [e for e in _walk(self.blocks) if "action_id" in e and (kind is None or e.get("type") == kind)]
+
+    @property
+    def action_ids(self) -> list[str]:
+        return [str(e["action_id"]) for e in self.elements()]
+
+    def button(self, action_id: str) -> dict[str, Any]:
+        """The first button with this action_id; AssertionError when there is none."""
+        for element in self.elements("button"):
+            if element.get("action_id") == action_id:
+                return element
+        raise AssertionError(f"no {action_id} button in {self.method} call; action ids: {self.action_ids}")
+
+
+@dataclass(frozen=True, slots=True)
+class _Fault:
+    status: int
+    error: str
+    retry_after: int | None
+
+
+class FakeSlackApi:
+    def __init__(
+        self,
+        *,
+        bot_token: str | None = None,
+        team_id: str = "T0FAKE",
+        bot_user_id: str = "U0BOT",
+        bot_id: str = "B0BOT",
+        host: str = "127.0.0.1",
+    ) -> None:
+        self.team_id = team_id
+        self.bot_user_id = bot_user_id
+        self.bot_id = bot_id
+        self._bot_token = bot_token
+        self._host = host
+        self._calls: list[Call] = []
+        self._changed = asyncio.Condition()
+        self._faults: dict[str, deque[_Fault]] = defaultdict(deque)
+        self._views: dict[str, dict[str, Any]] = {}
+        self._counter = itertools.count(1)
+        self._runner: web.AppRunner | None = None
+        self._port: int | None = None
+
+    # ---- lifecycle ---------------------------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        app = web.Application()
+        app.router.add_route("*", "/api/{method}", self._api)
+        app.router.add_post("/response_url/{hook}", self._response_url)
+        self._runner = web.AppRunner(app, access_log=None)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, self._host, 0)
+        await site.start()
+        self._port = self._runner.addresses[0][1]
+
+    async def close(self) -> None:
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None
+
+    async def __aenter__(self) -> FakeSlackApi:
+        await self.start()
+        return self
+
+    async def __aexit__(
+        self, kind: type[BaseException] | None, error: BaseException | None, trace: TracebackType | None
+    ) -> None:
+        await self.close()
+
+    @property
+    def origin(self) -> str:
+        if self._port is None:
+            raise RuntimeError("the fake Slack API is not started")
+        return f"http://{self._host}:{self._port}"
+
+    @property
+    def base_url(self) -> str:
+        """What SLACK_API_URL should be: the web client appends the method name."""
+        return f"{self.origin}/api/"
+
+    def new_response_url(self) -> str:
+        return f"{self.origin}/response_url/{uuid.uuid4().hex}"
+
+    @staticmethod
+    def dm_channel(user_id: str) -> str:
+        """The id conversations.open returns for the bot's DM with `user_id`."""
+        return f"D{user_id}"
+
+    # ---- what the app did --------------------------------------------------------------------------------------
+
+    @property
+    def calls(self) -> list[Call]:
+        return list(self._calls)
+
+    def calls_to(self, method: str, *, since: int = 0) -> list[Call]:
+        return [call for call in self._calls[since:] if call.method == method]
+
+    def mark(self) -> int:
+        """A position in the call history, for `since=`: only calls recorded after it are considered."""
+        return len(self._calls)
+
+    async def wait_for(
+        self,
+        method: str,
+        predicate: Callable[[Call], bool] | None = None,
+        *,
+        since: int = 0,
+        timeout: float = 5.0,  # noqa: ASYNC109 - a test's one-liner reads better than an asyncio.timeout block
+    ) -> Call:
+        """The first call (after `since`) to `method` that satisfies `predicate`, waiting up to `timeout` for it."""
+
+        def first() -> Call | None:
+            matches = (c for c in self._calls[since:] if c.method == method and (predicate is None or predicate(c)))
+            return next(matches, None)
+
+        async with self._changed:
+            try:
+                async with asyncio.timeout(timeout):
+                    await self._changed.wait_for(lambda: first() is not None)
+            except TimeoutError:
+                seen = ", ".join(c.method for c in self._calls[since:]) or "none"
+                raise AssertionError(f"no matching {method} call within {timeout}s (calls: {seen})") from None
+            found = first()
+        assert found is not None
+        return found
+
+    def fail_next(
+        self, method: str, *, status: int = 429, retry_after: int | None = 1, error: str | None = None
+    ) -> None:
+        """Make the next call to `method` fail: 429 (with Retry-After), a 5xx, or status 200 with `ok: false`."""
+        default_error = {429: "ratelimited", 200: "internal_error"}.get(status, "fatal_error")
+        self._faults[method].append(_Fault(status, error or default_error, retry_after if status == 429 else None))
+
+    def clear(self) -> None:
+        """Forget recorded calls and pending faults (between tests sharing one fake)."""
+        self._calls.clear()
+        self._faults.clear()
+
+    # ---- HTTP --------------------------------------------------------------------------------------------------
+
+    async def _api(self, request: web.Request) -> web.Response:
+        method = request.match_info["method"]
+        args = await _read_args(request)
+        token = args.pop("token", None) or _bearer(request.headers.get("Authorization", ""))
+        fault = self._take_fault(method)
+        if fault is not None:
+            status, body = fault.status, {"ok": False, "error": fault.error}
+        elif self._bot_token is not None and token != self._bot_token:
+            status, body = 200, {"ok": False, "error": "invalid_auth"}
+        else:
+            status, body = 200, self._answer(method, args)
+        await self._record(method, args, body, status=status)
+        headers = {"Retry-After": str(fault.retry_after)} if fault and fault.retry_after is not None else None
+        return web.json_response(body, status=status, headers=headers)
+
+    async def _response_url(self, request: web.Request) -> web.Response:
+        body = await request.json()
+        args = body if isinstance(body, dict) else {"body": body}
+        args["response_url_id"] = request.match_info["hook"]
+        fault = self._take_fault(RESPONSE_URL_METHOD)
+        if fault is not None:
+            await self._record(RESPONSE_URL_METHOD, args, {"ok": False, "error": fault.error}, status=fault.status)
+            return web.Response(status=fault.status, text=fault.error)
+        await self._record(RESPONSE_URL_METHOD, args, {"ok": True}, status=200)
+        return web.Response(text="ok")
+
+    def _take_fault(self, method: str) -> _Fault | None:
+        pending = self._faults.get(method)
+        return pending.popleft() if pending else None
+
+    async def _record(self, method: str, args: dict[str, Any], response: dict[str, Any], *, status: int) -> None:
+        ok = status == 200 and response.get("ok") is True
+        async with self._changed:
+            self._calls.append(Call(len(self._calls) + 1, method, args, ok, status, response))
+            self._changed.notify_all()
+
+    # ---- answers -----------------------------------------------------------------------------------------------
+
+    def _answer(self, method: str, args: dict[str, Any]) -> dict[str, Any]:
+        missing = [name for name in _REQUIRED.get(method, ()) if not args.get(name)]
+        if missing:
+            return {"ok": False, "error": "invalid_arguments", "response_metadata": {"messages": missing}}
+        match method:
+            case "auth.test":
+                return {
+                    "ok": True,
+                    "url": "https://fake.slack.test/",
+                    "team": "Fake workspace",
+                    "user": "rollout",
+                    "team_id": self.team_id,
+                    "user_id": self.bot_user_id,
+                    "bot_id": self.bot_id,
+                    "is_enterprise_install": False,
+                }
+            case "chat.postMessage":
+                return self._post_message(args)
+            case "chat.postEphemeral":
+                return {"ok": True, "message_ts": self._next_ts()}
+            case "chat.update":
+                return {"ok": True, "channel": args["channel"], "ts": args["ts"], "text": args.get("text", "")}
+            case "chat.getPermalink":
+                channel, ts = args["channel"], str(args["message_ts"])
+                permalink = f"https://fake.slack.test/archives/{channel}/p{ts.replace('.', '')}"
+                return {"ok": True, "channel": channel, "permalink": permalink}
+            case "conversations.open":
+                return {"ok": True, "channel": {"id": self.dm_channel(str(args["users"]).split(",")[0])}}
+            case "views.open" | "views.push" | "views.update" | "views.publish":
+                return self._view(method, args)
+            case "users.info":
+                return {"ok": True, "user": _user(str(args["user"]), self.team_id)}
+            case "assistant.threads.setStatus" | "assistant.threads.setSuggestedPrompts" | "assistant.threads.setTitle":
+                return {"ok": True}
+            case "chat.startStream":
+                return {"ok": True, "channel": args["channel"], "ts": self._next_ts()}
+            case "chat.appendStream" | "chat.stopStream":
+                return {"ok": True, "channel": args["channel"], "ts": args["ts"]}
+            case _:
+                return {"ok": False, "error": "unknown_method"}
+
+    def _post_message(self, args: dict[str, Any]) -> dict[str, Any]:
+        blocks = args.get("blocks")
+        if not args.get("text") and not blocks:
+            return {"ok": False, "error": "no_text"}
+        if isinstance(blocks, list) and len(blocks) > _MESSAGE_BLOCKS:
+            return {"ok": False, "error": "invalid_blocks"}
+        channel = str(args["channel"])
+        if channel[:1] in ("U", "W"):  # posting to a user id lands in the bot's DM with them
+            channel = self.dm_channel(channel)
+        ts = self._next_ts()
+        message = {"type": "message", "text": args.get("text", ""), "ts": ts, "bot_id": self.bot_id}
+        if args.get("thread_ts"):
+            message["thread_ts"] = args["thread_ts"]
+        return {"ok": True, "channel": channel, "ts": ts, "message": message}
+
+    def _view(self, method: str, args: dict[str, Any]) -> dict[str, Any]:
+        view = args["view"]
+        if not isinstance(view, dict) or len(view.get("blocks") or []) > _VIEW_BLOCKS:
+            return {"ok": False, "error": "invalid_arguments"}
+        expected_type = "home" if method == "views.publish" else "modal"
+        if view.get("type") != expected_type:
+            return {"ok": False, "error": "invalid_arguments"}
+        if method == "views.update":
+            view_id = args.get("view_id")
+            if view_id not in self._views:
+                return {"ok": False, "error": "not_found"}
+        else:
+            view_id = f"V{next(self._counter):08d}"
+        stored = {
+            **view,
+            "id": view_id,
+            "team_id": self.team_id,
+            "hash": uuid.uuid4().hex,
+            "state": {"values": {}},
+        }
+        self._views[str(view_id)] = stored
+        return {"ok": True, "view": stored}
+
+    def _next_ts(self) -> str:
+        return f"1700000000.{next(self._counter):06d}"
+
+
+async def _read_args(request: web.Request) -> dict[str, Any]:
+    args: dict[str, Any] = dict(request.query)
+    if request.can_read_body:
+        if request.content_type == "application/json":
+            body = await request.json()
+            if isinstance(body, dict):
+                args.update(body)
+        else:
+            args.update(await request.post())
+    for name in _JSON_ARGS & args.keys():
+        if isinstance(args[name], str):
+            with contextlib.suppress(ValueError):  # left as sent: the test sees the raw string
+                args[name] = json.loads(args[name])
+    return args
+
+
+def _bearer(header: str) -> str | None:
+    scheme, _, token = header.partition(" ")
+    return token.strip() if scheme.lower() == "bearer" else None
+
+
+def _user(user_id: str, team_id: str) -> dict[str, Any]:
+    name = f"user-{user_id.lower()}"
+    return {
+        "id": user_id,
+        "team_id": team_id,
+        "name": name,
+        "real_name": f"User {user_id}",
+        "tz": "UTC",
+        "tz_offset": 0,
+        "is_bot": False,
+        "profile": {"display_name": name, "real_name": f"User {user_id}", "email": f"{name}@example.com"},
+    }
+
+
+def _walk(node: Any) -> Iterator[dict[str, Any]]:
+    if isinstance(node, dict):
+        yield node
+        for value in node.values():
+            yield from _walk(value)
+    elif isinstance(node, list):
+        for item in node:
+            yield from _walk(item)

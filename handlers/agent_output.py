@@ -1,0 +1,267 @@
+"""An agent turn, shown in Slack: a placeholder at once, updated in place while the agent works, then the answer.
+
+Shared by @mentions and DMs (handlers/events.py), the assistant panel (handlers/assistant.py), the approval buttons
+and `/rollout <free text>` (`answer_command`). Where the conversation lives decides how it is shown:
+
+- a thread (mention, assistant thread) or a DM: a message posted in it and updated with `chat.update`;
+- a slash command: ephemeral, through the command's response_url (which allows only five posts, so no live updates).
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Protocol
+
+import aiohttp
+from slack_sdk.errors import SlackApiError
+from slack_sdk.models.blocks import Block
+from slack_sdk.webhook.async_client import AsyncWebhookClient
+
+from bot.agent import PendingApproval, Progress, SilentProgress, TurnResult
+from bot.blocks.approvals import approval_card
+from bot.blocks.elements import context, to_dicts
+from bot.blocks.markdown import answer_blocks
+from bot.blocks.messages import error_message, stopped_early_note, thinking_message, user_message
+from bot.blocks.person import person_card, person_card_text
+from bot.blocks.text import MESSAGE_BLOCKS, clean, escape_mrkdwn, truncate_plain
+from bot.rollout.outcomes import ChooseCredential, ConnectNeeded, Failure
+from bot.store import ConversationKey
+from handlers.respond import Reply, fail, present
+
+if TYPE_CHECKING:
+    from bot.app import Services
+
+log = logging.getLogger(__name__)
+
+# Conversation keys: a thread's ts, or one of these for conversations that are not Slack threads.
+DM_CONVERSATION = "dm"  # top-level messages in the bot's DM: one running conversation, trimmed to the token budget
+COMMAND_PREFIX = "command:"  # each `/rollout <free text>` is a conversation of its own
+
+CONFIGURE_HINT = "an admin enables it by setting ANTHROPIC_API_KEY"
+REFUSED = "I can't help with that request."
+NEEDS_ACCOUNT = "I need to know which CRM account to use first — pick one below, then ask me again."
+NEEDS_CONNECTION = "Connect a CRM first — I've sent you a link in a DM. Then ask me again."
+APPROVAL_INTRO = "Here's the change — nothing is written until you approve it."
+NOTHING_TO_SAY = "Done."
+_UPDATE_INTERVAL_SECONDS = 1.0  # chat.update is rate limited (about one a second per message)
+_RESPONSE_URL_TIMEOUT_SECONDS = 10
+
+Run = Callable[[Progress], Awaitable[TurnResult | None]]
+
+
+class Surface(Protocol):
+    reply: Reply
+
+    async def start(self) -> Progress: ...
+
+    async def finish(self, blocks: Sequence[Block], text: str) -> None: ...
+
+    async def extra(self, blocks: Sequence[Block], text: str) -> str | None:
+        """Post one more message (a card); its ts when it is a real message that can be updated later."""
+
+
+# ---- threads and DMs: one message, updated in place ----------------------------------------------------------
+
+
+@dataclass
+class _LiveMessage:
+    """The placeholder message, rewritten as the agent reports progress; partial answers at most once a second."""
+
+    reply: Reply
+    channel: str
+    ts: str
+    clock: Callable[[], float]
+    status_line: str = ""
+    answer: str = ""
+    _last_update: float = field(default=float("-inf"))
+
+    async def status(self, text: str) -> None:
+        self.status_line = text
+        await self._update()
+
+    async def partial(self, text: str) -> None:
+        self.answer = text
+        if self.clock() - self._last_update >= _UPDATE_INTERVAL_SECONDS:
+            await self._update()
+
+    async def _update(self) -> None:
+        self._last_update = self.clock()
+        blocks = answer_blocks(self.answer, MESSAGE_BLOCKS - 1) if self.answer else []
+        status = escape_mrkdwn(clean(self.status_line, single_line=True)) or "Thinking…"
+        blocks.append(context(f"⏳ {status}"))
+        try:
+            await self.reply.client.chat_update(channel=self.channel, ts=self.ts, blocks=blocks, text=status)
+        except SlackApiError as error:  # progress is a courtesy: never let it break the turn
+            log.warning("progress update failed for %s: %s", self.reply.user, _slack_error(error))
+
+
+@dataclass
+class ThreadSurface:
+    reply: Reply  # channel_id is the thread's channel (or the DM); thread_ts None for a DM's top level
+    clock: Callable[[], float]
+    _live: _LiveMessage | None = None
+
+    async def start(self) -> Progress:
+        ts = await self._post(thinking_message(), "Thinking…")
+        if ts is None or self.reply.channel_id is None:
+            return SilentProgress()
+        self._live = _LiveMessage(self.reply, self.reply.channel_id, ts, self.clock)
+        return self._live
+
+    async def finish(self, blocks: Sequence[Block], text: str) -> None:
+        if self._live is not None:
+            try:
+                await self.reply.client.chat_update(
+                    channel=self._live.channel, ts=self._live.ts, blocks=list(blocks), text=text
+                )
+                return
+            except SlackApiError as error:
+                log.warning("answer update failed for %s: %s", self.reply.user, _slack_error(error))
+        await self.reply.post(blocks, text)
+
+    async def extra(self, blocks: Sequence[Block], text: str) -> str | None:
+        return await self._post(blocks, text)
+
+    async def _post(self, blocks: Sequence[Block], text: str) -> str | None:
+        if self.reply.channel_id is None:
+            await self.reply.dm(blocks, text)
+            return None
+        try:
+            posted = await self.reply.client.chat_postMessage(
+                channel=self.reply.channel_id, thread_ts=self.reply.thread_ts, blocks=list(blocks), text=text
+            )
+        except SlackApiError as error:
+            log.warning("posting in a thread failed for %s: %s", self.reply.user, _slack_error(error))
+            await self.reply.dm(blocks, text)
+            return None
+        return str(posted.get("ts") or "") or None
+
+
+# ---- slash commands: ephemeral, through the response_url -----------------------------------------------------
+
+
+@dataclass
+class CommandSurface:
+    reply: Reply
+
+    async def start(self) -> Progress:
+        if not await self._send(thinking_message(), "Thinking…", replace=False):
+            await self.reply.ephemeral(thinking_message(), "Thinking…")
+        return SilentProgress()
+
+    async def finish(self, blocks: Sequence[Block], text: str) -> None:
+        # Replacing the "Thinking…" message keeps the answer where the user is looking.
+        if not await self._send(blocks, text, replace=True):
+            await self.reply.ephemeral(blocks, text)
+
+    async def extra(self, blocks: Sequence[Block], text: str) -> str | None:
+        await self.reply.ephemeral(blocks, text)
+        return None
+
+    async def _send(self, blocks: Sequence[Block], text: str, *, replace: bool) -> bool:
+        if not self.reply.response_url:
+            return False
+        body = {"response_type": "ephemeral", "replace_original": replace, "text": text, "blocks": to_dicts(blocks)}
+        return await send_to_response_url(self.reply.response_url, body, self.reply)
+
+
+async def send_to_response_url(url: str, body: dict[str, object], reply: Reply) -> bool:
+    try:
+        sent = await AsyncWebhookClient(url, timeout=_RESPONSE_URL_TIMEOUT_SECONDS).send_dict(body)
+    except (aiohttp.ClientError, TimeoutError) as error:
+        log.warning("response_url failed for %s: %s", reply.user, type(error).__name__)
+        return False
+    return sent.status_code == 200
+
+
+# ---- where a conversation is shown ---------------------------------------------------------------------------
+
+
+def surface_for(key: ConversationKey, reply: Reply, clock: Callable[[], float]) -> Surface:
+    """How to show a turn of this conversation. `reply` is the person and, for commands, the response_url to use."""
+    if key.thread_ts.startswith(COMMAND_PREFIX):
+        return CommandSurface(reply)
+    thread = None if key.thread_ts == DM_CONVERSATION else key.thread_ts
+    return ThreadSurface(Reply(reply.client, reply.user, channel_id=key.channel_id, thread_ts=thread), clock)
+
+
+def command_conversation(reply: Reply) -> ConversationKey:
+    return ConversationKey(reply.user.team_id, reply.channel_id or "", f"{COMMAND_PREFIX}{uuid.uuid4().hex}")
+
+
+# ---- showing a turn ------------------------------------------------------------------------------------------
+
+
+async def deliver(services: Services, surface: Surface, run: Run) -> None:
+    """Run a turn behind a placeholder and show whatever it produced; the placeholder never stays "Thinking…"."""
+    progress = await surface.start()
+    try:
+        result = await run(progress)
+    except Exception as error:  # the user must hear back; the log gets the type, not the text
+        log.error("agent turn failed for %s: %s", surface.reply.user, type(error).__name__)
+        message = user_message("internal")
+        await surface.finish(error_message(message), message)
+        return
+    if result is None:
+        await surface.finish(answer_blocks(NOTHING_TO_SAY), NOTHING_TO_SAY)
+        return
+    await show(services, surface, result)
+
+
+async def show(services: Services, surface: Surface, result: TurnResult) -> None:
+    if result.error is not None:
+        message = user_message(result.error)
+        await surface.finish(error_message(message), message)
+        return
+    if result.refused:
+        await surface.finish(answer_blocks(REFUSED), REFUSED)
+        return
+    if isinstance(result.problem, Failure):
+        message = user_message(result.problem.reason.value, result.problem.detail)
+        await surface.finish(error_message(message), message)
+        return
+    if isinstance(result.problem, ChooseCredential | ConnectNeeded):
+        line = NEEDS_ACCOUNT if isinstance(result.problem, ChooseCredential) else NEEDS_CONNECTION
+        await surface.finish(answer_blocks(line), line)
+        await present(result.problem, surface.reply, services)  # the same picker / DM link as the slash commands
+        return
+    text = result.text or (APPROVAL_INTRO if result.approval else NOTHING_TO_SAY)
+    note = stopped_early_note() if result.stopped else []
+    blocks = [*answer_blocks(text, MESSAGE_BLOCKS - len(note)), *note]
+    await surface.finish(blocks, _fallback(text))
+    for overview in result.people:
+        await surface.extra(person_card(overview.person, overview.credential), person_card_text(overview.person))
+    if result.approval is not None:
+        await post_approval(services, surface, result.approval)
+
+
+async def post_approval(services: Services, surface: Surface, pending: PendingApproval) -> None:
+    record, description = pending.record, pending.description
+    card = approval_card(record.id, description.summary, description.label, description.details, "pending")
+    ts = await surface.extra(card, _fallback(f"Approve? {description.summary}"))
+    channel = surface.reply.channel_id
+    if ts is not None and channel is not None:
+        await services.store.approvals.set_message(record.id, channel, ts)
+
+
+async def answer_command(text: str, reply: Reply, services: Services) -> None:
+    """`/rollout <free text>`: the same agent, answered to the user alone. Call it after ack (slow)."""
+    if services.agent is None:
+        await fail(reply, "llm_not_configured", CONFIGURE_HINT)
+        return
+    agent = services.agent
+    key = command_conversation(reply)
+    await deliver(services, CommandSurface(reply), lambda progress: agent.answer(reply.user, key, text, progress))
+
+
+def _fallback(text: str) -> str:
+    """The notification text: the answer's start, as plain words."""
+    # Escaped like everything else the model writes: a notification must not be able to @channel anyone.
+    return escape_mrkdwn(truncate_plain(clean(text, single_line=True), 300)) or NOTHING_TO_SAY
+
+
+def _slack_error(error: SlackApiError) -> str:
+    return str(error.response.get("error") if error.response is not None else "unknown")

@@ -1,0 +1,235 @@
+"""The one place that turns an outcome into Slack output, and the ways a reply reaches the person who asked.
+
+Commands, buttons, modals, shortcuts and the agent's surfaces all end here, so an outcome reads the same wherever it
+came from and the placement rules live in one module: the credential-manager link goes only into a DM, errors go only
+to the person who asked, and a reply that cannot be delivered where it was meant falls back to the user's DM.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import TYPE_CHECKING, Any, Literal
+
+import aiohttp
+from slack_sdk.errors import SlackApiError
+from slack_sdk.models.blocks import Block
+from slack_sdk.models.views import View as SlackView
+from slack_sdk.web.async_client import AsyncWebClient
+from slack_sdk.webhook.async_client import AsyncWebhookClient
+
+from bot.blocks.credentials import check_dms_message, connect_dm, credential_picker, credentials_list
+from bot.blocks.elements import to_dicts
+from bot.blocks.messages import error_message, help_message, user_message
+from bot.blocks.person import created_message, match_picker, not_found_message, person_card, person_card_text
+from bot.identity import SlackUser
+from bot.rollout.outcomes import (
+    ChooseCredential,
+    ConnectNeeded,
+    Created,
+    Credentials,
+    Failure,
+    Matches,
+    NotFound,
+    Outcome,
+    PersonOverview,
+)
+
+if TYPE_CHECKING:
+    from bot.app import Services
+
+log = logging.getLogger(__name__)
+
+# How long a request waits for the user to pick a CRM account or connect one before it must be asked again.
+PARKED_REQUEST_TTL = timedelta(hours=1)
+_RESPONSE_URL_TIMEOUT_SECONDS = 10
+
+
+@dataclass(frozen=True, slots=True)
+class Reply:
+    """Where the answer to one request goes, and how to get it there.
+
+    `response_url` (slash commands, clicks in messages) reaches the channel even when the bot is not a member, so it
+    is tried first; then the Web API in `channel_id`; then the user's DM with the bot, which always exists.
+    """
+
+    client: AsyncWebClient
+    user: SlackUser
+    channel_id: str | None = None  # None: the user's DM with the bot
+    response_url: str | None = None
+    thread_ts: str | None = None
+
+    async def ephemeral(self, blocks: Sequence[Block], text: str) -> None:
+        """Only the user sees it, in the channel they asked from."""
+        if self.response_url and not self.thread_ts and await self._via_response_url(blocks, text, "ephemeral"):
+            return
+        if self.channel_id and await self._call(
+            "chat.postEphemeral",
+            self.client.chat_postEphemeral(
+                channel=self.channel_id, user=self.user.user_id, blocks=blocks, text=text, thread_ts=self.thread_ts
+            ),
+        ):
+            return
+        await self.dm(blocks, text)
+
+    async def post(self, blocks: Sequence[Block], text: str) -> None:
+        """Everyone in the channel (or thread) sees it."""
+        if self.response_url and not self.thread_ts and await self._via_response_url(blocks, text, "in_channel"):
+            return
+        if self.channel_id and await self._call(
+            "chat.postMessage",
+            self.client.chat_postMessage(channel=self.channel_id, blocks=blocks, text=text, thread_ts=self.thread_ts),
+        ):
+            return
+        await self.dm(blocks, text)
+
+    async def dm(self, blocks: Sequence[Block], text: str) -> str | None:
+        """Post into the user's DM with the bot; returns that channel's id, or None when Slack refused."""
+        try:
+            opened = await self.client.conversations_open(users=self.user.user_id)
+            channel = str(opened["channel"]["id"])
+            await self.client.chat_postMessage(channel=channel, blocks=blocks, text=text)
+        except SlackApiError as error:
+            _log_slack_error("DM", self.user, error)
+            return None
+        return channel
+
+    async def delete_original(self) -> None:
+        """Remove the message the click came from (an ephemeral picker that has done its job)."""
+        if self.response_url:
+            await self._send_to_response_url({"delete_original": True})
+
+    async def _via_response_url(
+        self, blocks: Sequence[Block], text: str, response_type: Literal["ephemeral", "in_channel"]
+    ) -> bool:
+        body = {"response_type": response_type, "replace_original": False, "text": text, "blocks": to_dicts(blocks)}
+        return await self._send_to_response_url(body)
+
+    async def _send_to_response_url(self, body: dict[str, Any]) -> bool:
+        assert self.response_url is not None
+        try:
+            sent = await AsyncWebhookClient(self.response_url, timeout=_RESPONSE_URL_TIMEOUT_SECONDS).send_dict(body)
+        except (aiohttp.ClientError, TimeoutError) as error:
+            log.warning("response_url failed for %s: %s", self.user, type(error).__name__)
+            return False
+        if sent.status_code != 200:
+            # Expired (30 min) or used up (5 posts): the caller falls back to the Web API.
+            log.warning("response_url refused for %s: HTTP %s", self.user, sent.status_code)
+            return False
+        return True
+
+    async def _call(self, method: str, call: Awaitable[Any]) -> bool:
+        try:
+            await call
+        except SlackApiError as error:
+            _log_slack_error(method, self.user, error)
+            return False
+        return True
+
+
+async def present(
+    outcome: Outcome,
+    reply: Reply,
+    services: Services,
+    *,
+    rerun: Mapping[str, Any] | None = None,
+    credential_id: str | None = None,
+) -> None:
+    """Show an outcome to the user who asked.
+
+    rerun: the request to run again once the user has picked or connected a CRM account (parked in the store; ids
+        and what the user typed, never tokens). Without it the picker or the connect DM just changes the default.
+    credential_id: the account the request used, carried on pick-list buttons.
+    """
+    match outcome:
+        case PersonOverview(person=person, credential=credential):
+            await reply.post(person_card(person, credential), person_card_text(person))
+        case Matches(query=query, people=people):
+            await reply.ephemeral(match_picker(query, people, credential_id), "Several people match — which one?")
+        case NotFound(query=query):
+            await reply.ephemeral(not_found_message(query), "No one in your CRM matches that.")
+        case Created():
+            blocks = created_message(outcome)
+            text = f"{outcome.kind.capitalize()} created."
+            # A thread means the request came from a card in a channel: the confirmation joins the card's thread.
+            await (reply.post(blocks, text) if reply.thread_ts else reply.ephemeral(blocks, text))
+        case Credentials(credentials=credentials, default_id=default_id):
+            await reply.ephemeral(credentials_list(credentials, default_id), "Your CRM accounts")
+        case ChooseCredential(credentials=credentials):
+            parked = await _park(services, reply.user, rerun)
+            await reply.ephemeral(credential_picker(credentials, parked), "Pick which CRM account to use.")
+        case ConnectNeeded(link=link):
+            await _send_connect_link(link, reply, services, rerun)
+        case Failure(reason=reason, detail=detail):
+            await fail(reply, reason, detail)
+
+
+async def fail(reply: Reply, code: str, detail: str = "") -> None:
+    """An error only the asking user sees, worded for them (codes: FailureReason values or USER_MESSAGES keys)."""
+    message = user_message(code, detail)
+    await reply.ephemeral(error_message(message), message)
+
+
+async def show_help(reply: Reply, problem: str | None = None) -> None:
+    blocks = [*error_message(problem), *help_message()] if problem else help_message()
+    await reply.ephemeral(blocks, problem or "How to use /rollout")
+
+
+async def open_modal(client: AsyncWebClient, trigger_id: str | None, view: SlackView, user: SlackUser) -> bool:
+    """Open a modal; False when there is no trigger or it expired (Slack gives 3 s), so the caller can fall back."""
+    if not trigger_id:
+        return False
+    try:
+        await client.views_open(trigger_id=trigger_id, view=view)
+    except SlackApiError as error:
+        _log_slack_error("views.open", user, error)
+        return False
+    return True
+
+
+async def message_permalink(client: AsyncWebClient, channel_id: str, message_ts: str, user: SlackUser) -> str:
+    """A link back to a Slack message, or "" when Slack won't give one (the modal then simply goes without)."""
+    try:
+        found = await client.chat_getPermalink(channel=channel_id, message_ts=message_ts)
+    except SlackApiError as error:
+        _log_slack_error("chat.getPermalink", user, error)
+        return ""
+    return str(found.get("permalink") or "")
+
+
+def after_ack(services: Services, reply: Reply, work: Awaitable[None], name: str) -> None:
+    """Run slow work after Slack has been acked; a crash becomes a friendly error for the user, not a traceback."""
+
+    async def guarded() -> None:
+        try:
+            await work
+        except Exception as error:  # the user must hear back whatever broke; the log gets the type, not the text
+            log.error("%s failed for %s: %s", name, reply.user, type(error).__name__)
+            await fail(reply, "internal")
+
+    services.background.spawn(guarded(), name=name)
+
+
+async def _park(services: Services, user: SlackUser, rerun: Mapping[str, Any] | None) -> str | None:
+    if rerun is None:
+        return None
+    return await services.store.parked.park(user, dict(rerun), PARKED_REQUEST_TTL)
+
+
+async def _send_connect_link(link: str, reply: Reply, services: Services, rerun: Mapping[str, Any] | None) -> None:
+    """The link embeds the user's token: it goes into their DM as a button and nowhere else, not even a log line."""
+    parked = await _park(services, reply.user, rerun)
+    dm_channel = await reply.dm(connect_dm(link, parked), "Connect your CRM to use Rollout from Slack.")
+    if dm_channel is None:
+        await fail(reply, "slack_error")
+        return
+    if reply.channel_id is not None and reply.channel_id != dm_channel:
+        await reply.ephemeral(check_dms_message(), "Connect a CRM first — I've sent you a link in a DM.")
+
+
+def _log_slack_error(method: str, user: SlackUser, error: SlackApiError) -> None:
+    # Only Slack's error code: the exception text quotes the request, which may hold message content.
+    code = error.response.get("error") if error.response is not None else None
+    log.warning("Slack %s failed for %s: %s", method, user, code or "unknown")

@@ -1,0 +1,59 @@
+"""Fixtures shared across the suite. `app_harness`: the whole app on loopback (see tests/harness.py)."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import AsyncIterator
+
+import pytest
+
+from bot.store.testing import postgres_unavailable_reason, temporary_postgres_url
+from tests.harness import AppHarness, start_app_harness
+
+
+@pytest.fixture(scope="session")
+async def shared_app_harness(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[AppHarness]:
+    """One running app for the session (SQLite); tests keep apart by using their own users."""
+    database = tmp_path_factory.mktemp("app") / "app.db"
+    async with start_app_harness(database_url=f"sqlite+aiosqlite:///{database}") as harness:
+        yield harness
+
+
+async def _fresh(harness: AppHarness) -> AsyncIterator[AppHarness]:
+    harness.slack.clear()
+    yield harness
+    await harness.settle()
+    harness.sandbox.set_failure(None)
+    harness.sandbox.set_latency(0)
+    harness.slack.clear()
+
+
+@pytest.fixture
+async def app_harness(shared_app_harness: AppHarness) -> AsyncIterator[AppHarness]:
+    """The shared app with an empty call record; the test's background work is finished and faults reset after it."""
+    async for harness in _fresh(shared_app_harness):
+        yield harness
+
+
+@pytest.fixture(scope="session")
+async def postgres_url() -> AsyncIterator[str]:
+    reason = await postgres_unavailable_reason()
+    if reason is not None:
+        if os.environ.get("REQUIRE_POSTGRES"):  # CI must run these, not skip them
+            pytest.fail(reason)
+        pytest.skip(reason)
+    async with temporary_postgres_url() as url:
+        yield url
+
+
+@pytest.fixture(scope="session")
+async def shared_postgres_app_harness(postgres_url: str) -> AsyncIterator[AppHarness]:
+    async with start_app_harness(database_url=postgres_url) as harness:
+        yield harness
+
+
+@pytest.fixture
+async def postgres_app_harness(shared_postgres_app_harness: AppHarness) -> AsyncIterator[AppHarness]:
+    """Like app_harness, on PostgreSQL: for the exactly-once guarantees that must hold across processes."""
+    async for harness in _fresh(shared_postgres_app_harness):
+        yield harness

@@ -49,6 +49,7 @@ class Settings(BaseSettings):
     agent_timeout_seconds: float = Field(default=90.0, gt=0)
     agent_history_tokens: int = Field(default=24000, ge=1000)
     approval_ttl_seconds: int = Field(default=3600, ge=60)
+    agent_system_prompt: str | None = None  # replaces the built-in prompt (bot/agent/prompt.py) when set
 
     rollout_mcp_url: str = "https://universal.rollout.com/mcp"
     rollout_client_id: str | None = None

@@ -1,0 +1,207 @@
+"""Approve / Edit / Cancel on a write the model proposed. Only the requester decides; one compare-and-set decides once.
+
+Nothing the model reads can write: a write tool runs here, and only after the requester's click moved the approval
+from pending to approved in the database.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Mapping
+from datetime import UTC, datetime
+
+import mcp_types as types
+
+from bot.agent.history import Message
+from bot.agent.results import Decided, Edited
+from bot.agent.threads import ConversationLocks, find_pending, resolution
+from bot.agent.toolset import Classify
+from bot.agent.writes import WriteDescription, apply_edits, describe, editable_fields, people_seen
+from bot.blocks.messages import user_message
+from bot.crm import CrmService
+from bot.identity import SlackUser
+from bot.rollout import parse
+from bot.rollout.outcomes import ChooseCredential, ConnectNeeded, Failure, FailureReason
+from bot.rollout.tools import Capability
+from bot.store import ApprovalRecord, Store
+
+log = logging.getLogger(__name__)
+
+CANCELLED_OUTPUT = "The user cancelled this change in Slack; nothing was written."
+EXPIRED_OUTPUT = "The approval card expired before the user decided; nothing was written."
+CANCELLED_REPLY = "Okay — cancelled. Nothing was written to your CRM."
+EXPIRED_REPLY = "That approval expired, so nothing was written. Ask again if you still want it."
+MAX_OUTPUT_CHARS = 4000
+
+
+class ApprovalDesk:
+    def __init__(self, store: Store, crm: CrmService, classify: Classify, locks: ConversationLocks) -> None:
+        self._store = store
+        self._crm = crm
+        self._classify = classify
+        self._locks = locks
+
+    # ---- reading ------------------------------------------------------------------------------------------------
+
+    async def describe(self, record: ApprovalRecord) -> WriteDescription:
+        """The card's words, rebuilt from what is stored (names of people the conversation looked up included)."""
+        return describe(
+            self._capability(record.tool_name),
+            record.tool_name,
+            record.arguments,
+            people_seen(await self._messages(record)),
+        )
+
+    async def edit_form(self, approval_id: str, actor: SlackUser) -> Edited | dict[str, str]:
+        """The fields to prefill the edit modal with, or why this person can't edit it."""
+        record = await self._store.approvals.get(approval_id)
+        refusal = self._refusal(record, actor, datetime.now(UTC))
+        if refusal is not None:
+            return refusal
+        assert record is not None
+        return editable_fields(record.arguments)
+
+    # ---- deciding -----------------------------------------------------------------------------------------------
+
+    async def edit(
+        self, approval_id: str, actor: SlackUser, edits: Mapping[str, str], *, now: datetime | None = None
+    ) -> Edited:
+        record = await self._store.approvals.get(approval_id)
+        refusal = self._refusal(record, actor, now or datetime.now(UTC))
+        if refusal is not None:
+            return refusal
+        assert record is not None
+        arguments = apply_edits(record.arguments, edits)
+        people = people_seen(await self._messages(record))
+        description = describe(self._capability(record.tool_name), record.tool_name, arguments, people)
+        if not await self._store.approvals.update_arguments(record.id, arguments, description.summary):
+            return Edited("already_done", record)
+        updated = await self._store.approvals.get(record.id)
+        return Edited("saved", updated, description)
+
+    async def decide(
+        self, approval_id: str, actor: SlackUser, *, approve: bool, now: datetime | None = None
+    ) -> Decided:
+        now = now or datetime.now(UTC)
+        record = await self._store.approvals.get(approval_id)
+        if record is None:
+            return Decided("missing")
+        if record.requester != actor:
+            return Decided("not_yours", record)
+        if record.status != "pending":
+            return Decided("already_done", record)
+        if record.expires_at <= now:
+            return await self._expire(record)
+        if not approve:
+            cancelled = await self._store.approvals.transition(
+                record.id, from_status="pending", to_status="cancelled", now=now
+            )
+            if not cancelled:
+                return Decided("already_done", record)
+            await self._close(record, CANCELLED_OUTPUT, CANCELLED_REPLY)
+            return Decided("cancelled", record, await self.describe(record))
+        if not await self._store.approvals.transition(record.id, from_status="pending", to_status="approved", now=now):
+            current = await self._store.approvals.get(record.id)
+            if current is not None and current.status == "pending":  # still pending: the CAS refused it as expired
+                return await self._expire(current)
+            return Decided("already_done", current or record)
+        return await self._write(record)
+
+    async def _write(self, record: ApprovalRecord) -> Decided:
+        """Runs once per approval: only the caller whose compare-and-set won gets here."""
+        description = await self.describe(record)
+        user = record.requester
+        tools = await self._crm.tools(user)
+        tool = None if isinstance(tools, Failure) else next((t for t in tools if t.name == record.tool_name), None)
+        if tool is None:
+            problem = tools if isinstance(tools, Failure) else Failure(FailureReason.TOOL_MISSING)
+            return await self._failed(record, description, user_message(problem.reason.value), problem)
+        result = await self._crm.call_tool(user, tool, dict(record.arguments), is_write=True)
+        if isinstance(result, types.CallToolResult) and not result.is_error:
+            output = _output(result)
+            await self._store.approvals.set_result(record.id, {"ok": True})
+            await self._store.approvals.transition(record.id, from_status="approved", to_status="done", now=_now())
+            await self._crm.record_activity(user, f"Approved: {record.summary}")
+            done = await self._store.approvals.get(record.id)
+            return Decided("done", done or record, description, tool_output=output)
+        if isinstance(result, types.CallToolResult):  # the CRM refused it: its words help the user fix the input
+            reason = parse.scrub(_output(result))
+            return await self._failed(record, description, reason, None, output=_output(result))
+        problem = result if isinstance(result, ChooseCredential | ConnectNeeded | Failure) else None
+        reason = user_message(result.reason.value, result.detail) if isinstance(result, Failure) else None
+        return await self._failed(record, description, reason or "Your CRM account needs attention first.", problem)
+
+    async def _failed(
+        self,
+        record: ApprovalRecord,
+        description: WriteDescription,
+        reason: str,
+        problem: ChooseCredential | ConnectNeeded | Failure | None,
+        *,
+        output: str | None = None,
+    ) -> Decided:
+        await self._store.approvals.set_result(record.id, {"ok": False, "reason": reason})
+        await self._store.approvals.transition(record.id, from_status="approved", to_status="failed", now=_now())
+        failed = await self._store.approvals.get(record.id)
+        return Decided(
+            "failed",
+            failed or record,
+            description,
+            result_text=reason,
+            problem=problem,
+            tool_output=output or f"The write failed: {reason}",
+            tool_failed=True,
+        )
+
+    async def _expire(self, record: ApprovalRecord) -> Decided:
+        if await self._store.approvals.transition(record.id, from_status="pending", to_status="expired", now=_now()):
+            await self._close(record, EXPIRED_OUTPUT, EXPIRED_REPLY)
+        return Decided("expired", record, await self.describe(record))
+
+    async def _close(self, record: ApprovalRecord, output: str, reply: str) -> None:
+        """End the waiting tool_use without asking the model: a cancel needs no answer worth paying for."""
+        key = record.conversation
+        if key is None:
+            return
+        async with self._locks.hold(key):
+            messages = await self._store.conversations.load(key)
+            if find_pending(messages, record.id) is None:
+                return
+            closing = resolution(messages, record.id, record.summary, output, failed=True)
+            assistant = {"role": "assistant", "content": [{"type": "text", "text": reply}]}
+            await self._store.conversations.append(key, [closing, assistant])
+
+    # ---- helpers ------------------------------------------------------------------------------------------------
+
+    def _refusal(self, record: ApprovalRecord | None, actor: SlackUser, now: datetime) -> Edited | None:
+        if record is None:
+            return Edited("missing")
+        if record.requester != actor:
+            return Edited("not_yours", record)
+        if record.status != "pending":
+            return Edited("already_done", record)
+        if record.expires_at <= now:
+            return Edited("expired", record)
+        return None
+
+    def _capability(self, tool_name: str) -> Capability | None:
+        # Classification looks at names only, so a stub tool with the stored name is enough.
+        stub = types.Tool(name=tool_name, input_schema={"type": "object"})
+        return next((c for c, name in self._classify([stub]).items() if name == tool_name), None)
+
+    async def _messages(self, record: ApprovalRecord) -> list[Message]:
+        if record.conversation is None:
+            return []
+        return await self._store.conversations.load(record.conversation)
+
+
+def _output(result: types.CallToolResult) -> str:
+    text = parse.result_text(result)
+    if not text and result.structured_content:
+        text = json.dumps(result.structured_content, ensure_ascii=False)
+    return text[:MAX_OUTPUT_CHARS] or "(no output)"
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)

@@ -1,0 +1,138 @@
+"""How a write the model proposed reads on its approval card: "Create task “Call Ada” due 2026-12-04 for Ada Lovelace".
+
+The words come from the arguments the tool will really receive, never from the model's prose, so the card shows what
+will be written.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from bot.agent.history import Message, blocks_of
+from bot.rollout.tools import Capability
+
+_LABELS: dict[Capability, str] = {
+    Capability.CREATE_TASK: "Create a task",
+    Capability.CREATE_NOTE: "Add a note",
+    Capability.CREATE_PERSON: "Create a person",
+}
+_PERSON_KEYS = ("personId", "person_id", "contactId")
+_ID_KEY = re.compile(r"(^id$|Id$|_id$)")
+_PREVIEW = 80
+
+
+@dataclass(frozen=True, slots=True)
+class WriteDescription:
+    label: str  # "Create a task"
+    summary: str  # one line: what, for whom
+    details: tuple[tuple[str, str], ...]  # argument rows shown under it
+
+
+def describe(
+    capability: Capability | None, tool_name: str, arguments: Mapping[str, Any], people: Mapping[str, str]
+) -> WriteDescription:
+    person_id = next((str(arguments[k]) for k in _PERSON_KEYS if arguments.get(k)), None)
+    person = people.get(person_id, person_id) if person_id else None
+    for_whom = f" for {person}" if person else ""
+    if capability is Capability.CREATE_TASK:
+        title = _text(arguments, "title", "subject")
+        due = _text(arguments, "dueDate", "due_date", "due")
+        summary = f"Create task “{_short(title)}”" + (f" due {due}" if due else "") + for_whom
+    elif capability is Capability.CREATE_NOTE:
+        content = _text(arguments, "content", "body", "text", "note")
+        summary = f"Add note “{_short(content)}”{for_whom}"
+    elif capability is Capability.CREATE_PERSON:
+        name = " ".join(filter(None, (_text(arguments, "firstName"), _text(arguments, "lastName"))))
+        email = _text(arguments, "email")
+        summary = f"Create person {name or 'without a name'}" + (f" ({email})" if email else "")
+    else:
+        summary = f"Run {tool_name}{for_whom}"
+    label = _LABELS.get(capability, f"Run {tool_name}") if capability else f"Run {tool_name}"
+    rows = [(_humanise(key), _display(value)) for key, value in arguments.items() if not _ID_KEY.search(key)]
+    if person:
+        rows.insert(0, ("Person", person))
+    return WriteDescription(label, summary, tuple(rows))
+
+
+def editable_fields(arguments: Mapping[str, Any]) -> dict[str, str]:
+    """The string arguments a person may change before approving; ids stay as the lookup found them."""
+    return {key: value for key, value in arguments.items() if isinstance(value, str) and not _ID_KEY.search(key)}
+
+
+def apply_edits(arguments: Mapping[str, Any], edits: Mapping[str, str]) -> dict[str, Any]:
+    """Edited values replace editable ones; a field left empty is left out (the CRM then applies its default)."""
+    editable = editable_fields(arguments)
+    updated = dict(arguments)
+    for key, value in edits.items():
+        if key not in editable:
+            continue
+        if value.strip():
+            updated[key] = value.strip()
+        else:
+            updated.pop(key, None)
+    return updated
+
+
+def people_seen(messages: Sequence[Message]) -> dict[str, str]:
+    """Person id → name, from every person or match list the tools returned in this conversation."""
+    found: dict[str, str] = {}
+    for message in messages:
+        for block in blocks_of(message):
+            if block.get("type") != "tool_result" or block.get("is_error"):
+                continue
+            for body in _json_bodies(block.get("content")):
+                _collect_people(body, found)
+    return found
+
+
+def _json_bodies(content: Any) -> list[Any]:
+    texts = [content] if isinstance(content, str) else []
+    if isinstance(content, list):
+        texts = [b.get("text", "") for b in content if isinstance(b, dict) and b.get("type") == "text"]
+    bodies = []
+    for text in texts:
+        try:
+            bodies.append(json.loads(text))
+        except ValueError:
+            continue
+    return bodies
+
+
+def _collect_people(body: Any, found: dict[str, str]) -> None:
+    if not isinstance(body, dict):
+        return
+    candidates = [body.get("person")]
+    if isinstance(body.get("matches"), list):
+        candidates += body["matches"]
+    for person in candidates:
+        if isinstance(person, dict) and person.get("id"):
+            name = person.get("name") or " ".join(str(person.get(k) or "") for k in ("firstName", "lastName")).strip()
+            if name:
+                found[str(person["id"])] = str(name)
+
+
+def _text(arguments: Mapping[str, Any], *keys: str) -> str:
+    for key in keys:
+        value = arguments.get(key)
+        if isinstance(value, str) and value.strip():
+            return " ".join(value.split())
+    return ""
+
+
+def _short(text: str) -> str:
+    return text if len(text) <= _PREVIEW else text[: _PREVIEW - 1] + "…"
+
+
+def _display(value: Any) -> str:
+    if isinstance(value, str):
+        return value
+    return json.dumps(value, ensure_ascii=False)
+
+
+def _humanise(key: str) -> str:
+    spaced = re.sub(r"(?<=[a-z0-9])(?=[A-Z])", " ", key).replace("_", " ").strip()
+    return spaced[:1].upper() + spaced[1:].lower() if spaced else "Value"

@@ -1,0 +1,387 @@
+"""The agent through Slack: signed events and clicks into the running app, the fake model, the sandbox, fake Slack."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from cryptography.fernet import Fernet
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot.blocks.approvals import STATUS_LINES
+from bot.blocks.fields import approval_field
+from bot.blocks.messages import USER_MESSAGES
+from bot.fakes import Call
+from bot.fakes.anthropic_api import Fail, FakeAnthropic, Reply, ToolCall
+from bot.identity import SlackUser
+from bot.ids import Action, View
+from handlers.agent_output import answer_command
+from handlers.assistant import GREETING, THINKING
+from handlers.respond import Reply as SlackReply
+from tests.harness import BOT_TOKEN, CHANNEL_ID, AppHarness, start_app_harness
+
+ADA = "ada.lovelace@analytical-engines.example"
+
+
+@pytest.fixture(scope="session")
+async def shared_agent_harness(
+    tmp_path_factory: pytest.TempPathFactory, model_server: FakeAnthropic
+) -> AsyncIterator[AppHarness]:
+    database = tmp_path_factory.mktemp("agent-app") / "app.db"
+    async with start_app_harness(database_url=f"sqlite+aiosqlite:///{database}", **_llm(model_server)) as harness:
+        yield harness
+
+
+@pytest.fixture
+async def harness(shared_agent_harness: AppHarness, model: FakeAnthropic) -> AsyncIterator[AppHarness]:
+    shared_agent_harness.slack.clear()
+    yield shared_agent_harness
+    await shared_agent_harness.settle()
+    shared_agent_harness.slack.clear()
+
+
+def _llm(model: FakeAnthropic) -> dict[str, Any]:
+    return {
+        "anthropic_api_key": model.api_key,
+        "anthropic_base_url": model.base_url,
+        "anthropic_model": "claude-test",
+    }
+
+
+def mention(user: SlackUser, text: str, *, thread_ts: str | None = None) -> dict[str, Any]:
+    ts = f"1700001000.{uuid.uuid4().int % 10**6:06d}"
+    event = {
+        "type": "app_mention",
+        "user": user.user_id,
+        "text": f"<@U0BOT> {text}",
+        "ts": ts,
+        "channel": CHANNEL_ID,
+        "event_ts": ts,
+    }
+    if thread_ts:
+        event["thread_ts"] = thread_ts
+    return event
+
+
+def overview_then(text: str) -> tuple[Reply, Reply]:
+    return Reply(tool_calls=(ToolCall("get_person_overview", {"email": ADA}),)), Reply(text=text)
+
+
+def answer_of(harness: AppHarness, text: str) -> Any:
+    return harness.slack.wait_for("chat.update", lambda call: call.contains(text))
+
+
+# ---- mentions ------------------------------------------------------------------------------------------------
+
+
+async def test_a_mention_is_answered_in_its_thread_with_progress_and_a_person_card(
+    harness: AppHarness, model: FakeAnthropic
+) -> None:
+    user = harness.new_user()
+    model.script(*overview_then("**Ada** is Head of Research."))
+    event = mention(user, "what's new with Ada?")
+
+    await harness.event(event)
+
+    answer = await answer_of(harness, "is Head of Research")
+    placeholder = harness.slack.calls_to("chat.postMessage")[0]
+    assert placeholder.args["thread_ts"] == event["ts"] and placeholder.contains("Thinking")
+    assert answer.args["ts"] == placeholder.response["ts"]  # updated in place, not a second message
+    assert answer.blocks[0]["text"]["text"] == "*Ada* is Head of Research."  # Markdown became mrkdwn
+    progress = [c for c in harness.slack.calls_to("chat.update") if c.contains("Looking up")]
+    assert progress, "the placeholder said what the agent was doing"
+    card = await harness.slack.wait_for("chat.postMessage", lambda call: Action.PERSON_ADD_NOTE in call.action_ids)
+    assert card.args["thread_ts"] == event["ts"] and card.contains("Analytical Engines Ltd")
+    assert model.requests[0].messages[0]["content"][0]["text"] == "what's new with Ada?"  # no bot mention
+
+
+async def test_a_retried_event_is_answered_once(harness: AppHarness, model: FakeAnthropic) -> None:
+    user = harness.new_user()
+    model.script(Reply(text="Once."), Reply(text="Twice?!"))
+    event = mention(user, "hello")
+
+    await harness.event(event, event_id="EvRETRY1")
+    await harness.event(event, event_id="EvRETRY1")  # Slack's retry carries the same event_id
+    await harness.event(event, event_id="EvRETRY1")
+    await answer_of(harness, "Once.")
+    await harness.settle()
+
+    assert len(model.requests) == 1 and model.unused == 1
+    assert len(harness.slack.calls_to("chat.postMessage")) == 1
+
+
+async def test_the_bots_own_messages_and_edits_are_ignored(harness: AppHarness, model: FakeAnthropic) -> None:
+    user = harness.new_user()
+    bot_post = {**mention(user, "echo"), "bot_id": "B0BOT"}
+    edit = {**mention(user, "edited"), "type": "message", "subtype": "message_changed", "channel_type": "im"}
+
+    await harness.event(bot_post)
+    await harness.event(edit)
+    await harness.settle()
+
+    assert model.requests == [] and harness.slack.calls == []
+
+
+async def test_a_thread_remembers_earlier_mentions(harness: AppHarness, model: FakeAnthropic) -> None:
+    user = harness.new_user()
+    first = mention(user, "who is Ada Lovelace?")
+    model.script(*overview_then("Head of Research."))
+    await harness.event(first)
+    await answer_of(harness, "Head of Research.")
+    await harness.settle()
+
+    model.script(Reply(text="Analytical Engines Ltd."))
+    await harness.event(mention(user, "which company again?", thread_ts=first["ts"]))
+    await answer_of(harness, "Analytical Engines Ltd.")
+
+    remembered = model.requests[-1].messages
+    assert remembered[0]["content"][0]["text"] == "who is Ada Lovelace?"
+    assert "Head of Research." in json.dumps(remembered) and len(remembered) == 5
+
+
+async def test_a_thread_continues_after_a_restart(
+    tmp_path: Path, model: FakeAnthropic, model_server: FakeAnthropic
+) -> None:
+    database = f"sqlite+aiosqlite:///{tmp_path / 'restart.db'}"
+    settings = {**_llm(model_server), "encryption_key": Fernet.generate_key().decode()}
+    async with start_app_harness(database_url=database, **settings) as before:
+        user = before.new_user()
+        first = mention(user, "remember the word 'pineapple'")
+        model.script(Reply(text="Noted: pineapple."))
+        await before.event(first)
+        await before.slack.wait_for("chat.update", lambda call: call.contains("pineapple"))
+        await before.settle()
+
+    async with start_app_harness(database_url=database, **settings) as after:
+        model.script(Reply(text="You said pineapple."))
+        await after.event(mention(user, "what was the word?", thread_ts=first["ts"]))
+        await after.slack.wait_for("chat.update", lambda call: call.contains("You said pineapple."))
+        await after.settle()
+
+    assert "Noted: pineapple." in json.dumps(model.requests[-1].messages)
+
+
+async def test_direct_messages_are_answered_in_the_dm(harness: AppHarness, model: FakeAnthropic) -> None:
+    user = harness.new_user()
+    model.script(Reply(text="Hi there."))
+    dm = harness.slack.dm_channel(user.user_id)
+    ts = "1700002000.000001"
+    event = {"type": "message", "channel_type": "im", "channel": dm, "user": user.user_id, "text": "hi", "ts": ts}
+
+    await harness.event(event)
+
+    answer = await answer_of(harness, "Hi there.")
+    placeholder = harness.slack.calls_to("chat.postMessage")[0]
+    assert placeholder.args["channel"] == dm and "thread_ts" not in placeholder.args
+    assert answer.args["channel"] == dm
+
+
+async def test_a_busy_model_gets_a_try_again_message_not_a_stuck_placeholder(
+    harness: AppHarness, model: FakeAnthropic
+) -> None:
+    model.script(*[Fail(529, "overloaded_error")] * 4)
+
+    await harness.event(mention(harness.new_user(), "hello"))
+
+    final = await harness.slack.wait_for("chat.update", lambda call: call.contains("busy"))
+    assert final.contains(USER_MESSAGES["llm_rate_limited"])
+
+
+async def test_several_crm_accounts_get_the_same_picker_as_slash_commands(
+    harness: AppHarness, model: FakeAnthropic
+) -> None:
+    user = harness.new_user(accounts=["hubspot", "salesforce"])
+    model.script(Reply(tool_calls=(ToolCall("get_person_overview", {"email": ADA}),)))
+
+    await harness.event(mention(user, "Ada?"))
+
+    picker = await harness.slack.wait_for(
+        "chat.postEphemeral", lambda call: Action.CREDENTIAL_CHOOSE in call.action_ids
+    )
+    assert picker.args["user"] == user.user_id
+    await answer_of(harness, "pick one below")
+
+
+async def test_no_crm_connected_sends_the_link_by_dm_only(harness: AppHarness, model: FakeAnthropic) -> None:
+    user = harness.new_user(accounts=[])
+    model.script(Reply(tool_calls=(ToolCall("get_person_overview", {"email": ADA}),)))
+
+    await harness.event(mention(user, "Ada?"))
+
+    dm = await harness.slack.wait_for("chat.postMessage", lambda call: Action.CONNECT_OPEN in call.action_ids)
+    assert dm.args["channel"] == harness.slack.dm_channel(user.user_id)
+    await answer_of(harness, "sent you a link")
+    await harness.settle()
+    in_channel = [c for c in harness.slack.calls if c.args.get("channel") == CHANNEL_ID]
+    assert not any(c.contains("/mcp/credentials/") for c in in_channel)
+
+
+# ---- approvals -----------------------------------------------------------------------------------------------
+
+
+async def propose(harness: AppHarness, model: FakeAnthropic, user: SlackUser, title: str = "Call Ada") -> Call:
+    ada = harness.crm_person(user, ADA)
+    task = {"personId": ada.id, "title": title, "dueDate": "2026-12-04"}
+    model.script(
+        Reply(tool_calls=(ToolCall("get_person_overview", {"email": ADA}),)),
+        Reply(text="Please approve.", tool_calls=(ToolCall("create_task", task),)),
+    )
+    await harness.event(mention(user, f"remind me to {title.lower()} on Friday"))
+    return await harness.slack.wait_for("chat.postMessage", lambda call: Action.APPROVAL_APPROVE in call.action_ids)
+
+
+async def test_approve_writes_once_and_the_agent_reports_back(harness: AppHarness, model: FakeAnthropic) -> None:
+    user = harness.new_user()
+    ada = harness.crm_person(user, ADA)
+    before = len(harness.crm_tasks(user, ada))
+    card = await propose(harness, model, user)
+    assert card.contains("Create task “Call Ada” due 2026-12-04 for Ada Lovelace")
+    assert len(harness.crm_tasks(user, ada)) == before
+
+    stranger = harness.new_user()
+    mark = harness.slack.mark()
+    await harness.click(stranger, card, Action.APPROVAL_APPROVE)
+    refusal = await harness.slack.wait_for("chat.postEphemeral", since=mark)
+    assert refusal.args["user"] == stranger.user_id and refusal.contains("someone else")
+    await harness.settle()
+    assert len(harness.crm_tasks(user, ada)) == before
+
+    model.script(Reply(text="Task created for Friday."))
+    await harness.click(user, card, Action.APPROVAL_APPROVE)
+    await harness.click(user, card, Action.APPROVAL_APPROVE)  # a double click
+    done = await harness.slack.wait_for("chat.update", lambda call: call.contains(STATUS_LINES["done"]), since=mark)
+    assert done.args["ts"] == card.response["ts"] and Action.APPROVAL_APPROVE not in done.action_ids
+    await answer_of(harness, "Task created for Friday.")
+    await harness.settle()
+    tasks = harness.crm_tasks(user, ada)
+    assert len(tasks) == before + 1 and tasks[-1].title == "Call Ada"
+
+
+async def test_cancel_writes_nothing(harness: AppHarness, model: FakeAnthropic) -> None:
+    user = harness.new_user()
+    ada = harness.crm_person(user, ADA)
+    before = len(harness.crm_tasks(user, ada))
+    card = await propose(harness, model, user)
+    requests = len(model.requests)
+
+    await harness.click(user, card, Action.APPROVAL_CANCEL)
+
+    cancelled = await harness.slack.wait_for("chat.update", lambda call: call.contains(STATUS_LINES["cancelled"]))
+    assert cancelled.args["ts"] == card.response["ts"]
+    await harness.settle()
+    await harness.click(user, card, Action.APPROVAL_APPROVE)  # too late: already cancelled
+    await harness.settle()
+    assert len(harness.crm_tasks(user, ada)) == before
+    assert len(model.requests) == requests  # a cancel needs no model call
+
+
+async def test_edit_then_approve_writes_the_edited_values(harness: AppHarness, model: FakeAnthropic) -> None:
+    user = harness.new_user()
+    ada = harness.crm_person(user, ADA)
+    card = await propose(harness, model, user)
+
+    await harness.click(user, card, Action.APPROVAL_EDIT)
+    modal = await harness.slack.wait_for("views.open")
+    assert modal.view["callback_id"] == View.APPROVAL_EDIT_SUBMIT
+    await harness.submit(user, modal, {approval_field("title"): "Call Ada about pricing"})
+    updated = await harness.slack.wait_for("chat.update", lambda call: call.contains("about pricing"))
+    assert Action.APPROVAL_APPROVE in updated.action_ids  # still waiting for the click
+
+    model.script(Reply(text="Done."))
+    await harness.click(user, card, Action.APPROVAL_APPROVE)
+    await harness.slack.wait_for("chat.update", lambda call: call.contains(STATUS_LINES["done"]))
+    await harness.settle()
+    assert harness.crm_tasks(user, ada)[-1].title == "Call Ada about pricing"
+
+
+# ---- the assistant panel -------------------------------------------------------------------------------------
+
+
+async def test_a_new_assistant_thread_gets_a_greeting_and_suggested_prompts(harness: AppHarness) -> None:
+    user = harness.new_user()
+    dm = harness.slack.dm_channel(user.user_id)
+    started = {
+        "type": "assistant_thread_started",
+        "assistant_thread": {
+            "user_id": user.user_id,
+            "channel_id": dm,
+            "thread_ts": "1700003000.000001",
+            "context": {},
+        },
+        "event_ts": "1700003000.000002",
+    }
+
+    await harness.event(started)
+
+    prompts = await harness.slack.wait_for("assistant.threads.setSuggestedPrompts")
+    assert prompts.args["thread_ts"] == "1700003000.000001" and len(prompts.args["prompts"]) == 3
+    greeting = await harness.slack.wait_for("chat.postMessage", lambda call: call.contains(GREETING))
+    assert greeting.args["thread_ts"] == "1700003000.000001"
+
+
+async def test_the_assistant_shows_thinking_then_answers_and_clears_the_status(
+    harness: AppHarness, model: FakeAnthropic
+) -> None:
+    user = harness.new_user()
+    model.script(*overview_then("Ada leads research."))
+
+    await harness.event(_panel_message(harness, user, "what's new with Ada?"))
+
+    await answer_of(harness, "Ada leads research.")
+    await harness.settle()
+    statuses = [c.args["status"] for c in harness.slack.calls_to("assistant.threads.setStatus")]
+    assert statuses == [THINKING, ""]
+
+
+async def test_the_assistant_status_is_cleared_when_the_model_fails(harness: AppHarness, model: FakeAnthropic) -> None:
+    model.script(*[Fail(529, "overloaded_error")] * 4)
+
+    await harness.event(_panel_message(harness, harness.new_user(), "hello"))
+
+    await harness.slack.wait_for("chat.update", lambda call: call.contains("busy"))
+    await harness.settle()
+    assert [c.args["status"] for c in harness.slack.calls_to("assistant.threads.setStatus")] == [THINKING, ""]
+
+
+# ---- /rollout <free text> ------------------------------------------------------------------------------------
+
+
+async def test_a_free_text_command_is_answered_privately(harness: AppHarness, model: FakeAnthropic) -> None:
+    user = harness.new_user()
+    model.script(*overview_then("Ada is at Analytical Engines."))
+    client = AsyncWebClient(token=BOT_TOKEN, base_url=harness.slack.base_url)
+    reply = SlackReply(client, user, channel_id=CHANNEL_ID, response_url=harness.slack.new_response_url())
+
+    await answer_command("what's new with Ada?", reply, harness.services)
+
+    posts = harness.slack.calls_to("response_url")
+    assert posts[0].contains("Thinking") and posts[0].args["response_type"] == "ephemeral"
+    assert posts[1].args["replace_original"] is True and posts[1].contains("Ada is at Analytical Engines.")
+    assert all(p.args["response_type"] == "ephemeral" for p in posts)
+
+
+async def test_without_an_api_key_free_text_explains_what_to_configure(app_harness: AppHarness) -> None:
+    user = app_harness.new_user()
+    assert app_harness.services.agent is None
+
+    await app_harness.event(mention(user, "what's new with Ada?"))
+
+    told = await app_harness.slack.wait_for("chat.postEphemeral")
+    assert told.args["user"] == user.user_id and told.contains("ANTHROPIC_API_KEY")
+
+
+def _panel_message(harness: AppHarness, user: SlackUser, text: str) -> dict[str, Any]:
+    ts = f"1700004000.{uuid.uuid4().int % 10**6:06d}"
+    return {
+        "type": "message",
+        "channel_type": "im",
+        "channel": harness.slack.dm_channel(user.user_id),
+        "user": user.user_id,
+        "text": text,
+        "ts": ts,
+        "thread_ts": "1700003999.000001",
+    }

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 from slack_bolt.context.ack.async_ack import AsyncAck
 from slack_sdk.web.async_client import AsyncWebClient
 
+from bot.blocks.messages import user_message
 from bot.commands import (
     AddNote,
     Command,
@@ -23,7 +24,7 @@ from bot.commands import (
 )
 from bot.identity import SlackUser
 from bot.ids import SLASH_COMMAND
-from handlers.agent_output import answer_command
+from handlers.agent_output import CONFIGURE_HINT, answer_command
 from handlers.requests import Op, Request, connect, run
 from handlers.respond import Reply, after_ack, show_help
 
@@ -85,10 +86,10 @@ def to_request(command: Command, reply: Reply) -> Request | None:
 async def answer_free_text(text: str, reply: Reply, services: Services) -> None:
     """`/rollout <anything else>` is a question for the agent (handlers.agent_output answers it privately).
 
-    Without an agent configured the user gets the usage help, which lists everything that works without one.
+    Without an agent configured the user learns why, next to the usage help listing everything that works without one.
     """
     if services.agent is None:
-        await show_help(reply)
+        await show_help(reply, user_message("llm_not_configured", CONFIGURE_HINT))
         return
     await answer_command(text, reply, services)
 

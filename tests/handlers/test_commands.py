@@ -186,6 +186,8 @@ async def test_help_and_unknown_text_show_usage(app_harness: AppHarness) -> None
     for answer in answers:
         assert answer.args["response_type"] == "ephemeral"
         assert answer.contains("/rollout overview")
+    assert not answers[0].contains("ANTHROPIC_API_KEY")
+    assert answers[1].contains("isn't set up") and answers[1].contains("ANTHROPIC_API_KEY")  # says what to configure
 
 
 async def test_rollout_down_gives_a_friendly_private_error(app_harness: AppHarness) -> None:

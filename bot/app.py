@@ -20,6 +20,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot.config import Settings
 from bot.crm import CrmService
 from bot.logs import configure_logging
+from bot.maintenance import prune_forever
 from bot.rollout.client import RolloutClient
 from bot.rollout.pool import SessionPool
 from bot.rollout.tokens import TokenMinter, TokenService
@@ -154,20 +155,24 @@ async def serve(settings: Settings) -> None:
     settings.require_serve()
     services = await build_services(settings)
     slack_app = build_slack_app(settings, services)
-    if settings.slack_app_token is not None:
-        from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
-
-        handler = AsyncSocketModeHandler(slack_app, settings.slack_app_token.get_secret_value())
-        try:
-            await handler.start_async()
-        finally:
-            await services.close()
-        return
-    runner = web.AppRunner(build_web_app(slack_app, services), access_log=None)
-    await runner.setup()
-    await web.TCPSite(runner, "0.0.0.0", settings.port).start()  # a PaaS routes to all interfaces
-    log.info("listening on port %s", settings.port)
+    pruning = asyncio.create_task(prune_forever(services.store), name="prune")
     try:
-        await asyncio.Event().wait()
+        if settings.slack_app_token is not None:
+            from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
+
+            handler = AsyncSocketModeHandler(slack_app, settings.slack_app_token.get_secret_value())
+            try:
+                await handler.start_async()
+            finally:
+                await services.close()
+            return
+        runner = web.AppRunner(build_web_app(slack_app, services), access_log=None)
+        await runner.setup()
+        await web.TCPSite(runner, "0.0.0.0", settings.port).start()  # a PaaS routes to all interfaces
+        log.info("listening on port %s", settings.port)
+        try:
+            await asyncio.Event().wait()
+        finally:
+            await runner.cleanup()  # its on_cleanup closes the services
     finally:
-        await runner.cleanup()
+        pruning.cancel()

@@ -1,0 +1,38 @@
+"""Housekeeping forgets old delivery claims and expired parked requests, and nothing newer."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from cryptography.fernet import Fernet
+
+from bot.identity import SlackUser
+from bot.maintenance import prune_once
+from bot.store import Store
+
+
+@pytest.fixture
+async def store(tmp_path: Path) -> AsyncIterator[Store]:
+    opened = await Store.open(f"sqlite+aiosqlite:///{tmp_path / 'm.db'}", [Fernet.generate_key().decode()])
+    await opened.migrate()
+    yield opened
+    await opened.close()
+
+
+async def test_prune_once(store: Store) -> None:
+    user = SlackUser("T1", "U1")
+    now = datetime.now(UTC)
+    assert await store.deliveries.claim("event:recent")
+    parked_id = await store.parked.park(user, {"op": "overview"}, timedelta(hours=1))
+    await store.parked.park(user, {"op": "old"}, timedelta(seconds=1))
+
+    claims, parked = await prune_once(store, now + timedelta(minutes=10))
+    assert (claims, parked) == (0, 1)  # the claim is minutes old; only the 1-second request expired
+    assert await store.parked.take(parked_id, user, now) == {"op": "overview"}
+
+    claims, _ = await prune_once(store, now + timedelta(days=2))
+    assert claims == 1
+    assert await store.deliveries.claim("event:recent")  # forgotten, so claimable again

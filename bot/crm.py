@@ -264,8 +264,9 @@ class CrmService:
             return outcome
         if about is not None:
             url = outcome.url or (about.url if isinstance(about, Person) else None)
-            outcome = replace(outcome, summary=f"{outcome.summary} for {about.name}", url=url)
-        await self._store.activity.record(user, f"Created {outcome.summary}")
+            outcome = replace(outcome, person_name=about.name, url=url)
+        for_whom = f" for {outcome.person_name}" if outcome.person_name else ""
+        await self._store.activity.record(user, f"Created {outcome.summary}{for_whom}")
         return outcome
 
 

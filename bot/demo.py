@@ -6,6 +6,7 @@ The same parser, CrmService and Block Kit builders as Slack; only the last step 
 from __future__ import annotations
 
 import asyncio
+import re
 import secrets
 import sys
 from datetime import date
@@ -154,6 +155,12 @@ def as_text(block_list: list[Any]) -> str:
     return "\n".join(lines)
 
 
+_DATE_TOKEN = re.compile(r"<!date\^[^|>]*\|([^>]*)>")
+_LINK = re.compile(r"<(?:mailto:)?([^|>]+)\|([^>]*)>")
+
+
 def _plain(mrkdwn: str) -> str:
-    text = mrkdwn.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
-    return text
+    """Slack markup as a terminal shows it: dates by their fallback, links as their text."""
+    text = _DATE_TOKEN.sub(r"\1", mrkdwn)
+    text = _LINK.sub(lambda m: m.group(2) if m.group(2) in m.group(1) else f"{m.group(2)} ({m.group(1)})", text)
+    return text.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")

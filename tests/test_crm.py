@@ -91,7 +91,7 @@ async def test_choosing_an_unknown_credential_is_refused(crm: CrmService) -> Non
 async def test_note_about_writes_to_the_account_the_person_was_found_in(crm: CrmService, rig: Rig) -> None:
     created = await crm.note_about(SAM, "Ada Lovelace", "Renewal call went well")
     assert isinstance(created, Created)
-    assert created.summary.endswith("for Ada Lovelace")
+    assert created.person_name == "Ada Lovelace"
     found = await crm.overview(SAM, "Ada Lovelace")
     assert isinstance(found, PersonOverview)
     assert found.person.notes[0].content == "Renewal call went well"

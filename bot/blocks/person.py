@@ -27,6 +27,7 @@ from bot.blocks.text import (
     escape_mrkdwn,
     link,
     safe_url,
+    slack_date,
     slack_len,
     truncate_mrkdwn,
     truncate_plain,
@@ -62,14 +63,15 @@ def _sort_key_desc(when: str | None) -> tuple[int, float | str]:
 
 def _note_line(note: Note) -> str:
     content = truncate_mrkdwn(escape_mrkdwn(clean(note.content, single_line=True)), NOTE_PREVIEW)
-    meta = " · ".join(escape_mrkdwn(clean(part, single_line=True)) for part in (note.created_at, note.author) if part)
+    parts = [slack_date(note.created_at), escape_mrkdwn(clean(note.author, single_line=True))]
+    meta = " · ".join(part for part in parts if part)
     return f"• {content or '(empty note)'}" + (f"  ({meta})" if meta else "")
 
 
 def _task_line(task: Task) -> str:
     title = truncate_mrkdwn(escape_mrkdwn(clean(task.title, single_line=True)), TASK_PREVIEW) or "(untitled task)"
-    due = clean(task.due_date, single_line=True)
-    return f"• {title}" + (f" — due {escape_mrkdwn(due)}" if due else "")
+    due = slack_date(task.due_date)
+    return f"• {title}" + (f" — due {due}" if due else "")
 
 
 def _is_open(task: Task) -> bool:
@@ -87,9 +89,10 @@ def _detail_fields(person: Person) -> list[str]:
         ("Phone", person.phone),
         ("Owner", person.owner),
         ("Stage", person.stage),
-        ("Last activity", person.last_activity),
     )
     fields = [f"*{label}*\n{escape_mrkdwn(value)}" for label, value in labelled if _present(value)]
+    if _present(person.last_activity):
+        fields.append(f"*Last activity*\n{slack_date(person.last_activity)}")
     if _present(person.email):
         fields.insert(min(2, len(fields)), f"*Email*\n{email_link(person.email)}")
     return fields
@@ -217,7 +220,7 @@ def created_message(created: Created, person_name: str | None = None) -> list[Bl
     """ "✅ Task 'Call Ada' due 2026-12-01 created for Ada Lovelace", with a CRM link when there is one."""
     summary = escape_mrkdwn(clean(created.summary, single_line=True)) or created.kind.capitalize()
     text = f"✅ {truncate_mrkdwn(summary, 1000)} created"
-    name = clean(person_name, single_line=True)
+    name = clean(person_name or created.person_name, single_line=True)
     if name:
         text += f" for {truncate_mrkdwn(escape_mrkdwn(name), 200)}"
     if safe_url(created.url) is not None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from datetime import UTC, date, datetime, time
 from urllib.parse import quote, urlsplit
 
 ELLIPSIS = "…"
@@ -222,3 +223,24 @@ def email_link(email: str | None) -> str:
     if is_plausible_email(address):
         return f"<mailto:{address}|{address}>"
     return escape_mrkdwn(address)
+
+
+def slack_date(when: str | None) -> str:
+    """A CRM timestamp or date as Slack's date token, shown in each reader's own locale and time zone.
+
+    Anything that isn't ISO 8601 is shown as the CRM gave it, escaped.
+    """
+    raw = clean(when, single_line=True)
+    if not raw:
+        return ""
+    try:
+        if len(raw) == 10:
+            # A bare date is a calendar day, not an instant: noon UTC keeps it on the same day in every time zone.
+            moment = datetime.combine(date.fromisoformat(raw), time(12), tzinfo=UTC)
+        else:
+            parsed = datetime.fromisoformat(raw.replace("Z", "+00:00"))
+            moment = parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+    except ValueError:
+        return escape_mrkdwn(truncate_plain(raw, 40))
+    fallback = moment.date().isoformat()
+    return f"<!date^{int(moment.timestamp())}^{{date_short_pretty}}|{fallback}>"

@@ -88,6 +88,7 @@ class Created:
     id: str
     summary: str  # one line a person can read: "Task 'Call Ada' due 2026-12-01"
     person_id: str | None = None
+    person_name: str | None = None  # who it was written for, when the caller knew
     url: str | None = None
     credential: Credential | None = None
 

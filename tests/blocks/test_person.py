@@ -14,6 +14,7 @@ from bot.blocks import (
     person_options,
     to_dicts,
 )
+from bot.blocks.text import slack_date
 from bot.ids import Action
 from bot.rollout.outcomes import Created, Credential, Note, Person, PersonSummary, Task
 
@@ -54,6 +55,13 @@ def _texts(blocks: list[dict]) -> list[str]:
     return [text for _, text in check.strings(blocks)]
 
 
+def test_dates_become_slack_date_tokens_on_the_same_calendar_day() -> None:
+    assert slack_date("2026-01-05") == "<!date^1767614400^{date_short_pretty}|2026-01-05>"  # noon UTC
+    assert slack_date("2026-10-29T09:30:00Z") == "<!date^1793266200^{date_short_pretty}|2026-10-29>"
+    assert slack_date("next <!channel> week") == "next &lt;!channel&gt; week"
+    assert slack_date(None) == ""
+
+
 def test_person_card_shows_details_notes_tasks_account_and_actions() -> None:
     blocks = check.message(person_card(ADA, ACME))
 
@@ -66,7 +74,7 @@ def test_person_card_shows_details_notes_tasks_account_and_actions() -> None:
         "*Phone*\n+44 20 7946 0000",
         "*Owner*\nCharles",
         "*Stage*\nCustomer",
-        "*Last activity*\n2026-01-05",
+        "*Last activity*\n<!date^1767614400^{date_short_pretty}|2026-01-05>",  # in each reader's locale
     ]
 
     text = check.all_text(blocks)
@@ -75,7 +83,8 @@ def test_person_card_shows_details_notes_tasks_account_and_actions() -> None:
     assert "No date" not in notes  # only three, newest first
     tasks = text[text.index("*Open tasks*") :]
     assert "Done already" not in tasks
-    assert tasks.index("Call Ada — due 2026-11-01") < tasks.index("Send contract — due 2026-12-01")
+    assert tasks.index("Call Ada — due <!date^") < tasks.index("Send contract — due <!date^")
+    assert "|2026-11-01>" in tasks and "|2026-12-01>" in tasks
     assert "Someday" not in tasks and "…and 3 more" in tasks
     assert "From Acme HubSpot · hubspot" in text
 

@@ -1,12 +1,11 @@
 """Buttons and selects on our messages: person cards, pick lists, credential pickers and the connect DM.
 
 Values carry ids only. Every click runs as the user who clicked; a parked request only ever reruns for its owner.
-Clicks that post or write are claimed first (message ts + action + value + user), so a double click acts once.
+Clicks that post or write are claimed after the ack (message ts + action + value + user), so a double click acts once.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import replace
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
@@ -32,9 +31,6 @@ if TYPE_CHECKING:
 
 
 def register(app: AsyncApp, services: Services) -> None:
-    async def first_click(body: Mapping[str, Any]) -> bool:
-        return await services.store.deliveries.claim(click_key(body))
-
     async def add_note(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
         await ack()
         ids = decode_value(clicked_value(body))
@@ -61,9 +57,6 @@ def register(app: AsyncApp, services: Services) -> None:
         await ack()  # link buttons open in the browser; Slack still tells us about the click
 
     async def pick_person(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
-        if not await first_click(body):
-            await ack()
-            return
         await ack()
         ids = decode_value(clicked_value(body))
         reply = click_reply(body, client)
@@ -71,7 +64,7 @@ def register(app: AsyncApp, services: Services) -> None:
             after_ack(services, reply, fail(reply, "expired"), name="pick person")
             return
         request = Request(Op.PERSON, {"person_id": ids["p"], "credential_id": ids.get("c", "")}, reply.channel_id)
-        after_ack(services, reply, run(request, reply, services), name="pick person")
+        after_ack(services, reply, run(request, reply, services), name="pick person", once=click_key(body))
 
     async def create_person(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
         await ack()
@@ -81,33 +74,24 @@ def register(app: AsyncApp, services: Services) -> None:
         after_ack(services, reply, _open(reply, body.get("trigger_id"), view), name="open person modal")
 
     async def choose_credential(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
-        if not await first_click(body):
-            await ack()
-            return
         await ack()
         ids = decode_value(clicked_value(body))
         reply = click_reply(body, client)
         work = _use_credential(services, reply, ids.get("c", ""), ids.get("r"), trigger_id=body.get("trigger_id"))
-        after_ack(services, reply, work, name="choose credential")
+        after_ack(services, reply, work, name="choose credential", once=click_key(body))
 
     async def make_default(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
-        if not await first_click(body):
-            await ack()
-            return
         await ack()
         reply = click_reply(body, client)
         work = _use_credential(services, reply, decode_value(clicked_value(body)).get("c", ""), None, trigger_id=None)
-        after_ack(services, reply, work, name="make default credential")
+        after_ack(services, reply, work, name="make default credential", once=click_key(body))
 
     async def retry_after_connect(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
-        if not await first_click(body):
-            await ack()
-            return
         await ack()
         reply = click_reply(body, client)
         parked_id = decode_value(clicked_value(body)).get("r", "")
         work = _rerun_parked(services, reply, parked_id, trigger_id=body.get("trigger_id"))
-        after_ack(services, reply, work, name="retry after connect")
+        after_ack(services, reply, work, name="retry after connect", once=click_key(body))
 
     app.action(Action.PERSON_ADD_NOTE.value)(add_note)
     app.action(Action.PERSON_CREATE_TASK.value)(create_task)

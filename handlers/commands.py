@@ -38,14 +38,12 @@ def register(app: AsyncApp, services: Services) -> None:
     async def rollout_command(ack: AsyncAck, command: dict[str, Any], client: AsyncWebClient) -> None:
         user = SlackUser(command["team_id"], command["user_id"])
         trigger_id = command.get("trigger_id")
-        # Slash commands carry no delivery id; the trigger is unique per invocation, so it stands in for one.
-        if trigger_id and not await services.store.deliveries.claim(_delivery_key(user, trigger_id)):
-            await ack()
-            return
         await ack()
         reply = Reply(client, user, channel_id=command.get("channel_id"), response_url=command.get("response_url"))
         work = handle_command(str(command.get("text") or ""), reply, services, trigger_id=trigger_id)
-        after_ack(services, reply, work, name="slash command")
+        # Slash commands carry no delivery id; the trigger is unique per invocation, so it stands in for one.
+        once = _delivery_key(user, trigger_id) if trigger_id else None
+        after_ack(services, reply, work, name="slash command", once=once)
 
     app.command(SLASH_COMMAND)(rollout_command)
 

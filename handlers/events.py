@@ -56,7 +56,9 @@ def register(app: AsyncApp, services: Services) -> None:
         user = SlackUser(_team(body, event), str(event.get("user") or ""))
         thread_ts = str(event.get("thread_ts") or event.get("ts") or "")
         channel = str(event.get("channel") or "")
-        key = ConversationKey(user.team_id, channel, thread_ts)
+        # A channel thread can hold several people, each with their own CRM access: each gets their own memory of it,
+        # so one person's CRM data never reaches the model answering another.
+        key = ConversationKey(user.team_id, channel, f"{thread_ts}/{user.user_id}")
         reply = Reply(client, user, channel_id=channel, thread_ts=thread_ts)
         text = _words(str(event.get("text") or ""), getattr(context, "bot_user_id", None))
         # Hand off at once (before any await), so shutdown and tests see the work in services.background.

@@ -33,12 +33,9 @@ def register(app: AsyncApp, services: Services) -> None:
         services.background.spawn(publish_home(services, client, user, event_id=body.get("event_id")), "publish home")
 
     async def connect_clicked(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
-        if not await services.store.deliveries.claim(click_key(body)):
-            await ack()
-            return
         await ack()
         reply = Reply(client, actor(body))  # from App Home: the link goes to the DM, as it always does
-        after_ack(services, reply, connect(reply, services), name="home connect")
+        after_ack(services, reply, connect(reply, services), name="home connect", once=click_key(body))
 
     async def lookup_clicked(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
         await ack()

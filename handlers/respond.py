@@ -8,7 +8,7 @@ to the person who asked, and a reply that cannot be delivered where it was meant
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Mapping, Sequence
+from collections.abc import Awaitable, Coroutine, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any, Literal
@@ -199,15 +199,27 @@ async def message_permalink(client: AsyncWebClient, channel_id: str, message_ts:
     return str(found.get("permalink") or "")
 
 
-def after_ack(services: Services, reply: Reply, work: Awaitable[None], name: str) -> None:
-    """Run slow work after Slack has been acked; a crash becomes a friendly error for the user, not a traceback."""
+def after_ack(
+    services: Services, reply: Reply, work: Coroutine[Any, Any, None], name: str, *, once: str | None = None
+) -> None:
+    """Run slow work after Slack has been acked; a crash becomes a friendly error for the user, not a traceback.
+
+    `once` is the delivery's key: the work runs only for the first delivery to claim it (retries, double clicks). The
+    claim is a database write, so it happens here, after the ack, never between Slack and its 3 seconds.
+    """
 
     async def guarded() -> None:
+        started = False
         try:
-            await work
+            if once is None or await services.store.deliveries.claim(once):
+                started = True
+                await work
         except Exception as error:  # the user must hear back whatever broke; the log gets the type, not the text
             log.error("%s failed for %s: %s", name, reply.user, type(error).__name__)
             await fail(reply, "internal")
+        finally:
+            if not started:
+                work.close()  # a duplicate delivery: the first one does the work
 
     services.background.spawn(guarded(), name=name)
 

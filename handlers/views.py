@@ -41,11 +41,11 @@ def register(app: AsyncApp, services: Services) -> None:
         if errors:
             await ack(**validation_errors(errors))
             return
-        if request is None or not await services.store.deliveries.claim(f"view:{view.get('id')}"):
-            await ack()
-            return
         await ack()
-        after_ack(services, reply, run(request, reply, services), name=f"{view.get('callback_id')} submission")
+        if request is None:
+            return
+        work = run(request, reply, services)
+        after_ack(services, reply, work, name=f"{view.get('callback_id')} submission", once=f"view:{view.get('id')}")
 
     for callback in (View.NOTE_SUBMIT, View.TASK_SUBMIT, View.PERSON_SUBMIT, View.LOOKUP_SUBMIT):
         app.view(callback.value)(submitted)

@@ -89,6 +89,9 @@ class ApprovalDesk:
             return Decided("missing")
         if record.requester != actor:
             return Decided("not_yours", record)
+        if record.status == "approved" and approve:
+            # A process won this approval and may have died before writing: _write's claim lets exactly one go on.
+            return await self._write(record)
         if record.status != "pending":
             return Decided("already_done", record)
         if record.expires_at <= now:
@@ -109,7 +112,13 @@ class ApprovalDesk:
         return await self._write(record)
 
     async def _write(self, record: ApprovalRecord) -> Decided:
-        """Runs once per approval: only the caller whose compare-and-set won gets here."""
+        """Runs once per approval: the status CAS decides who approved, and this claim who writes.
+
+        The claim is taken just before Rollout is called: a process that died after approving leaves the write to the
+        next click, and one that died mid-write keeps its claim, so the write is never sent twice.
+        """
+        if not await self._store.deliveries.claim(f"approval-write:{record.id}"):
+            return Decided("already_done", record)
         description = await self.describe(record)
         user = record.requester
         tools = await self._crm.tools(user)

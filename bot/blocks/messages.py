@@ -14,6 +14,8 @@ from bot.rollout.outcomes import FailureReason
 USER_MESSAGES: dict[str, str] = {
     FailureReason.UNREACHABLE: "I couldn't reach Rollout just now — try again in a minute.",
     FailureReason.TIMEOUT: "Rollout didn't answer in time — try again in a moment.",
+    FailureReason.WRITE_UNCONFIRMED: "Rollout didn't confirm the change in time, so it may or may not have been "
+    "saved — check the record in your CRM before trying again.",
     FailureReason.TOKEN_REJECTED: "Rollout didn't accept my credentials for you — try again, or reconnect with "
     f"`{SLASH_COMMAND} connect`.",
     FailureReason.INVALID_INPUT: "Your CRM didn't accept that — check the details and try again.",

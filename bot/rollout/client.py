@@ -79,7 +79,7 @@ class RolloutClient:
                 log.warning("rollout call %s timed out for %s", name, user)
                 if session is not None:
                     await self._pool.discard(session)
-                return Failure(FailureReason.TIMEOUT)
+                return Failure(FailureReason.TIMEOUT if idempotent else FailureReason.WRITE_UNCONFIRMED)
             except SessionUnavailable as exc:
                 if session is None:  # failed to open: nothing was sent
                     if attempt == 1 and not self._rejected(exc):
@@ -88,21 +88,21 @@ class RolloutClient:
                 await self._pool.discard(session)
                 if attempt == 1 and idempotent:
                     continue
-                return Failure(FailureReason.UNREACHABLE)
+                return Failure(FailureReason.UNREACHABLE if idempotent else FailureReason.WRITE_UNCONFIRMED)
             except MCPError as exc:
                 # Tool-level problems arrive as isError results; an MCPError means the protocol or transport broke,
                 # so this session is not trusted again.
                 assert session is not None
                 await self._pool.discard(session)
                 if session.auth.rejected:
-                    return Failure(FailureReason.TOKEN_REJECTED)
+                    return self._connect_failure(SessionUnavailable(exc, rejected=True))
                 # A terminated session never ran the call, so even a write is safe to send again.
                 never_ran = exc.code == types.INVALID_REQUEST and "terminated" in exc.message.lower()
                 if attempt == 1 and (idempotent or never_ran):
                     continue
                 log.warning("rollout call %s failed for %s: code %s", name, user, exc.code)
-                if exc.code == types.CONNECTION_CLOSED:
-                    return Failure(FailureReason.UNREACHABLE)
+                if exc.code == types.CONNECTION_CLOSED:  # the request may have reached Rollout before the drop
+                    return Failure(FailureReason.UNREACHABLE if idempotent else FailureReason.WRITE_UNCONFIRMED)
                 return Failure(FailureReason.SERVER_ERROR)
         raise AssertionError("unreachable")  # pragma: no cover
 
@@ -227,5 +227,7 @@ class RolloutClient:
         if isinstance(exc, TimeoutError):
             return Failure(FailureReason.TIMEOUT)
         if isinstance(exc, SessionUnavailable) and exc.rejected:
+            # Users can only be told to reconnect; a secret Rollout refuses is the admin's to fix, so say it loudly.
+            log.error("Rollout refused a freshly minted token: check ROLLOUT_CLIENT_ID and ROLLOUT_CLIENT_SECRET")
             return Failure(FailureReason.TOKEN_REJECTED)
         return Failure(FailureReason.UNREACHABLE)

@@ -125,6 +125,7 @@ class FailureReason(StrEnum):
     INVALID_INPUT = "invalid_input"
     SERVER_ERROR = "rollout_server_error"
     TOOL_MISSING = "rollout_tool_missing"
+    WRITE_UNCONFIRMED = "rollout_write_unconfirmed"  # a write was sent but no answer came: it may have been saved
     CREDENTIAL_GONE = "rollout_credential_gone"  # the chosen CRM account is no longer connected
 
 

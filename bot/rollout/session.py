@@ -88,6 +88,8 @@ class UserSession:
             await asyncio.wait_for(asyncio.shield(self._ready), self._connect_timeout)
         except BaseException:
             await self.close()
+            if self._ready.done() and not self._ready.cancelled():
+                self._ready.exception()  # the caller already has its answer; don't let asyncio log this one
             raise
 
     async def _run(self) -> None:

@@ -98,7 +98,7 @@ async def test_a_write_slower_than_the_timeout_is_reported_once_and_never_sent_a
     await harness.settle()
 
     (answer,) = told(harness, since=mark)
-    assert USER_MESSAGES[FailureReason.TIMEOUT].split(" — ")[0] in answer.text
+    assert answer.text == USER_MESSAGES[FailureReason.WRITE_UNCONFIRMED]  # it may have landed: check, don't resend
     # It may still land on Rollout's side, so the app must not send it again: at most one note, ever.
     assert harness.services.pool.stats.tool_calls - calls_before == 1
     assert len(harness.crm_notes(user, ada)) <= before + 1
@@ -229,7 +229,8 @@ async def test_a_dropped_session_is_reported_then_reconnected_and_nothing_is_wri
     await harness.settle()
 
     (answer,) = told(harness, since=mark)
-    assert answer.text in {USER_MESSAGES[FailureReason.UNREACHABLE], USER_MESSAGES[FailureReason.SERVER_ERROR]}
+    # The connection dropped after the write was sent: we can't know whether it landed, so the user is told to check.
+    assert answer.text == USER_MESSAGES[FailureReason.WRITE_UNCONFIRMED]
     assert len(harness.crm_notes(user, ada)) == before
     harness.sandbox.set_failure(None)
     again = await note_modal(harness, user, await card(harness, user))

@@ -22,10 +22,11 @@ import json
 from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from types import TracebackType
 from typing import Any
 
 from aiohttp import web
+
+from bot.fakes.server import LoopbackServer
 
 CHARS_PER_TOKEN = 4
 MAX_BREAKPOINTS = 4
@@ -108,12 +109,14 @@ class Recorded:
         return json.dumps(self.body, ensure_ascii=False)
 
 
-class FakeAnthropic:
+class FakeAnthropic(LoopbackServer):
+    label = "fake Anthropic API"
+
     def __init__(
         self, *, api_key: str = "sk-ant-test", host: str = "127.0.0.1", min_cacheable_tokens: int = 1024
     ) -> None:
+        super().__init__(host)
         self.api_key = api_key
-        self._host = host
         self._min_cacheable = min_cacheable_tokens
         self._script: deque[Scripted] = deque()
         self._cached_prefixes: set[str] = set()
@@ -121,40 +124,20 @@ class FakeAnthropic:
         self._changed = asyncio.Condition()
         self._ids = itertools.count(1)
         self._holds: set[asyncio.Event] = set()
-        self._runner: web.AppRunner | None = None
-        self._port: int | None = None
 
     # ---- lifecycle ---------------------------------------------------------------------------------------------
 
-    async def start(self) -> None:
-        app = web.Application()
+    def routes(self, app: web.Application) -> None:
         app.router.add_post("/v1/messages", self._messages)
-        self._runner = web.AppRunner(app, access_log=None)
-        await self._runner.setup()
-        await web.TCPSite(self._runner, self._host, 0).start()
-        self._port = self._runner.addresses[0][1]
 
     async def close(self) -> None:
         for hold in self._holds:  # a held answer must not keep the server's shutdown waiting
             hold.set()
-        if self._runner is not None:
-            await self._runner.cleanup()
-            self._runner = None
-
-    async def __aenter__(self) -> FakeAnthropic:
-        await self.start()
-        return self
-
-    async def __aexit__(
-        self, kind: type[BaseException] | None, error: BaseException | None, trace: TracebackType | None
-    ) -> None:
-        await self.close()
+        await super().close()
 
     @property
     def base_url(self) -> str:
-        if self._port is None:
-            raise RuntimeError("the fake Anthropic API is not started")
-        return f"http://{self._host}:{self._port}"
+        return self.origin
 
     # ---- scripting and observing -------------------------------------------------------------------------------
 

@@ -20,10 +20,11 @@ import uuid
 from collections import defaultdict, deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from types import TracebackType
 from typing import Any
 
 from aiohttp import web
+
+from bot.fakes.server import LoopbackServer
 
 RESPONSE_URL_METHOD = "response_url"
 
@@ -103,7 +104,9 @@ class _Fault:
     retry_after: int | None
 
 
-class FakeSlackApi:
+class FakeSlackApi(LoopbackServer):
+    label = "fake Slack API"
+
     def __init__(
         self,
         *,
@@ -113,50 +116,22 @@ class FakeSlackApi:
         bot_id: str = "B0BOT",
         host: str = "127.0.0.1",
     ) -> None:
+        super().__init__(host)
         self.team_id = team_id
         self.bot_user_id = bot_user_id
         self.bot_id = bot_id
         self._bot_token = bot_token
-        self._host = host
         self._calls: list[Call] = []
         self._changed = asyncio.Condition()
         self._faults: dict[str, deque[_Fault]] = defaultdict(deque)
         self._views: dict[str, dict[str, Any]] = {}
         self._counter = itertools.count(1)
-        self._runner: web.AppRunner | None = None
-        self._port: int | None = None
 
     # ---- lifecycle ---------------------------------------------------------------------------------------------
 
-    async def start(self) -> None:
-        app = web.Application()
+    def routes(self, app: web.Application) -> None:
         app.router.add_route("*", "/api/{method}", self._api)
         app.router.add_post("/response_url/{hook}", self._response_url)
-        self._runner = web.AppRunner(app, access_log=None)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, self._host, 0)
-        await site.start()
-        self._port = self._runner.addresses[0][1]
-
-    async def close(self) -> None:
-        if self._runner is not None:
-            await self._runner.cleanup()
-            self._runner = None
-
-    async def __aenter__(self) -> FakeSlackApi:
-        await self.start()
-        return self
-
-    async def __aexit__(
-        self, kind: type[BaseException] | None, error: BaseException | None, trace: TracebackType | None
-    ) -> None:
-        await self.close()
-
-    @property
-    def origin(self) -> str:
-        if self._port is None:
-            raise RuntimeError("the fake Slack API is not started")
-        return f"http://{self._host}:{self._port}"
 
     @property
     def base_url(self) -> str:

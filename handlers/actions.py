@@ -6,6 +6,7 @@ Clicks that post or write are claimed after the ack (message ts + action + value
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import replace
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
@@ -31,27 +32,24 @@ if TYPE_CHECKING:
 
 
 def register(app: AsyncApp, services: Services) -> None:
-    async def add_note(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
-        await ack()
-        ids = decode_value(clicked_value(body))
-        reply = replace(click_reply(body, client), thread_ts=card_thread(body))
-        if not ids.get("p"):
-            after_ack(services, reply, fail(reply, "expired"), name="open note modal")
-            return
-        metadata = modal_metadata(reply, ids["p"], ids.get("c"))
-        view = note_modal(ids["p"], card_person_name(body), ids.get("c"), private_metadata=metadata)
-        after_ack(services, reply, _open(reply, body.get("trigger_id"), view), name="open note modal")
+    def card_modal(build: Callable[..., SlackView], name: str) -> Callable[..., Awaitable[None]]:
+        """A card button that opens a modal about the card's person (Add note, Create task)."""
 
-    async def create_task(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
-        await ack()
-        ids = decode_value(clicked_value(body))
-        reply = replace(click_reply(body, client), thread_ts=card_thread(body))
-        if not ids.get("p"):
-            after_ack(services, reply, fail(reply, "expired"), name="open task modal")
-            return
-        metadata = modal_metadata(reply, ids["p"], ids.get("c"))
-        view = task_modal(ids["p"], card_person_name(body), ids.get("c"), private_metadata=metadata)
-        after_ack(services, reply, _open(reply, body.get("trigger_id"), view), name="open task modal")
+        async def clicked(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
+            await ack()
+            ids = decode_value(clicked_value(body))
+            reply = replace(click_reply(body, client), thread_ts=card_thread(body))
+            if not ids.get("p"):
+                after_ack(services, reply, fail(reply, "expired"), name=name)
+                return
+            metadata = modal_metadata(reply, ids["p"], ids.get("c"))
+            view = build(ids["p"], card_person_name(body), ids.get("c"), private_metadata=metadata)
+            after_ack(services, reply, _open(reply, body.get("trigger_id"), view), name=name)
+
+        return clicked
+
+    add_note = card_modal(note_modal, "open note modal")
+    create_task = card_modal(task_modal, "open task modal")
 
     async def link_clicked(ack: AsyncAck) -> None:
         await ack()  # link buttons open in the browser; Slack still tells us about the click

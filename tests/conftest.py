@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator
 
 import pytest
 
+from bot.fakes.anthropic_api import FakeAnthropic
 from bot.store.testing import postgres_unavailable_reason, temporary_postgres_url
 from tests.harness import AppHarness, start_app_harness
 
@@ -57,3 +58,16 @@ async def postgres_app_harness(shared_postgres_app_harness: AppHarness) -> Async
     """Like app_harness, on PostgreSQL: for the exactly-once guarantees that must hold across processes."""
     async for harness in _fresh(shared_postgres_app_harness):
         yield harness
+
+
+@pytest.fixture(scope="session")
+async def model_server() -> AsyncIterator[FakeAnthropic]:
+    """One fake Anthropic API for the session; `model` resets its script and records for each test."""
+    async with FakeAnthropic() as fake:
+        yield fake
+
+
+@pytest.fixture
+def model(model_server: FakeAnthropic) -> FakeAnthropic:
+    model_server.reset()
+    return model_server

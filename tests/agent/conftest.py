@@ -32,18 +32,6 @@ async def sandbox() -> AsyncIterator[RunningSandbox]:
         yield running
 
 
-@pytest.fixture(scope="session")
-async def model_server() -> AsyncIterator[FakeAnthropic]:
-    async with FakeAnthropic() as fake:
-        yield fake
-
-
-@pytest.fixture
-def model(model_server: FakeAnthropic) -> FakeAnthropic:
-    model_server.reset()
-    return model_server
-
-
 @dataclass
 class AgentRig:
     settings: Settings

@@ -81,18 +81,6 @@ async def rollout_down_app(_rollout_down_app: AppHarness) -> AsyncIterator[AppHa
 
 
 @pytest.fixture(scope="session")
-async def model_server() -> AsyncIterator[FakeAnthropic]:
-    async with FakeAnthropic() as fake:
-        yield fake
-
-
-@pytest.fixture
-def model(model_server: FakeAnthropic) -> FakeAnthropic:
-    model_server.reset()
-    return model_server
-
-
-@pytest.fixture(scope="session")
 async def _agent_app(
     tmp_path_factory: pytest.TempPathFactory, model_server: FakeAnthropic
 ) -> AsyncIterator[AppHarness]:

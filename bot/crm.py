@@ -202,13 +202,10 @@ class CrmService:
         return await self._rollout.tools(user)
 
     def write_tools(self, tools: list[types.Tool]) -> set[str]:
+        """Every tool but the known reads: one we can't classify might write, so it needs approval too."""
         names = self._rollout.capabilities(tools)
-        writes = {
-            names[c] for c in (Capability.CREATE_PERSON, Capability.CREATE_NOTE, Capability.CREATE_TASK) if c in names
-        }
-        # A tool we can't classify might write: treat unknown verbs as writes, so they need approval too.
         reads = {names[c] for c in (Capability.LIST_CREDENTIALS, Capability.PERSON_OVERVIEW) if c in names}
-        return {t.name for t in tools if t.name not in reads} | writes
+        return {t.name for t in tools if t.name not in reads}
 
     async def call_tool(
         self, user: SlackUser, tool: types.Tool, arguments: dict[str, Any], *, is_write: bool

@@ -8,6 +8,8 @@ Point the app's web client at `base_url` (SLACK_API_URL). Interaction payloads a
         card = await slack.wait_for("chat.postMessage", lambda call: "Ada" in call.text)
 
 Waiting uses an asyncio condition, never sleeps. `fail_next` injects rate limits, server errors and Slack errors.
+With `scopes=`, answers to calls with the right token carry Slack's `x-oauth-scopes` header (the token's granted
+scopes, comma-separated), which `rollout-bot doctor` compares with manifest.yml.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ import itertools
 import json
 import uuid
 from collections import defaultdict, deque
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -114,12 +116,15 @@ class FakeSlackApi(LoopbackServer):
         team_id: str = "T0FAKE",
         bot_user_id: str = "U0BOT",
         bot_id: str = "B0BOT",
+        scopes: Iterable[str] | None = None,
         host: str = "127.0.0.1",
     ) -> None:
         super().__init__(host)
         self.team_id = team_id
         self.bot_user_id = bot_user_id
         self.bot_id = bot_id
+        # Granted scopes, sent as `x-oauth-scopes` like Slack does; None sends no header. Tests may reassign it.
+        self.scopes: tuple[str, ...] | None = None if scopes is None else tuple(scopes)
         self._bot_token = bot_token
         self._calls: list[Call] = []
         self._changed = asyncio.Condition()
@@ -203,15 +208,19 @@ class FakeSlackApi(LoopbackServer):
         args = await _read_args(request)
         token = args.pop("token", None) or _bearer(request.headers.get("Authorization", ""))
         fault = self._take_fault(method)
+        headers: dict[str, str] = {}
         if fault is not None:
             status, body = fault.status, {"ok": False, "error": fault.error}
+            if fault.retry_after is not None:
+                headers["Retry-After"] = str(fault.retry_after)
         elif self._bot_token is not None and token != self._bot_token:
             status, body = 200, {"ok": False, "error": "invalid_auth"}
         else:
             status, body = 200, self._answer(method, args)
+            if self.scopes is not None:  # Slack reports the scopes of any token it accepted
+                headers["x-oauth-scopes"] = ",".join(self.scopes)
         await self._record(method, args, body, status=status)
-        headers = {"Retry-After": str(fault.retry_after)} if fault and fault.retry_after is not None else None
-        return web.json_response(body, status=status, headers=headers)
+        return web.json_response(body, status=status, headers=headers or None)
 
     async def _response_url(self, request: web.Request) -> web.Response:
         body = await request.json()

@@ -10,6 +10,7 @@ import logging
 from collections.abc import Coroutine
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import urlsplit
 
 from aiohttp import web
 from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
@@ -101,7 +102,13 @@ async def build_services(settings: Settings, *, migrate: bool = True) -> Service
         Capability.CREATE_NOTE: settings.rollout_tool_create_note,
         Capability.CREATE_TASK: settings.rollout_tool_create_task,
     }
-    rollout = RolloutClient(pool, timeout=settings.rollout_timeout_seconds, tool_names=overrides)
+    mcp_url = urlsplit(settings.rollout_mcp_url)
+    rollout = RolloutClient(
+        pool,
+        timeout=settings.rollout_timeout_seconds,
+        tool_names=overrides,
+        rollout_origin=f"{mcp_url.scheme}://{mcp_url.netloc}",
+    )
     crm = CrmService(rollout, store, tokens, settings.rollout_mcp_url)
     services = Services(settings, store, tokens, pool, rollout, crm, BackgroundWork())
     if settings.llm_enabled:

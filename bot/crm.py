@@ -14,7 +14,6 @@ from urllib.parse import urlsplit
 import mcp_types as types
 
 from bot.identity import SlackUser
-from bot.rollout import parse
 from bot.rollout.client import Problem, RolloutClient
 from bot.rollout.outcomes import (
     ChooseCredential,
@@ -28,9 +27,9 @@ from bot.rollout.outcomes import (
     Person,
     PersonOverview,
     PersonSummary,
+    Unrecognised,
 )
 from bot.rollout.tokens import TokenService
-from bot.rollout.tools import Capability
 from bot.store import Store
 
 T = TypeVar("T")
@@ -49,11 +48,11 @@ class CrmService:
 
     async def overview(
         self, user: SlackUser, query: str, *, credential_id: str | None = None
-    ) -> PersonOverview | Matches | Problem:
+    ) -> PersonOverview | Matches | Unrecognised | Problem:
         query = query.strip()
         is_email = bool(_EMAIL.match(query))
 
-        async def fetch(cred: str | None) -> PersonOverview | Matches | Problem:
+        async def fetch(cred: str | None) -> PersonOverview | Matches | Unrecognised | Problem:
             if is_email:
                 return await self._rollout.person_overview(user, email=query, credential_id=cred)
             return await self._rollout.person_overview(user, query=query, credential_id=cred)
@@ -65,8 +64,8 @@ class CrmService:
 
     async def person(
         self, user: SlackUser, person_id: str, *, credential_id: str | None = None
-    ) -> PersonOverview | Matches | Problem:
-        async def fetch(cred: str | None) -> PersonOverview | Matches | Problem:
+    ) -> PersonOverview | Matches | Unrecognised | Problem:
+        async def fetch(cred: str | None) -> PersonOverview | Matches | Unrecognised | Problem:
             return await self._rollout.person_overview(user, person_id=person_id, credential_id=cred)
 
         return await self._with_credential(user, credential_id, fetch)
@@ -77,16 +76,16 @@ class CrmService:
             return [found.person.summary]
         if isinstance(found, Matches):
             return list(found.people)
-        if isinstance(found, NotFound):
+        if isinstance(found, NotFound | Unrecognised):
             return []
         return found
 
     async def credentials(self, user: SlackUser) -> Credentials | Problem:
         listed = await self._rollout.list_credentials(user)
+        if isinstance(listed, ConnectNeeded) or (isinstance(listed, Credentials) and not listed.credentials):
+            return await self.connect_link(user)
         if not isinstance(listed, Credentials):
             return listed
-        if not listed.credentials:
-            return await self.connect_link(user)
         record = await self._store.users.get_or_create(user)
         default = record.default_credential_id
         if default is not None and default not in {c.id for c in listed.credentials}:
@@ -105,9 +104,11 @@ class CrmService:
         return Credentials(listed.credentials, credential_id)
 
     async def connect_link(self, user: SlackUser) -> ConnectNeeded:
-        """Rollout's credential manager for this user. The link embeds a live token: DM it, never log it."""
-        issued = await self._tokens.current(user)
-        return ConnectNeeded(self._credentials_base + issued.token)
+        """Rollout's credential manager for this user, always built here on Rollout's own origin from a freshly minted
+        token, so it works for the token's whole lifetime. The link embeds that token: DM it, never log it."""
+        issued = await self._tokens.fresh(user)
+        minutes = max(int(self._tokens.lifetime.total_seconds() // 60), 1)
+        return ConnectNeeded(self._credentials_base + issued.token, valid_minutes=minutes)
 
     # ---- writes -----------------------------------------------------------------------------------------------
 
@@ -177,7 +178,9 @@ class CrmService:
 
         return await self._record(user, await self._with_credential(user, credential_id, write))
 
-    async def note_about(self, user: SlackUser, person_query: str, content: str) -> Created | Matches | Problem:
+    async def note_about(
+        self, user: SlackUser, person_query: str, content: str
+    ) -> Created | Matches | Unrecognised | Problem:
         """`/rollout note <person> <text>`: find the one person meant, then write to the account they were found in."""
         found = await self.overview(user, person_query)
         if not isinstance(found, PersonOverview):
@@ -188,7 +191,7 @@ class CrmService:
 
     async def task_for(
         self, user: SlackUser, person_query: str, title: str, *, due_date: str | None = None
-    ) -> Created | Matches | Problem:
+    ) -> Created | Matches | Unrecognised | Problem:
         found = await self.overview(user, person_query)
         if not isinstance(found, PersonOverview):
             return found
@@ -202,10 +205,8 @@ class CrmService:
         return await self._rollout.tools(user)
 
     def write_tools(self, tools: list[types.Tool]) -> set[str]:
-        """Every tool but the known reads: one we can't classify might write, so it needs approval too."""
-        names = self._rollout.capabilities(tools)
-        reads = {names[c] for c in (Capability.LIST_CREDENTIALS, Capability.PERSON_OVERVIEW) if c in names}
-        return {t.name for t in tools if t.name not in reads}
+        """Every tool but the reads: one the bot can't classify might write, so it needs approval too."""
+        return set(self._rollout.tool_map(tools).writes(tools))
 
     async def call_tool(
         self, user: SlackUser, tool: types.Tool, arguments: dict[str, Any], *, is_write: bool
@@ -218,14 +219,14 @@ class CrmService:
             if takes_credential and cred and not args.get("credentialId"):
                 args["credentialId"] = cred
             result = await self._rollout.call(user, tool.name, args, idempotent=not is_write)
-            if isinstance(result, Failure) or not result.is_error:
+            if isinstance(result, Failure):
                 return result
-            problem = parse.tool_error(result)
+            read = self._rollout.answer(result)
             # Credential problems are ours to solve; anything else (bad input, not found) goes back to the model.
-            if isinstance(problem, ChooseCredential | ConnectNeeded) or (
-                isinstance(problem, Failure) and problem.reason is FailureReason.CREDENTIAL_GONE
+            if isinstance(read, ChooseCredential | ConnectNeeded) or (
+                isinstance(read, Failure) and read.reason is FailureReason.CREDENTIAL_GONE
             ):
-                return problem
+                return read
             return result
 
         explicit = arguments.get("credentialId") if takes_credential else None
@@ -252,6 +253,9 @@ class CrmService:
             listed = await self._rollout.list_credentials(user)
             if isinstance(listed, Credentials):
                 outcome = ChooseCredential(listed.credentials)
+        if isinstance(outcome, ConnectNeeded):
+            # Whatever Rollout sent is only a signal: the link shown is always our own.
+            return await self.connect_link(user)
         return outcome
 
     async def _record(

@@ -29,6 +29,7 @@ from bot.rollout.outcomes import (
     Matches,
     NotFound,
     PersonOverview,
+    Unrecognised,
 )
 from bot.sandbox import SandboxCrm, start_sandbox
 
@@ -117,6 +118,8 @@ def render(outcome: object) -> str:
             return as_text(blocks.match_picker(query, people, None)) + "\n(type: overview <email> to pick one)"
         case NotFound(query=query):
             return as_text(blocks.not_found_message(query))
+        case Unrecognised(query=query, text=text):
+            return as_text(blocks.unrecognised_card(query, text))
         case Created():
             return as_text(blocks.created_message(outcome))
         case Credentials(credentials=credentials, default_id=default_id):

@@ -23,7 +23,14 @@ from slack_sdk.webhook.async_client import AsyncWebhookClient
 from bot.blocks.credentials import check_dms_message, connect_dm, credential_picker, credentials_list
 from bot.blocks.elements import to_dicts
 from bot.blocks.messages import error_message, help_message, user_message
-from bot.blocks.person import created_message, match_picker, not_found_message, person_card, person_card_text
+from bot.blocks.person import (
+    created_message,
+    match_picker,
+    not_found_message,
+    person_card,
+    person_card_text,
+    unrecognised_card,
+)
 from bot.identity import SlackUser
 from bot.rollout.outcomes import (
     ChooseCredential,
@@ -35,6 +42,7 @@ from bot.rollout.outcomes import (
     NotFound,
     Outcome,
     PersonOverview,
+    Unrecognised,
 )
 
 if TYPE_CHECKING:
@@ -150,6 +158,8 @@ async def present(
             await reply.ephemeral(match_picker(query, people, credential_id), "Several people match — which one?")
         case NotFound(query=query):
             await reply.ephemeral(not_found_message(query), "No one in your CRM matches that.")
+        case Unrecognised(query=query, text=text):
+            await reply.ephemeral(unrecognised_card(query, text), "Here is what Rollout answered.")
         case Created():
             blocks = created_message(outcome)
             text = f"{outcome.kind.capitalize()} created."
@@ -160,8 +170,8 @@ async def present(
         case ChooseCredential(credentials=credentials):
             parked = await _park(services, reply.user, rerun)
             await reply.ephemeral(credential_picker(credentials, parked), "Pick which CRM account to use.")
-        case ConnectNeeded(link=link):
-            await _send_connect_link(link, reply, services, rerun)
+        case ConnectNeeded():
+            await _send_connect_link(outcome, reply, services, rerun)
         case Failure(reason=reason, detail=detail):
             await fail(reply, reason, detail)
 
@@ -230,10 +240,13 @@ async def _park(services: Services, user: SlackUser, rerun: Mapping[str, Any] | 
     return await services.store.parked.park(user, dict(rerun), PARKED_REQUEST_TTL)
 
 
-async def _send_connect_link(link: str, reply: Reply, services: Services, rerun: Mapping[str, Any] | None) -> None:
+async def _send_connect_link(
+    needed: ConnectNeeded, reply: Reply, services: Services, rerun: Mapping[str, Any] | None
+) -> None:
     """The link embeds the user's token: it goes into their DM as a button and nowhere else, not even a log line."""
     parked = await _park(services, reply.user, rerun)
-    dm_channel = await reply.dm(connect_dm(link, parked), "Connect your CRM to use Rollout from Slack.")
+    blocks = connect_dm(needed.link, parked, needed.valid_minutes)
+    dm_channel = await reply.dm(blocks, "Connect your CRM to use Rollout from Slack.")
     if dm_channel is None:
         await fail(reply, "slack_error")
         return

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from datetime import timedelta
 
+import jwt
 import pytest
 
 from bot.crm import CrmService
@@ -116,7 +118,16 @@ async def test_empty_writes_are_refused_before_rollout(crm: CrmService, rig: Rig
 async def test_connect_link_is_rollouts_credential_manager(crm: CrmService, rig: Rig) -> None:
     link = await crm.connect_link(SAM)
     token = (await rig.tokens.current(SAM)).token
-    assert link == ConnectNeeded(f"{rig.sandbox.base_url}/mcp/credentials/{token}")
+    assert link == ConnectNeeded(f"{rig.sandbox.base_url}/mcp/credentials/{token}", valid_minutes=15)
+
+
+async def test_connect_link_carries_a_token_with_its_whole_lifetime_ahead(crm: CrmService, rig: Rig) -> None:
+    old = await rig.tokens.current(SAM)
+    rig.clock.advance(timedelta(minutes=11))  # the stored token is still reused for calls: 4 of 15 minutes left
+    assert (await rig.tokens.current(SAM)).token == old.token
+    link = await crm.connect_link(SAM)
+    claims = jwt.decode(link.link.rsplit("/", 1)[1], options={"verify_signature": False})
+    assert claims["exp"] == int((rig.clock.now.replace(microsecond=0) + timedelta(minutes=15)).timestamp())
 
 
 async def test_no_accounts_means_connect(crm: CrmService, rig: Rig) -> None:

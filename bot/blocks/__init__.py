@@ -34,6 +34,7 @@ from bot.blocks.person import (
     person_card,
     person_card_text,
     person_options,
+    unrecognised_card,
 )
 from bot.blocks.text import escape_mrkdwn
 from bot.blocks.values import decode_value, encode_metadata, encode_value
@@ -72,6 +73,7 @@ __all__ = [
     "task_modal",
     "thinking_message",
     "to_dicts",
+    "unrecognised_card",
     "user_message",
     "validation_errors",
 ]

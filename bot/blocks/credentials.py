@@ -52,7 +52,7 @@ def credentials_list(credentials: Sequence[Credential], default_id: str | None) 
     return blocks
 
 
-def connect_dm(link: str, parked_request_id: str | None) -> list[Block]:
+def connect_dm(link: str, parked_request_id: str | None, valid_minutes: int | None = None) -> list[Block]:
     """The credential-manager link as a button. The link embeds the user's token: it appears only as the button's
     url, never in a text, and never in an exception message."""
     url = safe_url(link, limit=BUTTON_URL)
@@ -62,6 +62,7 @@ def connect_dm(link: str, parked_request_id: str | None) -> list[Block]:
         section(
             "*Connect your CRM to use Rollout from Slack.*\n"
             "The button opens Rollout's credential manager; the link is personal, so don't share it."
+            + (f" It works for {valid_minutes} minutes." if valid_minutes else "")
         )
     ]
     buttons = [button("Connect your CRM", Action.CONNECT_OPEN, url=url, style="primary")]

@@ -20,6 +20,7 @@ from bot.blocks.text import (
     OPTION_TEXT,
     OPTION_VALUE,
     PLACEHOLDER,
+    SECTION_TEXT,
     SELECT_OPTIONS,
     clean,
     email_link,
@@ -202,6 +203,13 @@ def person_options(people: Sequence[PersonSummary]) -> list[Option]:
         if person.id and slack_len(person.id) <= OPTION_VALUE
     ]
     return options[:SELECT_OPTIONS]
+
+
+def unrecognised_card(query: str, text: str) -> list[Block]:
+    """What Rollout answered about a person when its shape is new to the bot: shown as it came, escaped and cut."""
+    intro = f"Rollout answered about ‘{_quoted_query(query)}’ in a form I can't show as a card. Here is what it sent:"
+    body = truncate_mrkdwn(escape_mrkdwn(clean(text)), SECTION_TEXT) or "(nothing)"
+    return [section(intro), section(body)]
 
 
 def not_found_message(query: str) -> list[Block]:

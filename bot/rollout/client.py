@@ -23,10 +23,11 @@ from bot.rollout.outcomes import (
     Matches,
     NotFound,
     PersonOverview,
+    Unrecognised,
 )
 from bot.rollout.pool import SessionPool
 from bot.rollout.session import SessionUnavailable, UserSession
-from bot.rollout.tools import WRITE_CAPABILITIES, Capability, build_arguments, resolve_tools
+from bot.rollout.tools import WRITE_CAPABILITIES, Capability, ToolMap, build_arguments, classify
 
 log = logging.getLogger(__name__)
 
@@ -43,11 +44,19 @@ class ToolAnswer:
 
 class RolloutClient:
     def __init__(
-        self, pool: SessionPool, *, timeout: float, tool_names: Mapping[Capability, str | None] | None = None
+        self,
+        pool: SessionPool,
+        *,
+        timeout: float,
+        tool_names: Mapping[Capability, str | None] | None = None,
+        rollout_origin: str = "",
     ) -> None:
         self._pool = pool
+        self.rollout_origin = rollout_origin  # scheme://host of Rollout: only its credentials links mean anything
+        self._unreadable_shapes: set[tuple[str, ...]] = set()
         self._timeout = timeout
         self._overrides = dict(tool_names or {})
+        self._warned: set[tuple[Capability, tuple[str, ...]]] = set()
 
     # ---- discovery ----------------------------------------------------------------------------------------------
 
@@ -59,8 +68,18 @@ class RolloutClient:
         except (SessionUnavailable, TimeoutError) as exc:
             return self._connect_failure(exc)
 
+    def tool_map(self, tools: list[types.Tool]) -> ToolMap:
+        """What each tool is for; an ambiguity is logged once per process, so the admin can settle it."""
+        found = classify(tools, self._overrides)
+        for capability, names in found.ambiguous.items():
+            if (capability, names) not in self._warned:
+                self._warned.add((capability, names))
+                setting = f"ROLLOUT_TOOL_{capability.name}"
+                log.warning("several Rollout tools fit %s: %s; set %s to choose", capability, ", ".join(names), setting)
+        return found
+
     def capabilities(self, tools: list[types.Tool]) -> dict[Capability, str]:
-        return resolve_tools(tools, self._overrides)
+        return self.tool_map(tools).capabilities
 
     # ---- raw calls ----------------------------------------------------------------------------------------------
 
@@ -113,7 +132,7 @@ class RolloutClient:
         tools = await self.tools(user)
         if isinstance(tools, Failure):
             return tools
-        name = resolve_tools(tools, self._overrides).get(capability)
+        name = self.capabilities(tools).get(capability)
         tool = next((t for t in tools if t.name == name), None)
         if tool is None:
             log.error("rollout offers no tool for %s", capability)
@@ -122,8 +141,14 @@ class RolloutClient:
         result = await self.call(user, tool.name, build_arguments(tool, values), idempotent=idempotent)
         if isinstance(result, Failure):
             return result
+        return self.answer(result, query)
+
+    def answer(self, result: types.CallToolResult, query: str = "") -> ToolAnswer | Problem:
+        """A tool's result as the bot reads it: Rollout may say "no CRM connected" in an error or a normal result."""
         if result.is_error:
-            return parse.tool_error(result, query)
+            return parse.tool_error(result, query, rollout_origin=self.rollout_origin)
+        if parse.says_no_credentials(result, self.rollout_origin):
+            return ConnectNeeded()
         return ToolAnswer(result, parse.payload(result))
 
     # ---- typed calls ----------------------------------------------------------------------------------------
@@ -142,13 +167,18 @@ class RolloutClient:
         email: str | None = None,
         person_id: str | None = None,
         credential_id: str | None = None,
-    ) -> PersonOverview | Matches | Problem:
+    ) -> PersonOverview | Matches | Unrecognised | Problem:
         asked = query or email or person_id or ""
         values = {"query": query, "email": email, "person_id": person_id, "credential_id": credential_id}
         answer = await self.invoke(user, Capability.PERSON_OVERVIEW, values, query=asked)
         if not isinstance(answer, ToolAnswer):
             return answer
-        return parse.overview(answer.body, asked)
+        found = parse.overview(answer.body, asked)
+        shape = tuple(sorted(answer.body))
+        if isinstance(found, Unrecognised) and shape not in self._unreadable_shapes:
+            self._unreadable_shapes.add(shape)  # once per shape: the keys tell the admin what changed, values stay out
+            log.warning("unrecognised person overview from Rollout, keys: %s", ", ".join(k[:40] for k in shape[:20]))
+        return found
 
     async def create_person(
         self,

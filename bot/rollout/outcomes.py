@@ -108,9 +108,19 @@ class ChooseCredential:
 
 @dataclass(frozen=True, slots=True)
 class ConnectNeeded:
-    """No CRM is connected. `link` embeds the user's token: DM only, never log, never store."""
+    """No CRM is connected. The bot fills in `link` itself (never from a tool result) from a freshly minted token, so
+    it embeds the user's token: DM only, never log, never store."""
 
-    link: str = field(repr=False)
+    link: str = field(default="", repr=False)
+    valid_minutes: int | None = None  # how long the link works
+
+
+@dataclass(frozen=True, slots=True)
+class Unrecognised:
+    """An overview answer whose shape the bot can't read: shown as Rollout sent it rather than as "no one matches"."""
+
+    query: str
+    text: str = field(repr=False)  # CRM data: shown to the asker only, never logged
 
 
 @dataclass(frozen=True, slots=True)
@@ -136,4 +146,14 @@ class Failure:
     detail: str = ""
 
 
-Outcome = PersonOverview | Matches | Created | Credentials | ChooseCredential | ConnectNeeded | NotFound | Failure
+Outcome = (
+    PersonOverview
+    | Matches
+    | Unrecognised
+    | Created
+    | Credentials
+    | ChooseCredential
+    | ConnectNeeded
+    | NotFound
+    | Failure
+)

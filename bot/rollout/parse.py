@@ -21,8 +21,12 @@ from bot.rollout.outcomes import (
     PersonOverview,
     PersonSummary,
     Task,
+    Unrecognised,
 )
 
+_NO_CREDENTIALS_CODES = frozenset(
+    {"no_credentials", "no_credential", "credentials_required", "no_connected_credentials"}
+)
 _CREDENTIALS_LINK = re.compile(r"https?://[^\s\"'<>]+/mcp/credentials/[A-Za-z0-9._~%-]+")
 _JWT = re.compile(r"eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]+")
 MAX_DETAIL = 300
@@ -51,23 +55,47 @@ def scrub(text: str) -> str:
     return text[:MAX_DETAIL]
 
 
-def tool_error(result: types.CallToolResult, query: str = "") -> ChooseCredential | ConnectNeeded | NotFound | Failure:
-    """Map an `isError` result. Rollout's codes first; its prose (the documented behaviour) as a fallback."""
+def tool_error(
+    result: types.CallToolResult, query: str = "", *, rollout_origin: str = ""
+) -> ChooseCredential | ConnectNeeded | NotFound | Failure:
+    """Map an `isError` result. Rollout's codes first; its prose (the documented behaviour) as a fallback.
+
+    A credentials link counts only as a signal, and only on Rollout's own origin: an error that echoes what the user
+    typed (or what a CRM record says) must never turn someone else's link into our "Connect your CRM" button.
+    """
     body = payload(result)
-    code = str(body.get("error", "")).lower()
+    code = str(body.get("error") or body.get("code") or "").lower()
     message = str(body.get("message", "")) or result_text(result)
-    link = body.get("credentialsUrl") or _first_link(message) or _first_link(result_text(result))
-    if code == "no_credentials" or link:
-        if link:
-            return ConnectNeeded(link)
-        return Failure(FailureReason.SERVER_ERROR, "Rollout said no CRM is connected but sent no link.")
+    if code in _NO_CREDENTIALS_CODES:
+        return ConnectNeeded()
     if code == "credential_required" or (not code and "credentialid" in message.lower()):
         return ChooseCredential(credentials(body.get("credentials")))
     if code == "invalid_credential":
         return Failure(FailureReason.CREDENTIAL_GONE, scrub(message))
     if code == "not_found" or (not code and "not found" in message.lower()):
         return NotFound(query)
+    if says_no_credentials(result, rollout_origin):
+        return ConnectNeeded()
     return Failure(FailureReason.INVALID_INPUT, scrub(message))
+
+
+def says_no_credentials(result: types.CallToolResult, rollout_origin: str) -> bool:
+    """Whether Rollout says no CRM is connected, wherever it says it: an explicit code in any field, or a link to
+    Rollout's own credential manager anywhere in the text or structured content."""
+    marker = f"{rollout_origin.rstrip('/')}/mcp/credentials/" if rollout_origin else None
+    texts = [result_text(result)]
+    if result.structured_content:
+        texts.append(json.dumps(result.structured_content))
+    for text in texts:
+        if marker and marker in text:
+            return True
+        try:
+            parsed = json.loads(text)
+        except ValueError:
+            continue
+        if any(value.lower() in _NO_CREDENTIALS_CODES for value in _strings(parsed)):
+            return True
+    return False
 
 
 def credentials(raw: Any) -> tuple[Credential, ...]:
@@ -83,13 +111,16 @@ def credentials(raw: Any) -> tuple[Credential, ...]:
     return tuple(found)
 
 
-def overview(body: dict[str, Any], query: str) -> PersonOverview | Matches | NotFound:
+def overview(body: dict[str, Any], query: str) -> PersonOverview | Matches | NotFound | Unrecognised:
     if isinstance(body.get("matches"), list):
         people = tuple(summary(m) for m in body["matches"] if isinstance(m, dict) and m.get("id"))
         return Matches(query, people) if people else NotFound(query)
     raw = body.get("person")
-    if not isinstance(raw, dict) or not raw.get("id"):
+    if "person" in body and not raw:
         return NotFound(query)
+    if not isinstance(raw, dict) or not raw.get("id"):
+        # A shape this parser doesn't know is not "no one matches": show what Rollout said instead.
+        return Unrecognised(query, _as_text(body))
     person = Person(
         id=str(raw["id"]),
         name=_name(raw),
@@ -146,6 +177,18 @@ def _str(value: Any) -> str | None:
     return str(value) if value not in (None, "") else None
 
 
-def _first_link(text: str) -> str | None:
-    match = _CREDENTIALS_LINK.search(text)
-    return match.group(0) if match else None
+def _strings(node: Any) -> list[str]:
+    """Every string value in a JSON document, however deep."""
+    if isinstance(node, str):
+        return [node]
+    if isinstance(node, dict):
+        return [s for value in node.values() for s in _strings(value)]
+    if isinstance(node, list):
+        return [s for value in node for s in _strings(value)]
+    return []
+
+
+def _as_text(body: dict[str, Any]) -> str:
+    if set(body) == {"message"}:  # prose, wrapped by payload()
+        return str(body["message"])
+    return json.dumps(body, ensure_ascii=False, indent=2)

@@ -85,6 +85,15 @@ class TokenService:
                 return IssuedToken(stored.token, stored.expires_at)
             return await self._mint_and_save(user)
 
+    @property
+    def lifetime(self) -> timedelta:
+        return self._minter.ttl
+
+    async def fresh(self, user: SlackUser) -> IssuedToken:
+        """A newly minted token with its whole lifetime ahead, for a link the user may open minutes from now."""
+        async with self._lock(user):
+            return await self._mint_and_save(user)
+
     async def _mint_and_save(self, user: SlackUser) -> IssuedToken:
         record = await self._store.get_or_create(user)
         issued = self._minter.mint(record.subject)

@@ -1,0 +1,619 @@
+"""`rollout-bot doctor`: checks settings, the Slack token and Rollout the way the bot uses them, and says what is wrong.
+
+Read-only: it never writes to the database, Slack or the CRM. It mints one short-lived Rollout token (for a throwaway
+subject, or for the subject the bot uses for `--user`), which is never printed, and scrubs credentials links and
+anything token-like from what it prints.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+import secrets
+from collections.abc import Callable, Generator, Iterable, Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Literal, Protocol, TextIO
+from urllib.parse import urlsplit
+
+import aiohttp
+import httpx2
+import mcp_types as types
+from cryptography.fernet import Fernet
+from mcp import Client
+from mcp.client.streamable_http import streamable_http_client
+from mcp.shared.exceptions import MCPError
+from mcp_types.version import MODERN_PROTOCOL_VERSIONS
+from pydantic import SecretStr
+from slack_sdk.errors import SlackApiError
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot.config import DEFAULT_DATABASE_URL, ConfigError, Settings
+from bot.identity import SlackUser
+from bot.rollout import parse
+from bot.rollout.outcomes import ConnectNeeded
+from bot.rollout.tokens import TokenMinter
+from bot.rollout.tools import READ_CAPABILITIES, Capability, ToolMap, argument_mapping, classify
+
+Status = Literal["ok", "fail", "warn", "note"]
+MARKS: dict[Status, str] = {"ok": "✓", "fail": "✗", "warn": "!", "note": "·"}
+
+DEFAULT_MANIFEST = Path(__file__).resolve().parents[1] / "manifest.yml"
+MAX_TOOL_PAGES = 100  # a server whose cursor never ends must not keep doctor running
+SCOPES_HEADER = "x-oauth-scopes"
+
+_CREDENTIALS_LINK = re.compile(r"\S*/mcp/credentials/\S*")
+_JWT = re.compile(r"eyJ[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]*")
+
+
+# ---- the report --------------------------------------------------------------------------------------------------
+
+
+@dataclass
+class Check:
+    status: Status
+    text: str
+    details: list[str] = field(default_factory=list)  # indented lines under the check, e.g. a table of tools
+
+
+@dataclass
+class Section:
+    title: str
+    checks: list[Check] = field(default_factory=list)
+
+    def add(self, status: Status, text: str, details: Iterable[str] = ()) -> Check:
+        check = Check(status, text, list(details))
+        self.checks.append(check)
+        return check
+
+    @property
+    def failed(self) -> bool:
+        return any(check.status == "fail" for check in self.checks)
+
+
+@dataclass
+class Report:
+    settings: Section = field(default_factory=lambda: Section("Settings"))
+    slack: Section = field(default_factory=lambda: Section("Slack"))
+    rollout: Section = field(default_factory=lambda: Section("Rollout"))
+    facts: dict[str, Any] = field(default_factory=dict)  # what `--json` adds for scripts: ids, tools, accounts
+
+    @property
+    def sections(self) -> tuple[Section, ...]:
+        return (self.settings, self.slack, self.rollout)
+
+    @property
+    def exit_code(self) -> int:
+        """2 for bad settings (as every other command), 1 for anything else wrong, 0 when all is well."""
+        if self.settings.failed:
+            return 2
+        return 1 if any(section.failed for section in self.sections) else 0
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "ok": self.exit_code == 0,
+            "exit_code": self.exit_code,
+            "sections": [asdict(section) for section in self.sections],
+            **self.facts,
+        }
+
+
+def render_text(report: Report) -> str:
+    lines: list[str] = []
+    for section in report.sections:
+        lines.append(section.title)
+        for check in section.checks:
+            lines.append(f"  {MARKS[check.status]} {check.text}")
+            lines.extend(f"      {detail}" for detail in check.details)
+        lines.append("")
+    problems = sum(check.status == "fail" for section in report.sections for check in section.checks)
+    lines.append("All good." if problems == 0 else f"{problems} problem{'s' if problems > 1 else ''} found.")
+    return "\n".join(lines) + "\n"
+
+
+def scrub(text: str, secret_values: Iterable[str]) -> str:
+    """Remove every secret we hold, credentials links (they carry a token) and anything shaped like a JWT."""
+    # Short values would blank out ordinary words; nothing this prints holds a setting value anyway.
+    for value in sorted((v for v in secret_values if len(v) >= 8), key=len, reverse=True):
+        text = text.replace(value, "[secret]")
+    text = _CREDENTIALS_LINK.sub("[credentials link withheld]", text)
+    return _JWT.sub("[token]", text)
+
+
+# ---- running it --------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class DoctorOptions:
+    user: str | None = None  # check Rollout as the bot does for this Slack user
+    team: str | None = None  # the user's workspace; defaults to the bot token's workspace
+    manifest: Path | None = None  # default: manifest.yml next to the bot package
+
+
+async def run_doctor(settings: Settings, options: DoctorOptions, *, as_json: bool = False, out: TextIO) -> int:
+    """Run every check, print the report (text or JSON), return the exit code."""
+    secret_values = _secret_values(settings)
+    report = await diagnose(settings, options, remember_secret=secret_values.append)
+    text = json.dumps(report.to_json(), indent=2, ensure_ascii=False) + "\n" if as_json else render_text(report)
+    out.write(scrub(text, secret_values))
+    return report.exit_code
+
+
+async def diagnose(
+    settings: Settings, options: DoctorOptions, *, remember_secret: Callable[[str], None] = lambda _: None
+) -> Report:
+    report = Report()
+    check_settings(settings, report.settings)
+    team = await check_slack(settings, options.manifest or DEFAULT_MANIFEST, report)
+    await check_rollout(settings, options, team, report, remember_secret)
+    return report
+
+
+# ---- settings ----------------------------------------------------------------------------------------------------
+
+# Stand-ins that satisfy one requirement, so the next problem in the same group is reported too.
+_PLACEHOLDERS: dict[str, Any] = {
+    "SLACK_BOT_TOKEN": SecretStr("xoxb-placeholder"),
+    "SLACK_SIGNING_SECRET": SecretStr("placeholder"),
+    "ROLLOUT_CLIENT_ID": "placeholder",
+    "ROLLOUT_CLIENT_SECRET": SecretStr("0" * 128),
+    "ENCRYPTION_KEY": SecretStr(Fernet.generate_key().decode()),
+}
+
+
+@dataclass(frozen=True, slots=True)
+class _Requirement:
+    label: str
+    names: tuple[str, ...]
+    check: Callable[[Settings], None]
+    needed_by: str
+
+
+_REQUIREMENTS = (
+    _Requirement("Slack", ("SLACK_BOT_TOKEN", "SLACK_SIGNING_SECRET"), Settings.require_slack, "serve"),
+    _Requirement(
+        "Rollout", ("ROLLOUT_CLIENT_ID", "ROLLOUT_CLIENT_SECRET"), Settings.require_rollout, "serve, sandbox, doctor"
+    ),
+    _Requirement("Store", ("ENCRYPTION_KEY",), Settings.require_store, "serve, migrate"),
+)
+
+
+def check_settings(settings: Settings, section: Section) -> None:
+    """The same rules each command applies at start (bot.config), one line per problem."""
+    for requirement in _REQUIREMENTS:
+        problems = _problems(settings, requirement)
+        if not problems:
+            section.add(
+                "ok", f"{requirement.label}: {', '.join(requirement.names)} (needed by {requirement.needed_by})"
+            )
+        for problem in problems:
+            section.add("fail", f"{problem.rstrip('.')} (needed by {requirement.needed_by})")
+    if settings.slack_app_token is not None:
+        section.add("note", "SLACK_APP_TOKEN is set: serve uses Socket Mode instead of HTTP")
+    if not settings.llm_enabled:
+        section.add("note", "ANTHROPIC_API_KEY is not set: slash commands work, free-text answers are off")
+    dialect = settings.database_url.split(":", 1)[0]  # never the whole URL: it may hold a password
+    if settings.database_url == DEFAULT_DATABASE_URL:
+        section.add("note", "DATABASE_URL is not set: a local SQLite file; use PostgreSQL to run several processes")
+    else:
+        section.add("ok", f"DATABASE_URL: {dialect}")
+
+
+def _problems(settings: Settings, requirement: _Requirement) -> list[str]:
+    problems: list[str] = []
+    probe = settings
+    for _ in requirement.names:
+        try:
+            requirement.check(probe)
+            break
+        except ConfigError as exc:
+            problems.append(str(exc))
+            name = str(exc).split(" ", 1)[0]
+            if name not in _PLACEHOLDERS:
+                break
+            probe = probe.model_copy(update={name.lower(): _PLACEHOLDERS[name]})
+    return problems
+
+
+def _secret_values(settings: Settings) -> list[str]:
+    values = [
+        settings.slack_bot_token,
+        settings.slack_signing_secret,
+        settings.slack_app_token,
+        settings.rollout_client_secret,
+        settings.anthropic_api_key,
+        settings.encryption_key,
+    ]
+    found = [v.get_secret_value() for v in values if v is not None and v.get_secret_value()]
+    return found + settings.encryption_keys
+
+
+# ---- Slack -------------------------------------------------------------------------------------------------------
+
+
+async def check_slack(settings: Settings, manifest: Path, report: Report) -> str | None:
+    """auth.test and the granted scopes against manifest.yml; returns the bot's workspace id when Slack answered."""
+    section = report.slack
+    if settings.slack_bot_token is None or not settings.slack_bot_token.get_secret_value():
+        section.add("note", "skipped: SLACK_BOT_TOKEN is not set")
+        return None
+    options: dict[str, Any] = {"token": settings.slack_bot_token.get_secret_value(), "timeout": 10}
+    if settings.slack_api_url:
+        options["base_url"] = settings.slack_api_url.rstrip("/") + "/"
+    try:
+        response = await AsyncWebClient(**options).auth_test()
+    except SlackApiError as exc:
+        error = exc.response.get("error") if isinstance(exc.response.data, dict) else None
+        section.add("fail", f"auth.test: Slack refused the bot token ({error or exc.response.status_code})")
+        return None
+    except (aiohttp.ClientError, TimeoutError, OSError) as exc:
+        section.add("fail", f"auth.test: could not reach Slack ({type(exc).__name__})")
+        return None
+    team_id = str(response.get("team_id") or "")
+    bot_user = str(response.get("user_id") or "")
+    workspace = response.get("team") or "?"
+    section.add("ok", f"auth.test: workspace {workspace} ({team_id}), bot user @{response.get('user')} ({bot_user})")
+    report.facts["slack"] = {"team": response.get("team"), "team_id": team_id, "bot_user_id": bot_user}
+    _check_scopes(_header(response.headers, SCOPES_HEADER), manifest, section, report.facts["slack"])
+    return team_id or None
+
+
+def _check_scopes(header: str | None, manifest: Path, section: Section, facts: dict[str, Any]) -> None:
+    try:
+        declared = manifest_bot_scopes(manifest.read_text())
+    except OSError:
+        section.add("fail", f"scopes: cannot read {manifest}; pass --manifest PATH to the app's manifest.yml")
+        return
+    if header is None:
+        section.add("fail", f"scopes: Slack sent no {SCOPES_HEADER} header, so the granted scopes are unknown")
+        return
+    granted = {scope.strip() for scope in header.split(",") if scope.strip()}
+    missing = sorted(set(declared) - granted)
+    extra = sorted(granted - set(declared))
+    facts.update(scopes_granted=sorted(granted), scopes_missing=missing, scopes_extra=extra)
+    if missing:
+        section.add(
+            "fail",
+            f"scopes missing: {', '.join(missing)} — add them under OAuth & Permissions (or update the app from "
+            "manifest.yml) and reinstall the app",
+        )
+    else:
+        section.add("ok", f"scopes: all {len(declared)} bot scopes of manifest.yml are granted")
+    if extra:
+        section.add("note", f"granted but not in manifest.yml: {', '.join(extra)}")
+
+
+def _header(headers: Mapping[str, Any], name: str) -> str | None:
+    for key, value in headers.items():
+        if key.lower() == name:
+            return str(value)
+    return None
+
+
+def manifest_bot_scopes(text: str) -> tuple[str, ...]:
+    """`oauth_config.scopes.bot` of a Slack app manifest (YAML), without a YAML library at run time.
+
+    Handles the block and flow list styles Slack's manifest editor writes; tests compare it with PyYAML.
+    """
+    path: list[tuple[int, str]] = []  # (indent, key) of the mapping keys enclosing the current line
+    scopes: list[str] = []
+    for raw in text.splitlines():
+        line = re.sub(r"(^|\s)#.*$", "", raw).rstrip()
+        if not line.strip():
+            continue
+        indent = len(line) - len(line.lstrip())
+        content = line.strip()
+        if content.startswith("- "):
+            if [key for _, key in path] == ["oauth_config", "scopes", "bot"] and indent > path[-1][0]:
+                scopes.append(_unquote(content[2:]))
+            continue
+        key, _, value = content.partition(":")
+        while path and path[-1][0] >= indent:
+            path.pop()
+        path.append((indent, _unquote(key)))
+        value = value.strip()
+        if [k for _, k in path] == ["oauth_config", "scopes", "bot"] and value.startswith("["):
+            scopes.extend(_unquote(item) for item in value.strip("[]").split(",") if item.strip())
+    return tuple(scopes)
+
+
+def _unquote(value: str) -> str:
+    return value.strip().strip("'\"")
+
+
+# ---- Rollout -----------------------------------------------------------------------------------------------------
+
+
+class _Bearer(httpx2.Auth):
+    """Sets the minted token on every request and remembers the statuses, so a 401 can be named as such."""
+
+    def __init__(self, token: str) -> None:
+        self._token = token
+        self.statuses: list[int] = []
+
+    def auth_flow(self, request: httpx2.Request) -> Generator[httpx2.Request, httpx2.Response, None]:
+        request.headers["Authorization"] = f"Bearer {self._token}"
+        response = yield request
+        self.statuses.append(response.status_code)
+
+
+class ToolLister(Protocol):
+    async def list_tools(self, *, cursor: str | None = None) -> types.ListToolsResult: ...
+
+
+class PagingError(Exception):
+    """The tool listing's cursor repeats or never ends."""
+
+
+async def list_all_tools(client: ToolLister) -> tuple[list[types.Tool], int]:
+    """Every tool, following nextCursor; returns the tools and how many pages it took."""
+    tools: list[types.Tool] = []
+    cursor: str | None = None
+    seen: set[str] = set()
+    for page_number in range(1, MAX_TOOL_PAGES + 1):
+        page = await client.list_tools(cursor=cursor)
+        tools.extend(page.tools)
+        cursor = page.next_cursor
+        if cursor is None:
+            return tools, page_number
+        if cursor in seen:
+            raise PagingError(f"the tool listing repeats a cursor after {page_number} pages")
+        seen.add(cursor)
+    raise PagingError(f"the tool listing did not end within {MAX_TOOL_PAGES} pages")
+
+
+def protocol_era(version: str) -> str:
+    if version in MODERN_PROTOCOL_VERSIONS:
+        return "stateless (no handshake)"
+    return "initialize handshake, with a session"
+
+
+def annotation_text(tool: types.Tool) -> str:
+    hints = tool.annotations
+    values = {
+        "readOnly": None if hints is None else hints.read_only_hint,
+        "destructive": None if hints is None else hints.destructive_hint,
+        "idempotent": None if hints is None else hints.idempotent_hint,
+        "openWorld": None if hints is None else hints.open_world_hint,
+    }
+    return " ".join(f"{name}={_hint(value)}" for name, value in values.items())
+
+
+def _hint(value: bool | None) -> str:
+    return "-" if value is None else str(value).lower()
+
+
+def _annotations(tool: types.Tool) -> dict[str, bool | None]:
+    hints = tool.annotations
+    return {
+        "readOnlyHint": None if hints is None else hints.read_only_hint,
+        "destructiveHint": None if hints is None else hints.destructive_hint,
+        "idempotentHint": None if hints is None else hints.idempotent_hint,
+        "openWorldHint": None if hints is None else hints.open_world_hint,
+    }
+
+
+async def check_rollout(
+    settings: Settings,
+    options: DoctorOptions,
+    slack_team: str | None,
+    report: Report,
+    remember_secret: Callable[[str], None],
+) -> None:
+    section = report.rollout
+    section.title = f"Rollout ({settings.rollout_mcp_url})"
+    try:
+        settings.require_rollout()
+    except ConfigError:
+        section.add("note", "skipped: ROLLOUT_CLIENT_ID and ROLLOUT_CLIENT_SECRET are needed (see Settings)")
+        return
+    assert settings.rollout_client_id is not None and settings.rollout_client_secret is not None
+    facts: dict[str, Any] = {"url": settings.rollout_mcp_url}
+    report.facts["rollout"] = facts
+
+    if options.user:
+        team = options.team or slack_team
+        if not team:
+            section.add("fail", f"--user {options.user} needs --team T… (or a working SLACK_BOT_TOKEN to find it)")
+            return
+        subject = SlackUser(team, options.user).default_subject
+        who = f"Slack user {options.user} in {team}, as the bot does (subject {subject})"
+    else:
+        subject = f"rollout-bot-doctor-{secrets.token_hex(4)}"
+        who = f"a throwaway subject ({subject}); use --user U… to check a person's own CRM accounts"
+    facts["subject"] = subject
+    minter = TokenMinter(
+        settings.rollout_client_id, settings.rollout_client_secret.get_secret_value(), settings.rollout_token_ttl
+    )
+    token = minter.mint(subject).token
+    remember_secret(token)
+    section.add("ok", f"token minted for {who}")
+
+    auth = _Bearer(token)
+    timeout = settings.rollout_timeout_seconds
+    stage = "connecting"
+    try:
+        async with (
+            asyncio.timeout(timeout * 4),  # connect, list, call: each bounded below, all of them here
+            httpx2.AsyncClient(auth=auth, timeout=httpx2.Timeout(timeout)) as http,
+            Client(
+                streamable_http_client(settings.rollout_mcp_url, http_client=http),
+                mode="auto",
+                read_timeout_seconds=timeout,
+            ) as client,
+        ):
+            version = client.protocol_version
+            facts.update(protocol_version=version, era=protocol_era(version))
+            section.add("ok", f"connected: protocol {version}, {protocol_era(version)}")
+            stage = "listing tools"
+            tools, pages = await list_all_tools(client)
+            describe_tools(tools, pages, tool_overrides(settings), section, facts)
+            stage = "listing credentials"
+            origin = urlsplit(settings.rollout_mcp_url)
+            await _check_credentials(
+                client, facts.get("capabilities", {}), f"{origin.scheme}://{origin.netloc}", section, facts
+            )
+    except Exception as exc:  # every failure becomes one readable line; nothing here is fatal to the report
+        section.add("fail", f"{stage}: {_describe_failure(exc, auth.statuses, settings)}")
+
+
+def describe_tools(
+    tools: Sequence[types.Tool],
+    pages: int,
+    overrides: Mapping[Capability, str | None],
+    section: Section,
+    facts: dict[str, Any],
+) -> None:
+    """The tools with their annotations, then what the bot makes of them (bot.rollout.tools decides, not doctor)."""
+    width = max((len(t.name) for t in tools), default=0)
+    rows = [f"{t.name.ljust(width)}  {annotation_text(t)}" for t in tools]
+    section.add("ok" if tools else "fail", f"{len(tools)} tools listed ({pages} page{'s' if pages > 1 else ''})", rows)
+    tool_map = classify(tools, overrides)
+    facts["tools"] = [
+        {"name": t.name, "annotations": _annotations(t), "treated_as": "read" if t.name in tool_map.reads else "write"}
+        for t in tools
+    ]
+    _describe_capabilities(tools, tool_map, overrides, section, facts)
+
+
+def tool_overrides(settings: Settings) -> dict[Capability, str | None]:
+    """The ROLLOUT_TOOL_* settings, keyed as bot.app.build_services passes them to the Rollout client."""
+    return {
+        Capability.LIST_CREDENTIALS: settings.rollout_tool_list_credentials,
+        Capability.PERSON_OVERVIEW: settings.rollout_tool_person_overview,
+        Capability.CREATE_PERSON: settings.rollout_tool_create_person,
+        Capability.CREATE_NOTE: settings.rollout_tool_create_note,
+        Capability.CREATE_TASK: settings.rollout_tool_create_task,
+    }
+
+
+def _setting_for(capability: Capability) -> str:
+    return f"ROLLOUT_TOOL_{capability.name}"
+
+
+def _describe_capabilities(
+    tools: Sequence[types.Tool],
+    tool_map: ToolMap,
+    overrides: Mapping[Capability, str | None],
+    section: Section,
+    facts: dict[str, Any],
+) -> None:
+    by_name = {t.name: t for t in tools}
+    capabilities: dict[str, Any] = {}
+    for capability in Capability:
+        name = tool_map.capabilities.get(capability)
+        if name is not None:
+            arguments = argument_mapping(by_name[name])
+            capabilities[capability.value] = {"tool": name, "arguments": arguments}
+            shown = ", ".join(f"{ours} → {theirs}" for ours, theirs in arguments.items()) or "none"
+            section.add("ok", f"{capability.value} → {name}", [f"arguments: {shown}"])
+            hints = by_name[name].annotations
+            if capability in READ_CAPABILITIES and (hints is None or hints.read_only_hint is not True):
+                section.add(
+                    "warn",
+                    f"{capability.value} → {name} is not annotated read-only (readOnlyHint); the bot reads with it "
+                    "because its name says so",
+                )
+        elif capability in tool_map.ambiguous:
+            fits = tool_map.ambiguous[capability]
+            section.add(
+                "fail",
+                f"{capability.value}: several tools fit ({', '.join(fits)}) and none is used — set "
+                f"{_setting_for(capability)} to the one to use",
+            )
+        elif overrides.get(capability) and overrides[capability] not in by_name:
+            section.add(
+                "fail",
+                f"{capability.value}: {_setting_for(capability)} names {overrides[capability]}, which Rollout does "
+                "not list",
+            )
+        elif overrides.get(capability):
+            section.add(
+                "fail",
+                f"{capability.value}: {_setting_for(capability)} names {overrides[capability]}, which may change "
+                "data, so the bot won't call it without a click",
+            )
+        else:
+            section.add(
+                "fail",
+                f"{capability.value}: no tool found — set {_setting_for(capability)} if Rollout names it differently",
+            )
+    facts["capabilities"] = capabilities
+    facts["missing"] = [c.value for c in tool_map.missing if c not in tool_map.ambiguous]
+    facts["ambiguous"] = {c.value: list(names) for c, names in tool_map.ambiguous.items()}
+    writes = sorted(tool_map.writes(tools))
+    facts["writes"] = writes
+    if writes:
+        section.add(
+            "note",
+            f"the agent treats these as writes, each waiting for the requester's Approve click: {', '.join(writes)}",
+        )
+    unused = sorted(set(by_name) - set(tool_map.capabilities.values()))
+    if unused:
+        section.add("note", f"not used by the slash commands (the agent may still call them): {', '.join(unused)}")
+
+
+async def _check_credentials(
+    client: Client, capabilities: Mapping[str, Any], rollout_origin: str, section: Section, facts: dict[str, Any]
+) -> None:
+    mapped = capabilities.get("list_credentials")
+    if not mapped:
+        section.add("fail", "list_credentials: no tool to call, so the accounts can't be checked")
+        return
+    result = await client.call_tool(mapped["tool"], {})
+    # Read as RolloutClient.answer reads it: "no CRM connected" may come as an error or as a normal result.
+    if result.is_error:
+        outcome = parse.tool_error(result, rollout_origin=rollout_origin)
+        if isinstance(outcome, ConnectNeeded):
+            _no_crm(section, facts)
+            return
+        section.add("fail", f"list_credentials answered with an error: {parse.scrub(parse.result_text(result))}")
+        return
+    if parse.says_no_credentials(result, rollout_origin):
+        _no_crm(section, facts)
+        return
+    accounts = parse.credentials(parse.payload(result).get("credentials"))
+    if not accounts:
+        _no_crm(section, facts)
+        return
+    facts["accounts"] = [{"provider": a.provider, "label": a.label} for a in accounts]
+    listed = ", ".join(f"{a.provider} “{a.label}”" for a in accounts)
+    section.add("ok", f"list_credentials: {len(accounts)} CRM account{'s' if len(accounts) > 1 else ''}: {listed}")
+
+
+def _no_crm(section: Section, facts: dict[str, Any]) -> None:
+    facts["accounts"] = []
+    section.add(
+        "note",
+        "list_credentials: no CRM connected for this subject (the bot sends each person a link to connect one)",
+    )
+
+
+def _describe_failure(exc: BaseException, statuses: Sequence[int], settings: Settings) -> str:
+    if 401 in statuses or 403 in statuses:
+        status = 401 if 401 in statuses else 403
+        return (
+            f"Rollout refused the token (HTTP {status}): check that ROLLOUT_CLIENT_ID and ROLLOUT_CLIENT_SECRET "
+            "match your Rollout dashboard"
+        )
+    leaves = list(_leaves(exc))
+    if any(isinstance(e, TimeoutError | httpx2.TimeoutException) for e in leaves):
+        return f"Rollout didn't answer within {settings.rollout_timeout_seconds:g} s (ROLLOUT_TIMEOUT_SECONDS)"
+    if any(isinstance(e, httpx2.ConnectError) for e in leaves):
+        return f"could not connect to {settings.rollout_mcp_url} (ROLLOUT_MCP_URL)"
+    if statuses and statuses[-1] >= 400:
+        return f"Rollout answered HTTP {statuses[-1]}"
+    first = leaves[0] if leaves else exc
+    if isinstance(first, MCPError):
+        return f"Rollout answered with an MCP error {first.code}: {parse.scrub(str(first))}"
+    return f"{type(first).__name__}: {parse.scrub(str(first))}"
+
+
+def _leaves(exc: BaseException) -> Generator[BaseException, None, None]:
+    """The actual errors inside the task-group exception groups the MCP client raises."""
+    if isinstance(exc, BaseExceptionGroup):
+        for inner in exc.exceptions:
+            yield from _leaves(inner)
+    else:
+        yield exc

@@ -21,6 +21,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     sandbox.add_argument("--host", default="127.0.0.1")
     sandbox.add_argument("--port", type=int, default=8765)
     sandbox.add_argument("--accounts", type=int, default=1, help="CRM accounts each new user starts with")
+    sandbox.add_argument(
+        "--protocol",
+        choices=["legacy", "modern", "both"],
+        default="both",
+        help="MCP eras to serve: legacy (2025-11-25 handshake), modern (2026-07-28 stateless) or both",
+    )
+    sandbox.add_argument("--tools-page-size", type=int, default=None, help="split tools/list into pages of N tools")
     commands.add_parser("migrate", help="apply database migrations (also done at start)")
     bench = commands.add_parser("bench", help="measure ack latency, MCP requests, LLM calls and memory on loopback")
     bench.add_argument("--requests", type=int, default=1000)
@@ -63,6 +70,8 @@ async def _run(args: argparse.Namespace) -> int:
                 client_id=settings.rollout_client_id,
                 client_secret=settings.rollout_client_secret.get_secret_value(),
                 accounts_per_user=args.accounts,
+                protocol=args.protocol,
+                tools_page_size=args.tools_page_size,
             )
         case "migrate":
             from bot.store import Store

@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
-from bot.sandbox.app import SandboxStats, build_sandbox_app
+from bot.sandbox.app import PROTOCOLS, Protocol, SandboxStats, build_sandbox_app
 from bot.sandbox.crm import CrmAccount, CrmNote, CrmPerson, CrmTask, SandboxCrm
 from bot.sandbox.server import RunningSandbox, serve_sandbox_forever, start_sandbox
 
 __all__ = [
+    "PROTOCOLS",
     "CrmAccount",
     "CrmNote",
     "CrmPerson",
     "CrmTask",
+    "Protocol",
     "RunningSandbox",
     "SandboxCrm",
     "SandboxStats",

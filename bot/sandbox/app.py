@@ -3,17 +3,22 @@
 from __future__ import annotations
 
 import asyncio
-from collections import Counter
+from collections import Counter, OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
+import mcp_types as types
 from mcp.server.auth.settings import AuthSettings
+from mcp.server.caching import CacheHint
 from mcp.server.context import CallNext, HandlerResult, ServerRequestContext
 from mcp.server.mcpserver import MCPServer
 from mcp.server.transport_security import TransportSecuritySettings
+from mcp.shared.exceptions import MCPError
+from mcp_types.version import HANDSHAKE_PROTOCOL_VERSIONS, MODERN_PROTOCOL_VERSIONS
 from starlette.applications import Starlette
-from starlette.responses import PlainTextResponse
+from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from bot.sandbox.auth import RolloutTokenVerifier
@@ -23,6 +28,15 @@ from bot.sandbox.tools import CrmTools
 
 MCP_PATH = "/mcp"
 FailureMode = Literal[None, "500", "drop"]
+# Which MCP eras the sandbox speaks: the 2025-11-25 initialize handshake with Mcp-Session-Id sessions ("legacy"),
+# the 2026-07-28 stateless protocol with server/discover ("modern"), or both, as the SDK's server does by default.
+Protocol = Literal["legacy", "modern", "both"]
+PROTOCOLS: tuple[Protocol, ...] = ("legacy", "modern", "both")
+# Freshness hints on 2026-07-28 results: the tool list and the discover result are the same for every user.
+DEFAULT_TOOLS_TTL_MS = 5 * 60 * 1000
+DEFAULT_DISCOVER_TTL_MS = 60 * 60 * 1000
+_SESSION_ID_HEADER = "mcp-session-id"
+_KNOWN_SESSIONS = 10_000  # bound on the legacy sessions remembered for list_changed delivery
 
 
 @dataclass(slots=True)
@@ -30,11 +44,17 @@ class SandboxStats:
     http_requests: int = 0  # every HTTP request to /mcp, any method, including refused ones
     tool_calls: Counter[str] = field(default_factory=Counter)  # tools/call messages that reached the server, by name
     initializations: int = 0  # initialize messages that reached the server
+    discovers: int = 0  # server/discover messages that reached the server (a legacy-only sandbox refuses them first)
+    tool_lists: int = 0  # tools/list messages that reached the server, one per page
+    by_method: Counter[str] = field(default_factory=Counter)  # HTTP requests to /mcp by HTTP method
 
     def reset(self) -> None:
         self.http_requests = 0
         self.tool_calls.clear()
         self.initializations = 0
+        self.discovers = 0
+        self.tool_lists = 0
+        self.by_method.clear()
 
 
 @dataclass(slots=True)
@@ -44,6 +64,11 @@ class SandboxControls:
     stats: SandboxStats = field(default_factory=SandboxStats)
     latency_seconds: float = 0.0
     failure: FailureMode = None
+    protocol: Protocol = "both"
+    tools_page_size: int | None = None  # None: the whole tool list on one page
+    # Bumped whenever the tool list changes; each legacy session is told once per bump (see _ToolListChanges).
+    tools_generation: int = 0
+    notified: OrderedDict[str, int] = field(default_factory=OrderedDict)  # session id -> generation it was told
 
 
 def build_sandbox_app(
@@ -53,9 +78,20 @@ def build_sandbox_app(
     public_base_url: str,
     crm: SandboxCrm,
     latency_seconds: float = 0.0,
+    protocol: Protocol = "both",
+    tools_page_size: int | None = None,
+    tools_ttl_ms: int = DEFAULT_TOOLS_TTL_MS,
 ) -> Starlette:
-    """A Starlette app serving `/mcp` and `/mcp/credentials/{token}`; its controls are at `app.state.sandbox`."""
-    controls = SandboxControls(latency_seconds=latency_seconds)
+    """A Starlette app serving `/mcp` and `/mcp/credentials/{token}`; its controls are at `app.state.sandbox`.
+
+    `protocol` picks the MCP eras served; `tools_page_size` splits `tools/list` into pages of that many tools;
+    `tools_ttl_ms` is the `ttlMs` hint on 2026-07-28 tool lists. The MCPServer is at `app.state.mcp_server`.
+    """
+    if protocol not in PROTOCOLS:
+        raise ValueError(f"protocol must be one of {PROTOCOLS}, not {protocol!r}")
+    if tools_page_size is not None and tools_page_size < 1:
+        raise ValueError("tools_page_size must be at least 1")
+    controls = SandboxControls(latency_seconds=latency_seconds, protocol=protocol, tools_page_size=tools_page_size)
     verifier = RolloutTokenVerifier(client_id=client_id, client_secret=client_secret)
     server: MCPServer[Any] = MCPServer(
         "rollout-sandbox",
@@ -64,7 +100,12 @@ def build_sandbox_app(
         token_verifier=verifier,
         # The SDK wants an issuer URL for its (here unused) OAuth metadata; Rollout tokens are issued by the app.
         auth=AuthSettings(issuer_url=public_base_url, resource_server_url=None),
-        middleware=[_MessageCounter(controls.stats)],
+        # Every user sees the same tools, so modern clients may share one cached list and one discover result.
+        cache_hints={
+            "tools/list": CacheHint(ttl_ms=tools_ttl_ms, scope="public"),
+            "server/discover": CacheHint(ttl_ms=DEFAULT_DISCOVER_TTL_MS, scope="public"),
+        },
+        middleware=[_MessageCounter(controls.stats), _ToolListChanges(controls), _ToolPages(controls)],
     )
     CrmTools(crm=crm, public_base_url=public_base_url).register(server)
     page = CredentialsPage(crm=crm, verifier=verifier)
@@ -74,6 +115,7 @@ def build_sandbox_app(
     )
     app.add_middleware(_FaultsAndStats, controls=controls)
     app.state.sandbox = controls
+    app.state.mcp_server = server
     return app
 
 
@@ -93,7 +135,7 @@ def _dns_rebinding_guard(public_base_url: str) -> TransportSecuritySettings:
 
 
 class _MessageCounter:
-    """MCP-level middleware: counts initialize and tools/call messages by tool name."""
+    """MCP-level middleware: counts initialize, server/discover, tools/list and tools/call (by tool name) messages."""
 
     def __init__(self, stats: SandboxStats) -> None:
         self._stats = stats
@@ -101,10 +143,82 @@ class _MessageCounter:
     async def __call__(self, ctx: ServerRequestContext[Any, Any], call_next: CallNext) -> HandlerResult:
         if ctx.method == "initialize":
             self._stats.initializations += 1
+        elif ctx.method == "server/discover":
+            self._stats.discovers += 1
+        elif ctx.method == "tools/list":
+            self._stats.tool_lists += 1
         elif ctx.method == "tools/call":
             name = ctx.params.get("name") if ctx.params else None
             self._stats.tool_calls[name if isinstance(name, str) else "<invalid>"] += 1
         return await call_next(ctx)
+
+
+class _ToolListChanges:
+    """Tells each legacy session once that the tool list changed, on the response stream of its next request.
+
+    The request's own stream, rather than the session's GET stream, so a test can't race the GET stream's opening.
+    2026-07-28 clients have no session to tell: they refetch when their cached list's ttlMs runs out.
+    """
+
+    def __init__(self, controls: SandboxControls) -> None:
+        self._controls = controls
+
+    async def __call__(self, ctx: ServerRequestContext[Any, Any], call_next: CallNext) -> HandlerResult:
+        controls = self._controls
+        session_id = _session_id(ctx)
+        legacy = ctx.protocol_version in HANDSHAKE_PROTOCOL_VERSIONS
+        if session_id is not None and ctx.request_id is not None and legacy:
+            told = controls.notified.get(session_id)
+            if told is None:  # a session that opened after the change has the current list
+                controls.notified[session_id] = controls.tools_generation
+                if len(controls.notified) > _KNOWN_SESSIONS:
+                    controls.notified.popitem(last=False)
+            elif told < controls.tools_generation:
+                controls.notified[session_id] = controls.tools_generation
+                await ctx.session.send_notification(types.ToolListChangedNotification(), ctx.request_id)
+        return await call_next(ctx)
+
+
+def _session_id(ctx: ServerRequestContext[Any, Any]) -> str | None:
+    request = ctx.request
+    headers = getattr(request, "headers", None)
+    if headers is None:
+        return None
+    value = headers.get(_SESSION_ID_HEADER)
+    return value if isinstance(value, str) else None
+
+
+class _ToolPages:
+    """Splits `tools/list` into pages of `tools_page_size` tools; the cursor is the index of the page's first tool."""
+
+    def __init__(self, controls: SandboxControls) -> None:
+        self._controls = controls
+
+    async def __call__(self, ctx: ServerRequestContext[Any, Any], call_next: CallNext) -> HandlerResult:
+        size = self._controls.tools_page_size
+        if ctx.method != "tools/list" or size is None:
+            return await call_next(ctx)
+        cursor = ctx.params.get("cursor") if ctx.params else None
+        try:
+            start = 0 if cursor is None else int(cursor)
+        except (TypeError, ValueError):
+            start = -1
+        if start < 0:
+            raise MCPError(code=types.INVALID_PARAMS, message="Invalid cursor")
+        result = await call_next(ctx)
+        if isinstance(result, types.ListToolsResult):
+            listed = result.tools
+            page = result.model_copy(update={"tools": listed[start : start + size]})
+            if start + size < len(listed):
+                page.next_cursor = str(start + size)
+            return page
+        if isinstance(result, dict) and isinstance(result.get("tools"), list):
+            listed_raw: list[Any] = result["tools"]
+            paged: dict[str, Any] = {**result, "tools": listed_raw[start : start + size]}
+            if start + size < len(listed_raw):
+                paged["nextCursor"] = str(start + size)
+            return paged
+        return result
 
 
 class _FaultsAndStats:
@@ -120,6 +234,11 @@ class _FaultsAndStats:
             return
         controls = self._controls
         controls.stats.http_requests += 1
+        controls.stats.by_method[scope["method"]] += 1
+        refusal = _era_refusal(controls.protocol, scope)
+        if refusal is not None:
+            await refusal(scope, receive, send)
+            return
         if controls.failure == "500":
             await PlainTextResponse("Internal Server Error (injected by the sandbox)", status_code=500)(
                 scope, receive, send
@@ -131,6 +250,38 @@ class _FaultsAndStats:
         if scope["method"] == "POST" and controls.latency_seconds > 0:
             await asyncio.sleep(controls.latency_seconds)
         await self._app(scope, receive, send)
+
+
+def _era_refusal(protocol: Protocol, scope: Scope) -> Callable[[Scope, Receive, Send], Any] | None:
+    """How a server of one era only answers a request of the other era, or None to serve it.
+
+    The SDK's session manager routes by the MCP-Protocol-Version header, so that is what decides here too.
+    """
+    if protocol == "both":
+        return None
+    header = next((v.decode("latin-1") for k, v in scope["headers"] if k == b"mcp-protocol-version"), None)
+    modern = header is not None and header not in HANDSHAKE_PROTOCOL_VERSIONS
+    if protocol == "legacy" and modern:
+        # What a 2025-11-25 server says to a sessionless request such as server/discover.
+        return _jsonrpc_error(400, types.INVALID_REQUEST, "Bad Request: Missing session ID")
+    if protocol == "modern" and not modern:
+        if scope["method"] != "POST":
+            return Response(status_code=405, headers={"Allow": "POST"})
+        # What a 2026-07-28-only server says to an initialize handshake: the versions it does speak.
+        data = types.UnsupportedProtocolVersionErrorData(
+            supported=list(MODERN_PROTOCOL_VERSIONS), requested=header or HANDSHAKE_PROTOCOL_VERSIONS[-1]
+        )
+        return _jsonrpc_error(
+            400, types.UNSUPPORTED_PROTOCOL_VERSION, "Unsupported protocol version", data.model_dump(mode="json")
+        )
+    return None
+
+
+def _jsonrpc_error(status: int, code: int, message: str, data: Any = None) -> Response:
+    error: dict[str, Any] = {"code": code, "message": message}
+    if data is not None:
+        error["data"] = data
+    return JSONResponse({"jsonrpc": "2.0", "id": None, "error": error}, status_code=status)
 
 
 async def _drop_connection(receive: Receive) -> None:

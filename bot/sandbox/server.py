@@ -6,13 +6,23 @@ import asyncio
 import contextlib
 import logging
 import socket
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
+from typing import Any
 
 import uvicorn
+from mcp.server.mcpserver import MCPServer
 from starlette.applications import Starlette
 
-from bot.sandbox.app import MCP_PATH, FailureMode, SandboxControls, SandboxStats, build_sandbox_app
+from bot.sandbox.app import (
+    DEFAULT_TOOLS_TTL_MS,
+    MCP_PATH,
+    FailureMode,
+    Protocol,
+    SandboxControls,
+    SandboxStats,
+    build_sandbox_app,
+)
 from bot.sandbox.crm import SandboxCrm
 
 logger = logging.getLogger(__name__)
@@ -28,10 +38,25 @@ class RunningSandbox:
     base_url: str  # e.g. http://127.0.0.1:54321
     crm: SandboxCrm
     _controls: SandboxControls
+    _server: MCPServer[Any]
 
     @property
     def stats(self) -> SandboxStats:
         return self._controls.stats
+
+    @property
+    def protocol(self) -> Protocol:
+        return self._controls.protocol
+
+    def add_tool(self, fn: Callable[..., Any], *, name: str, description: str) -> None:
+        """Offer one more tool; legacy sessions get `notifications/tools/list_changed` with their next response."""
+        self._server.add_tool(fn, name=name, description=description)
+        self._controls.tools_generation += 1
+
+    def remove_tool(self, name: str) -> None:
+        """Stop offering a tool; legacy sessions are told as with `add_tool`."""
+        self._server.remove_tool(name)
+        self._controls.tools_generation += 1
 
     def set_latency(self, seconds: float) -> None:
         """Delay every following POST to /mcp by `seconds` before it is handled."""
@@ -73,8 +98,16 @@ async def start_sandbox(
     port: int = 0,
     crm: SandboxCrm | None = None,
     latency_seconds: float = 0.0,
+    protocol: Protocol = "both",
+    tools_page_size: int | None = None,
+    tools_ttl_ms: int = DEFAULT_TOOLS_TTL_MS,
 ) -> AsyncIterator[RunningSandbox]:
-    """Serve a sandbox in this event loop until the block exits; port 0 picks a free port."""
+    """Serve a sandbox in this event loop until the block exits; port 0 picks a free port.
+
+    `protocol`: "legacy" (2025-11-25 initialize handshake only), "modern" (2026-07-28 stateless only) or "both".
+    `tools_page_size`: split `tools/list` into pages of that many tools. `tools_ttl_ms`: the 2026-07-28 `ttlMs` hint
+    on tool lists.
+    """
     crm = SandboxCrm() if crm is None else crm
     listener = _bind(host, port)
     base_url = _base_url(host, listener.getsockname()[1])
@@ -84,9 +117,18 @@ async def start_sandbox(
         public_base_url=base_url,
         crm=crm,
         latency_seconds=latency_seconds,
+        protocol=protocol,
+        tools_page_size=tools_page_size,
+        tools_ttl_ms=tools_ttl_ms,
     )
     async with _uvicorn(app, listener, handle_signals=False):
-        yield RunningSandbox(url=f"{base_url}{MCP_PATH}", base_url=base_url, crm=crm, _controls=app.state.sandbox)
+        yield RunningSandbox(
+            url=f"{base_url}{MCP_PATH}",
+            base_url=base_url,
+            crm=crm,
+            _controls=app.state.sandbox,
+            _server=app.state.mcp_server,
+        )
 
 
 async def serve_sandbox_forever(
@@ -97,6 +139,8 @@ async def serve_sandbox_forever(
     accounts_per_user: int,
     *,
     public_base_url: str | None = None,
+    protocol: Protocol = "both",
+    tools_page_size: int | None = None,
 ) -> None:
     """Serve until SIGINT/SIGTERM. `public_base_url` is where users reach it, when that is not host:port."""
     listener = _bind(host, port)
@@ -106,9 +150,11 @@ async def serve_sandbox_forever(
         client_secret=client_secret,
         public_base_url=base_url,
         crm=SandboxCrm(accounts_per_new_subject=accounts_per_user),
+        protocol=protocol,
+        tools_page_size=tools_page_size,
     )
     async with _uvicorn(app, listener, handle_signals=True) as serving:
-        logger.info("Rollout sandbox serving MCP at %s%s", base_url, MCP_PATH)
+        logger.info("Rollout sandbox serving MCP (%s) at %s%s", protocol, base_url, MCP_PATH)
         await serving  # uvicorn ends it on SIGINT/SIGTERM
 
 

@@ -8,11 +8,11 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Any
 
+import httpx2
 import jwt
 import pytest
 from mcp.client.session import ClientSession
 from mcp.client.streamable_http import streamable_http_client
-from mcp.shared._httpx_utils import create_mcp_http_client
 from mcp_types import CallToolResult, TextContent
 
 from bot.sandbox import RunningSandbox, SandboxCrm, start_sandbox
@@ -69,7 +69,7 @@ def subject(request: pytest.FixtureRequest) -> str:
 @asynccontextmanager
 async def mcp_session(url: str, token: str) -> AsyncIterator[ClientSession]:
     async with (
-        create_mcp_http_client(headers={"Authorization": f"Bearer {token}"}) as http,
+        httpx2.AsyncClient(headers={"Authorization": f"Bearer {token}"}) as http,
         streamable_http_client(url, http_client=http) as (read, write),
         ClientSession(read, write) as session,
     ):

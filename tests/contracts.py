@@ -1,0 +1,118 @@
+"""A Rollout-like MCP server with a contract a test writes: its own tool names, annotations and result shapes.
+
+The real Rollout documents none of these, so the bot is tested against plausible alternatives: a destructive tool named
+like a read and listed first, no annotations at all, the credentials link in a normal result, errors that echo the
+query, an overview shape the parser has never seen. Every call is recorded, so a test can say what was (not) run.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+from collections.abc import AsyncIterator, Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import mcp_types as types
+from mcp.server.lowlevel import Server
+from mcp.server.transport_security import TransportSecuritySettings
+
+from bot.sandbox.server import _bind, _uvicorn  # the sandbox's loopback serving, reused as is
+
+Handler = Callable[[dict[str, Any]], types.CallToolResult]
+
+READ = types.ToolAnnotations(read_only_hint=True)
+WRITE = types.ToolAnnotations(read_only_hint=False, destructive_hint=False)
+DESTRUCTIVE = types.ToolAnnotations(read_only_hint=False, destructive_hint=True)
+
+ADA = {"id": "p-ada", "name": "Ada Lovelace", "email": "ada@example.com", "company": "Analytical Engines"}
+
+
+def result(payload: Mapping[str, Any] | str, *, error: bool = False) -> types.CallToolResult:
+    """A tool answer as Rollout-like servers send it: JSON (or prose) text, optionally marked as an error."""
+    text = payload if isinstance(payload, str) else json.dumps(payload)
+    return types.CallToolResult(content=[types.TextContent(type="text", text=text)], is_error=error)
+
+
+def schema(*properties: str) -> dict[str, Any]:
+    return {"type": "object", "properties": {name: {"type": "string"} for name in properties}}
+
+
+@dataclass
+class ContractTool:
+    name: str
+    handler: Handler
+    properties: tuple[str, ...] = ()
+    annotations: types.ToolAnnotations | None = None
+    description: str = ""
+
+    def listed(self) -> types.Tool:
+        return types.Tool(
+            name=self.name,
+            description=self.description or self.name.replace("_", " "),
+            input_schema=schema(*self.properties),
+            annotations=self.annotations,
+        )
+
+
+@dataclass
+class ContractServer:
+    url: str
+    tools: list[ContractTool]
+    calls: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
+
+    def called(self, name: str) -> list[dict[str, Any]]:
+        return [arguments for called, arguments in self.calls if called == name]
+
+
+def standard_tools(**replacing: Handler) -> list[ContractTool]:
+    """Rollout's five tools with answers about one person, Ada; `replacing` swaps a handler by tool name."""
+    handlers: dict[str, Handler] = {
+        "list_credentials": lambda _: result({"credentials": [{"id": "cred-1", "appKey": "hubspot", "label": "Acme"}]}),
+        "get_person_overview": lambda _: result({"person": ADA, "notes": [], "tasks": []}),
+        "create_person": lambda args: result({"person": {**ADA, "email": args.get("email")}}),
+        "create_note": lambda args: result({"note": {"id": "n-1", "content": args.get("content")}}),
+        "create_task": lambda args: result({"task": {"id": "t-1", "title": args.get("title")}}),
+        **replacing,
+    }
+    return [
+        ContractTool("list_credentials", handlers["list_credentials"], (), READ),
+        ContractTool(
+            "get_person_overview",
+            handlers["get_person_overview"],
+            ("credentialId", "personId", "email", "query"),
+            READ,
+        ),
+        ContractTool(
+            "create_person", handlers["create_person"], ("credentialId", "firstName", "lastName", "email"), WRITE
+        ),
+        ContractTool("create_note", handlers["create_note"], ("credentialId", "personId", "content"), WRITE),
+        ContractTool("create_task", handlers["create_task"], ("credentialId", "personId", "title", "dueDate"), WRITE),
+    ]
+
+
+@contextlib.asynccontextmanager
+async def serve_contract(tools: list[ContractTool]) -> AsyncIterator[ContractServer]:
+    """Serve `tools` over Streamable HTTP on a loopback port until the block exits. Bearer tokens are not checked."""
+    listener = _bind("127.0.0.1", 0)
+    port = listener.getsockname()[1]
+    served = ContractServer(f"http://127.0.0.1:{port}/mcp", tools)
+
+    async def list_tools(_ctx: Any, _params: types.PaginatedRequestParams | None) -> types.ListToolsResult:
+        return types.ListToolsResult(tools=[t.listed() for t in served.tools])
+
+    async def call_tool(_ctx: Any, params: types.CallToolRequestParams) -> types.CallToolResult:
+        arguments = dict(params.arguments or {})
+        served.calls.append((params.name, arguments))
+        tool = next((t for t in served.tools if t.name == params.name), None)
+        if tool is None:
+            return result({"error": "unknown_tool", "message": f"No tool {params.name}"}, error=True)
+        return tool.handler(arguments)
+
+    server: Server[Any] = Server("rollout-contract", on_list_tools=list_tools, on_call_tool=call_tool)
+    guard = TransportSecuritySettings(
+        enable_dns_rebinding_protection=True, allowed_hosts=["127.0.0.1:*"], allowed_origins=["http://127.0.0.1:*"]
+    )
+    app = server.streamable_http_app(transport_security=guard)
+    async with _uvicorn(app, listener, handle_signals=False):
+        yield served

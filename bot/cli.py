@@ -1,4 +1,4 @@
-"""`rollout-bot serve | demo | sandbox | migrate | bench`."""
+"""`rollout-bot serve | demo | sandbox | migrate | bench | doctor`."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ import asyncio
 import contextlib
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
 from bot.config import ConfigError, load_settings
 
@@ -37,6 +38,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     bench.add_argument("--users", type=int, default=500)
     bench.add_argument("--latency", type=float, default=0.0, help="seconds of injected Rollout latency")
     bench.add_argument("--json", action="store_true", help="print the results as JSON")
+    doctor = commands.add_parser("doctor", help="check settings, the Slack token and Rollout, and say what is wrong")
+    doctor.add_argument("--user", help="check Rollout as the bot does for this Slack user id (U...)")
+    doctor.add_argument("--team", help="the user's workspace id (T...); default: the bot token's workspace")
+    doctor.add_argument("--manifest", type=Path, help="the Slack app manifest to compare scopes with")
+    doctor.add_argument("--json", action="store_true", help="print the report as JSON")
     args = parser.parse_args(argv)
 
     try:
@@ -88,6 +94,11 @@ async def _run(args: argparse.Namespace) -> int:
             from bot.bench import run_bench
 
             return await run_bench(args)
+        case "doctor":
+            from bot.doctor import DoctorOptions, run_doctor
+
+            options = DoctorOptions(user=args.user, team=args.team, manifest=args.manifest)
+            return await run_doctor(load_settings(), options, as_json=args.json, out=sys.stdout)
     return 0
 
 

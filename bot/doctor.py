@@ -466,10 +466,13 @@ def describe_tools(
     facts: dict[str, Any],
 ) -> None:
     """The tools with their annotations, then what the bot makes of them (bot.rollout.tools decides, not doctor)."""
-    width = max((len(t.name) for t in tools), default=0)
-    rows = [f"{t.name.ljust(width)}  {annotation_text(t)}" for t in tools]
-    section.add("ok" if tools else "fail", f"{len(tools)} tools listed ({pages} page{'s' if pages > 1 else ''})", rows)
     tool_map = classify(tools, overrides)
+    width = max((len(t.name) for t in tools), default=0)
+    rows = [
+        f"{t.name.ljust(width)}  {'read ' if t.name in tool_map.reads else 'write'}  {annotation_text(t)}"
+        for t in tools
+    ]
+    section.add("ok" if tools else "fail", f"{len(tools)} tools listed ({pages} page{'s' if pages > 1 else ''})", rows)
     facts["tools"] = [
         {"name": t.name, "annotations": _annotations(t), "treated_as": "read" if t.name in tool_map.reads else "write"}
         for t in tools

@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import json
 import re
+import socket
 from collections.abc import AsyncIterator
 from datetime import timedelta
 from pathlib import Path
@@ -255,6 +256,25 @@ async def test_an_unreachable_rollout_is_named(sandbox: RunningSandbox, slack: F
         sandbox.set_failure(None)
 
     assert code == 1 and failures(output) == ["✗ connecting: Rollout answered HTTP 500"]
+
+
+async def test_a_rollout_nobody_answers_at_is_named(sandbox: RunningSandbox, slack: FakeSlackApi) -> None:
+    with socket.socket() as closed:  # bound but not listening: connections are refused
+        closed.bind(("127.0.0.1", 0))
+        url = f"http://127.0.0.1:{closed.getsockname()[1]}/mcp"
+
+        code, output = await run(settings_for(sandbox, slack, rollout_mcp_url=url))
+
+    assert code == 1 and failures(output) == [f"✗ connecting: could not connect to {url} (ROLLOUT_MCP_URL)"]
+
+
+async def test_a_slow_rollout_is_named(sandbox: RunningSandbox, slack: FakeSlackApi) -> None:
+    sandbox.set_latency(0.5)
+
+    code, output = await run(settings_for(sandbox, slack, rollout_timeout_seconds=0.1))
+
+    assert code == 1
+    assert failures(output) == ["✗ connecting: Rollout didn't answer within 0.1 s (ROLLOUT_TIMEOUT_SECONDS)"]
 
 
 async def test_user_gets_the_subject_the_bot_uses(empty_sandbox: RunningSandbox, slack: FakeSlackApi) -> None:

@@ -135,9 +135,22 @@ async def run_doctor(settings: Settings, options: DoctorOptions, *, as_json: boo
     """Run every check, print the report (text or JSON), return the exit code."""
     secret_values = _secret_values(settings)
     report = await diagnose(settings, options, remember_secret=secret_values.append)
-    text = json.dumps(report.to_json(), indent=2, ensure_ascii=False) + "\n" if as_json else render_text(report)
-    out.write(scrub(text, secret_values))
+    if as_json:
+        # Scrubbed value by value, so a withheld link can never break the JSON around it.
+        out.write(json.dumps(_scrub_values(report.to_json(), secret_values), indent=2, ensure_ascii=False) + "\n")
+    else:
+        out.write(scrub(render_text(report), secret_values))
     return report.exit_code
+
+
+def _scrub_values(node: Any, secret_values: Sequence[str]) -> Any:
+    if isinstance(node, str):
+        return scrub(node, secret_values)
+    if isinstance(node, dict):
+        return {scrub(str(key), secret_values): _scrub_values(value, secret_values) for key, value in node.items()}
+    if isinstance(node, list):
+        return [_scrub_values(item, secret_values) for item in node]
+    return node
 
 
 async def diagnose(

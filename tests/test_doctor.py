@@ -351,6 +351,25 @@ def test_scrub_removes_links_tokens_and_secrets() -> None:
     assert scrubbed.startswith("Connect at [credentials link withheld] now; key [secret]; bare [token]")
 
 
+async def test_json_stays_valid_when_a_link_is_withheld(monkeypatch: pytest.MonkeyPatch) -> None:
+    link = "https://universal.rollout.com/mcp/credentials/abc.def.ghi"
+
+    async def diagnose(*_: Any, **__: Any) -> doctor.Report:
+        report = doctor.Report()
+        report.rollout.add("fail", f"Rollout said: connect at {link}")
+        report.facts["echo"] = {"url": link, "list": [link]}
+        return report
+
+    monkeypatch.setattr(doctor, "diagnose", diagnose)
+    out = io.StringIO()
+
+    code = await run_doctor(load_settings(), DoctorOptions(), as_json=True, out=out)
+
+    parsed = json.loads(out.getvalue())
+    assert code == 1 and "/mcp/credentials/" not in out.getvalue()
+    assert parsed["echo"] == {"url": "[credentials link withheld]", "list": ["[credentials link withheld]"]}
+
+
 class Pages:
     """A tool listing in pages, as a server with many tools answers it."""
 

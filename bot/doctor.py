@@ -26,7 +26,7 @@ from mcp.client.streamable_http import streamable_http_client
 from mcp.shared.exceptions import MCPError
 from mcp_types.version import MODERN_PROTOCOL_VERSIONS
 from pydantic import SecretStr
-from slack_sdk.errors import SlackApiError
+from slack_sdk.errors import SlackApiError, SlackClientError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.config import DEFAULT_DATABASE_URL, ConfigError, Settings
@@ -260,7 +260,7 @@ async def check_slack(settings: Settings, manifest: Path, report: Report) -> str
         error = exc.response.get("error") if isinstance(exc.response.data, dict) else None
         section.add("fail", f"auth.test: Slack refused the bot token ({error or exc.response.status_code})")
         return None
-    except (aiohttp.ClientError, TimeoutError, OSError) as exc:
+    except (SlackClientError, aiohttp.ClientError, TimeoutError, OSError) as exc:
         section.add("fail", f"auth.test: could not reach Slack ({type(exc).__name__})")
         return None
     team_id = str(response.get("team_id") or "")
@@ -318,7 +318,8 @@ def manifest_bot_scopes(text: str) -> tuple[str, ...]:
         indent = len(line) - len(line.lstrip())
         content = line.strip()
         if content.startswith("- "):
-            if [key for _, key in path] == ["oauth_config", "scopes", "bot"] and indent > path[-1][0]:
+            # YAML lets a list sit at its key's own indent ("bot:" then "- chat:write" right below it).
+            if [key for _, key in path] == ["oauth_config", "scopes", "bot"] and indent >= path[-1][0]:
                 scopes.append(_unquote(content[2:]))
             continue
         key, _, value = content.partition(":")

@@ -441,5 +441,7 @@ def test_manifest_scopes_read_like_yaml_reads_them() -> None:
     )
 
     assert list(manifest_bot_scopes(MANIFEST.read_text())) == MANIFEST_SCOPES
-    for text in (flow, nested):
+    compact = "oauth_config:\n  scopes:\n    bot:\n    - im:write\n    - commands\n  redirect_urls: []\n"
+
+    for text in (flow, nested, compact):
         assert list(manifest_bot_scopes(text)) == yaml.safe_load(text)["oauth_config"]["scopes"]["bot"]

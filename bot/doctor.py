@@ -384,18 +384,11 @@ def protocol_era(version: str) -> str:
 
 
 def annotation_text(tool: types.Tool) -> str:
-    hints = tool.annotations
-    values = {
-        "readOnly": None if hints is None else hints.read_only_hint,
-        "destructive": None if hints is None else hints.destructive_hint,
-        "idempotent": None if hints is None else hints.idempotent_hint,
-        "openWorld": None if hints is None else hints.open_world_hint,
-    }
-    return " ".join(f"{name}={_hint(value)}" for name, value in values.items())
-
-
-def _hint(value: bool | None) -> str:
-    return "-" if value is None else str(value).lower()
+    """`readOnly=true destructive=- ...`: "-" where the server gave no hint."""
+    return " ".join(
+        f"{name.removesuffix('Hint')}={'-' if value is None else str(value).lower()}"
+        for name, value in _annotations(tool).items()
+    )
 
 
 def _annotations(tool: types.Tool) -> dict[str, bool | None]:

@@ -377,6 +377,14 @@ async def list_all_tools(client: ToolLister) -> tuple[list[types.Tool], int]:
     raise PagingError(f"the tool listing did not end within {MAX_TOOL_PAGES} pages")
 
 
+def shown_url(url: str) -> str:
+    """The URL without user info or query, either of which may hold a credential."""
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    host = f"[{host}]" if ":" in host else host  # an IPv6 address keeps its brackets
+    return f"{parts.scheme}://{host}{f':{parts.port}' if parts.port else ''}{parts.path}"
+
+
 def protocol_era(version: str) -> str:
     if version in MODERN_PROTOCOL_VERSIONS:
         return "stateless (no handshake)"
@@ -409,14 +417,14 @@ async def check_rollout(
     remember_secret: Callable[[str], None],
 ) -> None:
     section = report.rollout
-    section.title = f"Rollout ({settings.rollout_mcp_url})"
+    section.title = f"Rollout ({shown_url(settings.rollout_mcp_url)})"
     try:
         settings.require_rollout()
     except ConfigError:
         section.add("note", "skipped: ROLLOUT_CLIENT_ID and ROLLOUT_CLIENT_SECRET are needed (see Settings)")
         return
     assert settings.rollout_client_id is not None and settings.rollout_client_secret is not None
-    facts: dict[str, Any] = {"url": settings.rollout_mcp_url}
+    facts: dict[str, Any] = {"url": shown_url(settings.rollout_mcp_url)}
     report.facts["rollout"] = facts
 
     if options.user:
@@ -611,7 +619,7 @@ def _describe_failure(exc: BaseException, statuses: Sequence[int], settings: Set
     if any(isinstance(e, TimeoutError | httpx2.TimeoutException) for e in leaves):
         return f"Rollout didn't answer within {settings.rollout_timeout_seconds:g} s (ROLLOUT_TIMEOUT_SECONDS)"
     if any(isinstance(e, httpx2.ConnectError) for e in leaves):
-        return f"could not connect to {settings.rollout_mcp_url} (ROLLOUT_MCP_URL)"
+        return f"could not connect to {shown_url(settings.rollout_mcp_url)} (ROLLOUT_MCP_URL)"
     if statuses and statuses[-1] >= 400:
         return f"Rollout answered HTTP {statuses[-1]}"
     first = leaves[0] if leaves else exc

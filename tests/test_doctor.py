@@ -341,6 +341,12 @@ def test_the_cli_runs_doctor_and_exits_2_on_bad_settings(
 # ---- the parts -------------------------------------------------------------------------------------------------
 
 
+def test_urls_are_shown_without_user_info_or_query() -> None:
+    assert doctor.shown_url("https://user:pw@rollout.example:8443/mcp?key=k") == "https://rollout.example:8443/mcp"
+    assert doctor.shown_url("https://universal.rollout.com/mcp") == "https://universal.rollout.com/mcp"
+    assert doctor.shown_url("http://[::1]:8765/mcp") == "http://[::1]:8765/mcp"
+
+
 def test_scrub_removes_links_tokens_and_secrets() -> None:
     token = TokenMinter(CLIENT_ID, CLIENT_SECRET, timedelta(minutes=5)).mint("someone").token
     text = f"Connect at https://universal.rollout.com/mcp/credentials/{token} now; key {CLIENT_SECRET}; bare {token}"

@@ -61,12 +61,27 @@ class RolloutClient:
     # ---- discovery ----------------------------------------------------------------------------------------------
 
     async def tools(self, user: SlackUser) -> list[types.Tool] | Failure:
-        """The user's tools as listed once when their session opened."""
-        try:
-            async with self._pool.session(user) as session:
-                return list(session.tools)
-        except (SessionUnavailable, TimeoutError) as exc:
-            return self._connect_failure(exc)
+        """The user's complete tool list (every page), re-read when Rollout says it changed or its ttlMs ends."""
+        for attempt in (1, 2):
+            session: UserSession | None = None
+            try:
+                async with self._pool.session(user) as session:
+                    async with asyncio.timeout(self._timeout):
+                        return list(await session.list_tools())
+            except (SessionUnavailable, TimeoutError, MCPError) as exc:
+                if session is None:  # failed to open
+                    if attempt == 1 and isinstance(exc, SessionUnavailable) and not self._rejected(exc):
+                        continue
+                    return self._connect_failure(exc)
+                # Listing is a read, so a broken session is replaced and asked once more.
+                await self._pool.discard(session)
+                if session.auth.rejected:
+                    return self._connect_failure(SessionUnavailable(exc, rejected=True))
+                if attempt == 1 and not isinstance(exc, TimeoutError):
+                    continue
+                log.warning("rollout tool list failed for %s: %s", user, type(exc).__name__)
+                return self._connect_failure(exc)
+        raise AssertionError("unreachable")  # pragma: no cover
 
     def tool_map(self, tools: list[types.Tool]) -> ToolMap:
         """What each tool is for; an ambiguity is logged once per process, so the admin can settle it."""

@@ -1,15 +1,24 @@
-"""A bounded LRU pool of open MCP sessions, one per user, closed when idle or evicted."""
+"""A bounded LRU pool of MCP clients, one per user, closed when idle or evicted.
+
+Per process, not per user: one SSL context, what the server's protocol era is, and the cache of tool lists Rollout
+marks public. Per user: the token (through BearerAuth), the client, and a private tool list while it is fresh.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 from collections import OrderedDict
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
+
+import httpx2
 
 from bot.identity import SlackUser
-from bot.rollout.session import RolloutStats, UserSession
+from bot.rollout.session import RolloutStats, Shared, ToolListStore, UserSession
 from bot.rollout.tokens import TokenService
+
+DEFAULT_ERA_SECONDS = 300.0  # how long the server's protocol era is trusted before it is probed again
 
 
 class SessionPool:
@@ -22,19 +31,37 @@ class SessionPool:
         idle_seconds: float,
         connect_timeout: float,
         stats: RolloutStats | None = None,
+        era_seconds: float = DEFAULT_ERA_SECONDS,
+        cache_clock: Callable[[], float] = time.time,
     ) -> None:
-        self._url = url
         self._tokens = tokens
         self._max = max_sessions
         self._idle = idle_seconds
         self._connect_timeout = connect_timeout
         self.stats = stats or RolloutStats()
+        self._shared = Shared(
+            url=url,
+            stats=self.stats,
+            # As httpx2 would build it for each client, once: about 50 ms of CPU per session otherwise.
+            ssl_context=httpx2.create_ssl_context(),
+            # Room for a private list per pooled user, plus the public one.
+            tool_lists=ToolListStore(max_entries=2 * max_sessions + 16, clock=cache_clock),
+            era_seconds=era_seconds,
+        )
         self._sessions: OrderedDict[SlackUser, UserSession] = OrderedDict()
         self._opening: dict[SlackUser, asyncio.Future[UserSession]] = {}
         self._closing: set[asyncio.Task[None]] = set()
+        self._renewed: set[SlackUser] = set()  # users whose session was discarded: re-read their tool list
+        self._reaper: asyncio.TimerHandle | None = None
 
     def __len__(self) -> int:
         return len(self._sessions)
+
+    @property
+    def protocol_version(self) -> str | None:
+        """The protocol era the process last saw the server speak ("legacy" or a version), if it knows."""
+        era = self._shared.era
+        return None if era is None else era.version
 
     @contextlib.asynccontextmanager
     async def session(self, user: SlackUser) -> AsyncIterator[UserSession]:
@@ -45,14 +72,25 @@ class SessionPool:
         finally:
             session.in_use -= 1
             session.last_used = asyncio.get_running_loop().time()
+            self._arm_reaper()
 
     async def discard(self, session: UserSession) -> None:
-        """Drop a broken session so the next call for this user opens a fresh one."""
+        """Drop a broken session so the next call for this user opens a fresh one.
+
+        The era is forgotten too, so the next connection asks the server again: it may have changed protocol.
+        """
         if self._sessions.get(session.user) is session:
             del self._sessions[session.user]
+        self._renewed.add(session.user)
+        if len(self._renewed) > 4 * self._max:  # bounded: a missed refresh only means one cached list is reused
+            self._renewed.clear()
+        self._shared.forget_era()
         await session.close()
 
     async def close(self) -> None:
+        if self._reaper is not None:
+            self._reaper.cancel()
+            self._reaper = None
         sessions = list(self._sessions.values())
         self._sessions.clear()
         await asyncio.gather(*(s.close() for s in sessions), *self._closing, return_exceptions=True)
@@ -72,8 +110,10 @@ class SessionPool:
         pending = asyncio.get_running_loop().create_future()
         self._opening[user] = pending
         try:
-            session = UserSession(user, self._url, self._tokens, self.stats, self._connect_timeout)
+            refresh = user in self._renewed
+            session = UserSession(user, self._tokens, self._shared, self._connect_timeout, refresh_tools=refresh)
             await session.open()
+            self._renewed.discard(user)
             self._sessions[user] = session
             self._evict_overflow()
             pending.set_result(session)
@@ -91,6 +131,19 @@ class SessionPool:
             if session.in_use == 0 and now - session.last_used > self._idle:
                 del self._sessions[user]
                 self._close_later(session)
+
+    def _arm_reaper(self) -> None:
+        """Close idle sessions even when no other call comes to notice them, at the earliest one's expiry."""
+        idle = [s.last_used for s in self._sessions.values() if s.in_use == 0]
+        if self._reaper is not None or not idle:  # a session in use re-arms this when it is released
+            return
+        loop = asyncio.get_running_loop()
+        self._reaper = loop.call_at(max(min(idle) + self._idle, loop.time()) + 0.001, self._reap)
+
+    def _reap(self) -> None:
+        self._reaper = None
+        self._expire_idle()
+        self._arm_reaper()
 
     def _evict_overflow(self) -> None:
         for user, session in list(self._sessions.items()):

@@ -1,24 +1,40 @@
-"""One open MCP session per user, over Streamable HTTP, with the user's bearer token renewed underneath it."""
+"""One MCP client per user over Streamable HTTP, in whichever protocol era Rollout speaks, with the user's bearer
+token renewed underneath it.
+
+On a 2025-11-25 server the client holds an initialized session (Mcp-Session-Id). On a 2026-07-28 server there is no
+session: the client adopts the discover result the process already has and costs nothing to open, so a command is
+one POST. Either way the complete tool list comes from every `tools/list` page, through the Client's response cache.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
 import logging
-from collections.abc import AsyncGenerator
+import ssl
+import time
+from collections.abc import AsyncGenerator, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 import httpx2
 import mcp_types as types
-from mcp.client.session import ClientSession
+from mcp import Client
+from mcp.client import CacheConfig, CacheEntry, CacheKey, IncomingMessage, InMemoryResponseCacheStore
+from mcp.client.caching import MAX_TTL_MS
 from mcp.client.streamable_http import streamable_http_client
-from mcp.shared._httpx_utils import MCP_DEFAULT_SSE_READ_TIMEOUT, create_mcp_http_client
+from mcp_types.version import MODERN_PROTOCOL_VERSIONS
 
 from bot.identity import SlackUser
 from bot.rollout.tokens import TokenService
 
 log = logging.getLogger(__name__)
+
+LEGACY = "legacy"  # the Client's mode for the 2025-11-25 initialize handshake
+MAX_TOOL_PAGES = 100  # a server whose cursor never ends must not hold a command forever
+# The legacy GET stream stays open between server messages; a call's own read timeout is set per request.
+_STREAM_READ_TIMEOUT = 300.0
 
 
 @dataclass
@@ -47,7 +63,7 @@ class BearerAuth(httpx2.Auth):
         issued = await self._tokens.current(self._user)
         request.headers["Authorization"] = f"Bearer {issued.token}"
         response = yield request
-        if response.status_code != 401:
+        if response.status_code != 401 or self.rejected:  # a fresh token was refused already: don't mint another
             return
         renewed = await self._tokens.renew(self._user, rejected=issued.token)
         request.headers["Authorization"] = f"Bearer {renewed.token}"
@@ -55,32 +71,129 @@ class BearerAuth(httpx2.Auth):
         self.rejected = response.status_code == 401
 
 
+@dataclass(frozen=True, slots=True)
+class Era:
+    """The protocol the server spoke when last asked: a modern version with its discover result, or legacy."""
+
+    version: str  # LEGACY or a 2026-07-28+ protocol version
+    discover: types.DiscoverResult | None
+    expires_at: float  # event-loop time
+
+
+# Filled by ToolListStore.set while a walk is in progress: where the SDK cached the walk's first page.
+_first_page_keys: contextvars.ContextVar[list[CacheKey] | None] = contextvars.ContextVar(
+    "rollout_first_page_keys", default=None
+)
+
+
+class ToolListStore:
+    """The response-cache store all the pool's Clients share, so what one user fetched can serve the next.
+
+    The SDK caches only the cursorless first page of a listing. After a walk over several pages, `complete` puts the
+    whole list in that entry, so the next user's Client gets every tool from the cache instead of walking again.
+    Entries are keyed by the SDK per protocol era, server and (for `private` results) user partition.
+    """
+
+    def __init__(self, *, max_entries: int, clock: Callable[[], float] = time.time) -> None:
+        self._entries = InMemoryResponseCacheStore(max_entries=max_entries)
+        self.clock = clock  # the Clients' cache clock too, so expiry is judged on one clock
+
+    async def get(self, key: CacheKey) -> CacheEntry | None:
+        return await self._entries.get(key)
+
+    async def set(self, key: CacheKey, entry: CacheEntry) -> None:
+        keys = _first_page_keys.get()
+        if keys is not None and key.method == "tools/list":
+            keys.append(key)
+        await self._entries.set(key, entry)
+
+    async def delete(self, key: CacheKey) -> None:
+        await self._entries.delete(key)
+
+    async def clear(self) -> None:
+        await self._entries.clear()
+
+    async def complete(self, key: CacheKey, listing: types.ListToolsResult, *, ttl_ms: int) -> None:
+        """Replace the cached first page at `key` with the complete listing, fresh for the shortest page lifetime."""
+        first = await self._entries.get(key)
+        if first is None:
+            return
+        expires_at = first.expires_at
+        if expires_at is not None:
+            expires_at = min(expires_at, self.clock() + min(ttl_ms, MAX_TTL_MS) / 1000)
+        whole = CacheEntry(value=listing.model_copy(deep=True), scope=first.scope, expires_at=expires_at)
+        await self._entries.set(key, whole)
+
+
+@dataclass
+class Shared:
+    """What a pool's sessions share: one SSL context, the server's era, the tool-list cache and the counters."""
+
+    url: str
+    stats: RolloutStats
+    ssl_context: ssl.SSLContext
+    tool_lists: ToolListStore
+    era_seconds: float  # how long the era is trusted without asking again, at least
+    era: Era | None = None
+
+    def known_era(self) -> Era | None:
+        era = self.era
+        if era is not None and asyncio.get_running_loop().time() >= era.expires_at:
+            self.era = era = None
+        return era
+
+    def learn_era(self, client: Client) -> None:
+        version = client.protocol_version
+        lifetime = self.era_seconds
+        if version in MODERN_PROTOCOL_VERSIONS:
+            discover = client.session.discover_result
+            if discover is not None:  # the server may say its discover result stays fresh for longer
+                lifetime = max(lifetime, min(discover.ttl_ms, MAX_TTL_MS) / 1000)
+            era = Era(version, discover, asyncio.get_running_loop().time() + lifetime)
+        else:
+            era = Era(LEGACY, None, asyncio.get_running_loop().time() + lifetime)
+        self.era = era
+
+    def forget_era(self) -> None:
+        self.era = None
+
+
 class UserSession:
-    """An initialized ClientSession owned by a background task.
+    """A connected `mcp.Client` owned by a background task.
 
     The MCP client's contexts hold anyio task groups that must be entered and left by the same task, so one task per
-    session keeps them open and callers from any task use the session through it.
+    session keeps them open and callers from any task use the client through it.
     """
 
     def __init__(
-        self, user: SlackUser, url: str, tokens: TokenService, stats: RolloutStats, connect_timeout: float
+        self, user: SlackUser, tokens: TokenService, shared: Shared, connect_timeout: float, *, refresh_tools: bool
     ) -> None:
         self.user = user
         self.auth = BearerAuth(user, tokens)
-        self._url = url
-        self._stats = stats
+        self._shared = shared
         self._connect_timeout = connect_timeout
-        self._session: ClientSession | None = None
-        self.tools: list[types.Tool] = []
+        self._refresh_tools = refresh_tools  # a renewed session reads the list from Rollout, not the cache
+        self._client: Client | None = None
+        self.protocol_version: str | None = None  # the negotiated MCP version, for diagnostics
+        self._tools: list[types.Tool] | None = None
+        self._tools_stale = False  # set by notifications/tools/list_changed
+        self._tools_lock = asyncio.Lock()
+        self.tool_list_changes = 0  # list_changed notifications received, for tests
+        self.tool_list_changed = asyncio.Event()
         self._ready: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._closing = asyncio.Event()
+        self.closed = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self.last_used = asyncio.get_running_loop().time()
         self.in_use = 0
 
     @property
     def alive(self) -> bool:
-        return self._task is not None and not self._task.done() and self._session is not None
+        return self._task is not None and not self._task.done() and self._client is not None
+
+    @property
+    def modern(self) -> bool:
+        return self.protocol_version in MODERN_PROTOCOL_VERSIONS
 
     async def open(self) -> None:
         self._task = asyncio.create_task(self._run(), name=f"mcp-session-{self.user}")
@@ -93,20 +206,37 @@ class UserSession:
             raise
 
     async def _run(self) -> None:
-        http = create_mcp_http_client(
-            timeout=httpx2.Timeout(self._connect_timeout, read=MCP_DEFAULT_SSE_READ_TIMEOUT), auth=self.auth
+        shared = self._shared
+        era = shared.known_era()
+        http = httpx2.AsyncClient(
+            auth=self.auth,
+            verify=shared.ssl_context,  # one context per pool: building one costs tens of ms of CPU
+            timeout=httpx2.Timeout(self._connect_timeout, read=_STREAM_READ_TIMEOUT),
+            event_hooks={"request": [shared.stats.on_request], "response": []},
         )
-        http.event_hooks = {"request": [self._stats.on_request], "response": []}
+        client = Client(
+            streamable_http_client(shared.url, http_client=http),
+            # Probe once per process, then adopt what the server said instead of asking again for every user.
+            mode="auto" if era is None else era.version,
+            prior_discover=None if era is None else era.discover,
+            read_timeout_seconds=self._connect_timeout,
+            message_handler=self._on_message,
+            cache=CacheConfig(
+                store=shared.tool_lists,
+                partition=f"{self.user.team_id}:{self.user.user_id}",  # verified by Slack's request signature
+                target_id=shared.url,
+                share_public=True,  # a list Rollout marks public is the same for everyone
+                clock=shared.tool_lists.clock,
+            ),
+        )
         try:
-            async with (
-                http,
-                streamable_http_client(self._url, http_client=http) as (read, write),
-                ClientSession(read, write) as session,
-            ):
-                await session.initialize()
-                self.tools = list((await session.list_tools()).tools)
-                self._session = session
-                self._stats.sessions_opened += 1
+            async with http, client:
+                self.protocol_version = client.protocol_version
+                if era is None:
+                    shared.learn_era(client)
+                self._client = client
+                self._tools = await self._walk_tools(client, refresh=self._refresh_tools)
+                shared.stats.sessions_opened += 1
                 self._ready.set_result(None)
                 await self._closing.wait()
         except Exception as exc:  # the transport's task group wraps errors; the caller only needs "it failed"
@@ -115,19 +245,78 @@ class UserSession:
             else:
                 log.info("rollout session for %s ended: %s", self.user, type(_unwrap(exc)).__name__)
         finally:
-            self._session = None
+            self._client = None
             if not self._ready.done():
                 self._ready.set_exception(SessionUnavailable(None))
+            self.closed.set()
+
+    async def _on_message(self, message: IncomingMessage) -> None:
+        if isinstance(message, types.ToolListChangedNotification):
+            self._tools_stale = True
+            self.tool_list_changes += 1
+            self.tool_list_changed.set()
+
+    async def list_tools(self) -> list[types.Tool]:
+        """Every tool, from the session's list while it is current.
+
+        A legacy session keeps its list until Rollout says it changed. A modern one asks the Client each time: its
+        response cache answers without a request while the list's ttlMs lasts, and walks the pages again after.
+        """
+        client = self._client
+        if client is None:
+            raise SessionUnavailable(None)
+        if self._tools is not None and not self._tools_stale and not self.modern:
+            return self._tools
+        async with self._tools_lock:
+            if self._tools is None or self._tools_stale or self.modern:
+                refresh = self._tools_stale
+                self._tools_stale = False
+                try:
+                    self._tools = await self._walk_tools(client, refresh=refresh)
+                except BaseException:
+                    self._tools_stale = self._tools_stale or refresh
+                    raise
+            return self._tools
+
+    async def _walk_tools(self, client: Client, *, refresh: bool) -> list[types.Tool]:
+        """All pages of `tools/list`, bounded; a listing that took several pages is cached whole."""
+        first_page_keys: list[CacheKey] = []
+        capture = _first_page_keys.set(first_page_keys)
+        try:
+            first = await client.list_tools(cache_mode="refresh" if refresh else "use")
+        finally:
+            _first_page_keys.reset(capture)
+        tools = list(first.tools)
+        cursor = first.next_cursor
+        ttl_ms = first.ttl_ms
+        same_scope = True
+        seen: set[str] = set()
+        pages = 1
+        while cursor is not None:
+            if cursor in seen or pages >= MAX_TOOL_PAGES:
+                log.warning("rollout's tool list did not end after %d pages; using what was listed", pages)
+                return tools
+            seen.add(cursor)
+            page = await client.list_tools(cursor=cursor)
+            pages += 1
+            tools += page.tools
+            cursor = page.next_cursor
+            ttl_ms = min(ttl_ms, page.ttl_ms)
+            same_scope = same_scope and page.cache_scope == first.cache_scope
+        if pages > 1 and first_page_keys:
+            if same_scope:
+                whole = first.model_copy(update={"tools": tools, "next_cursor": None, "ttl_ms": ttl_ms})
+                await self._shared.tool_lists.complete(first_page_keys[-1], whole, ttl_ms=ttl_ms)
+            else:  # the pages disagree on who may share them: don't let anyone reuse the first alone
+                await self._shared.tool_lists.delete(first_page_keys[-1])
+        return tools
 
     async def call_tool(self, name: str, arguments: dict[str, Any], *, read_timeout: float) -> types.CallToolResult:
-        session = self._session
-        if session is None:
+        client = self._client
+        if client is None:
             raise SessionUnavailable(None)
-        self._stats.tool_calls += 1
-        result = await session.call_tool(name, arguments, read_timeout_seconds=read_timeout)
-        if not isinstance(result, types.CallToolResult):  # claimed/input-required results are not part of Rollout
-            raise SessionUnavailable(None)
-        return result
+        self._shared.stats.tool_calls += 1
+        return await client.call_tool(name, arguments, read_timeout_seconds=read_timeout)
 
     async def close(self) -> None:
         self._closing.set()

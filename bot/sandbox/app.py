@@ -113,7 +113,7 @@ def build_sandbox_app(
     app = server.streamable_http_app(
         streamable_http_path=MCP_PATH, transport_security=_dns_rebinding_guard(public_base_url)
     )
-    app.add_middleware(_FaultsAndStats, controls=controls)
+    app.add_middleware(_FaultsAndStats, controls=controls, verifier=verifier)
     app.state.sandbox = controls
     app.state.mcp_server = server
     return app
@@ -224,9 +224,10 @@ class _ToolPages:
 class _FaultsAndStats:
     """Outermost ASGI middleware on /mcp: counts requests, then applies the injected failure and latency."""
 
-    def __init__(self, app: ASGIApp, *, controls: SandboxControls) -> None:
+    def __init__(self, app: ASGIApp, *, controls: SandboxControls, verifier: RolloutTokenVerifier) -> None:
         self._app = app
         self._controls = controls
+        self._verifier = verifier
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope["path"] != MCP_PATH:
@@ -235,7 +236,7 @@ class _FaultsAndStats:
         controls = self._controls
         controls.stats.http_requests += 1
         controls.stats.by_method[scope["method"]] += 1
-        refusal = _era_refusal(controls.protocol, scope)
+        refusal = _era_refusal(controls.protocol, scope) if self._authenticated(scope) else None
         if refusal is not None:
             await refusal(scope, receive, send)
             return
@@ -250,6 +251,12 @@ class _FaultsAndStats:
         if scope["method"] == "POST" and controls.latency_seconds > 0:
             await asyncio.sleep(controls.latency_seconds)
         await self._app(scope, receive, send)
+
+    def _authenticated(self, scope: Scope) -> bool:
+        """Whether the bearer token is good: as on Rollout, a bad one is refused (401) before any era routing."""
+        header = next((v.decode("latin-1") for k, v in scope["headers"] if k == b"authorization"), "")
+        scheme, _, token = header.partition(" ")
+        return scheme.lower() == "bearer" and self._verifier.verify(token) is not None
 
 
 def _era_refusal(protocol: Protocol, scope: Scope) -> Callable[[Scope, Receive, Send], Any] | None:

@@ -1,4 +1,8 @@
-"""The Rollout client against the real sandbox MCP server on a loopback port, with a SQLite store per test."""
+"""The Rollout client against the real sandbox MCP server on a loopback port, with a SQLite store per test.
+
+Every test using `sandbox` runs twice: against a 2025-11-25 (legacy, initialize handshake) and a 2026-07-28 (modern,
+stateless) sandbox.
+"""
 
 from __future__ import annotations
 
@@ -14,7 +18,7 @@ from bot.rollout.client import RolloutClient
 from bot.rollout.pool import SessionPool
 from bot.rollout.tokens import TokenMinter, TokenService
 from bot.rollout.tools import Capability
-from bot.sandbox import RunningSandbox, SandboxCrm, start_sandbox
+from bot.sandbox import Protocol, RunningSandbox, SandboxCrm, start_sandbox
 from bot.store import Store
 
 CLIENT_ID = "rollout-test-client"
@@ -33,6 +37,10 @@ class Clock:
     def advance(self, delta: timedelta) -> None:
         self.now += delta
 
+    def epoch(self) -> float:
+        """The same clock as epoch seconds, for the MCP client's response cache."""
+        return self.now.timestamp()
+
 
 @dataclass
 class Rig:
@@ -44,10 +52,17 @@ class Rig:
     clock: Clock
 
 
-@pytest.fixture
-async def sandbox() -> AsyncIterator[RunningSandbox]:
+ERAS: tuple[Protocol, ...] = ("legacy", "modern")
+
+
+@pytest.fixture(params=ERAS)
+async def sandbox(request: pytest.FixtureRequest) -> AsyncIterator[RunningSandbox]:
+    """A sandbox of one era; `sandbox.protocol` says which."""
     async with start_sandbox(
-        client_id=CLIENT_ID, client_secret=CLIENT_SECRET, crm=SandboxCrm(accounts_per_new_subject=1)
+        client_id=CLIENT_ID,
+        client_secret=CLIENT_SECRET,
+        crm=SandboxCrm(accounts_per_new_subject=1),
+        protocol=request.param,
     ) as running:
         yield running
 
@@ -67,12 +82,20 @@ def make_rig(
     secret: str = CLIENT_SECRET,
     timeout: float = 5.0,
     max_sessions: int = 16,
+    idle_seconds: float = 300,
     tool_names: dict[Capability, str | None] | None = None,
 ) -> Rig:
     clock = Clock()
     tokens = TokenService(TokenMinter(CLIENT_ID, secret, timedelta(minutes=15), clock=clock), store.users, clock=clock)
-    pool = SessionPool(sandbox.url, tokens, max_sessions=max_sessions, idle_seconds=300, connect_timeout=timeout)
-    client = RolloutClient(pool, timeout=timeout, tool_names=tool_names)
+    pool = SessionPool(
+        sandbox.url,
+        tokens,
+        max_sessions=max_sessions,
+        idle_seconds=idle_seconds,
+        connect_timeout=timeout,
+        cache_clock=clock.epoch,
+    )
+    client = RolloutClient(pool, timeout=timeout, tool_names=tool_names, rollout_origin=sandbox.base_url)
     return Rig(sandbox, store, tokens, pool, client, clock)
 
 

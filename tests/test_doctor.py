@@ -439,6 +439,20 @@ def test_ambiguous_missing_and_unannotated_reads_are_flagged() -> None:
     assert facts["writes"] == ["create_note", "create_task", "delete_person"]
 
 
+def test_a_setting_cannot_make_a_changing_tool_serve_a_read() -> None:
+    tools = [tool("list_credentials", read_only=True), tool("create_note", read_only=False)]
+    section, facts = Section("Rollout"), {}
+
+    doctor.describe_tools(tools, 1, {Capability.LIST_CREDENTIALS: "create_note"}, section, facts)
+
+    assert (
+        "fail",
+        "list_credentials: ROLLOUT_TOOL_LIST_CREDENTIALS names create_note, which may change data, so the bot won't "
+        "call it without a click",
+    ) in {(c.status, c.text) for c in section.checks}
+    assert "list_credentials" not in facts["capabilities"]
+
+
 def test_manifest_scopes_read_like_yaml_reads_them() -> None:
     flow = "oauth_config:\n  scopes:\n    user: [search:read]\n    bot: [chat:write, 'commands']  # two\n"
     nested = (

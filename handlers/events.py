@@ -35,7 +35,7 @@ from handlers.agent_output import (
     send_to_response_url,
     surface_for,
 )
-from handlers.payloads import actor, click_key, click_reply, clicked_value
+from handlers.payloads import actor, click_reply, clicked_value
 from handlers.respond import Reply, after_ack, fail, open_modal, present
 
 if TYPE_CHECKING:
@@ -46,7 +46,13 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 _MENTION = re.compile(r"<@([A-Z0-9]+)(?:\|[^>]*)?>")
-_REFUSALS = {"missing": "expired", "not_yours": "not_your_button", "already_done": "already_done", "expired": "expired"}
+_REFUSALS = {
+    "missing": "expired",
+    "not_yours": "not_your_button",
+    "already_done": "already_done",
+    "in_progress": "write_in_progress",
+    "expired": "expired",
+}
 
 
 def register(app: AsyncApp, services: Services) -> None:
@@ -127,8 +133,8 @@ async def answer_event(
 
 
 async def decide_clicked(services: Services, body: Mapping[str, Any], reply: Reply, *, approve: bool) -> None:
-    if not await services.store.deliveries.claim(click_key(body)):
-        return  # a double click or a retry of this very click
+    # Not de-duplicated by click: the approval's own compare-and-set and write claim make it happen once, and a
+    # repeated click must be able to finish what a failed or interrupted one started.
     agent = services.agent
     if agent is None:
         await fail(reply, "llm_not_configured", CONFIGURE_HINT)
@@ -159,7 +165,7 @@ async def _update_card(body: Mapping[str, Any], reply: Reply, decided: Decided) 
     record, description = decided.record, decided.description
     if record is None or description is None:
         return
-    status = record.status if record.status != "pending" else decided.status
+    status = "retry" if decided.status == "retry" else record.status if record.status != "pending" else decided.status
     card = approval_card(
         record.id, description.summary, description.label, description.details, status, decided.result_text
     )

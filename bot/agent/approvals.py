@@ -83,49 +83,60 @@ class ApprovalDesk:
     async def decide(
         self, approval_id: str, actor: SlackUser, *, approve: bool, now: datetime | None = None
     ) -> Decided:
+        """Every click decides afresh from the stored state, so a click after a crash or a failure can finish the job.
+
+        Clicks are not de-duplicated: the status compare-and-set decides who approves or cancels, and the write claim
+        (on the approval itself, never pruned) decides who writes. Nothing writes once the approval has expired.
+        """
         now = now or datetime.now(UTC)
         record = await self._store.approvals.get(approval_id)
         if record is None:
             return Decided("missing")
         if record.requester != actor:
             return Decided("not_yours", record)
-        if record.status == "approved" and approve:
-            # A process won this approval and may have died before writing: _write's claim lets exactly one go on.
-            return await self._write(record)
-        if record.status != "pending":
+        if record.status == "expired":
+            return Decided("expired", record, await self.describe(record))
+        if record.status not in ("pending", "approved"):
             return Decided("already_done", record)
+        if record.write_started:
+            return Decided("in_progress", record)
         if record.expires_at <= now:
-            return await self._expire(record)
+            return await self._expire(record, now)
         if not approve:
-            cancelled = await self._store.approvals.transition(
-                record.id, from_status="pending", to_status="cancelled", now=now
-            )
-            if not cancelled:
-                return Decided("already_done", record)
+            if not await self._store.approvals.transition(
+                record.id, from_status=record.status, to_status="cancelled", now=now
+            ):
+                return await self._lost_race(record, now)
             await self._close(record, CANCELLED_OUTPUT, CANCELLED_REPLY)
             return Decided("cancelled", record, await self.describe(record))
-        if not await self._store.approvals.transition(record.id, from_status="pending", to_status="approved", now=now):
-            current = await self._store.approvals.get(record.id)
-            if current is not None and current.status == "pending":  # still pending: the CAS refused it as expired
-                return await self._expire(current)
-            return Decided("already_done", current or record)
-        return await self._write(record)
+        if record.status == "pending" and not await self._store.approvals.transition(
+            record.id, from_status="pending", to_status="approved", now=now
+        ):
+            return await self._lost_race(record, now)
+        # Approved now, or approved by a click whose process died or whose write could not be sent: write it.
+        return await self._write(record, now)
 
-    async def _write(self, record: ApprovalRecord) -> Decided:
-        """Runs once per approval: the status CAS decides who approved, and this claim who writes.
+    async def _lost_race(self, record: ApprovalRecord, now: datetime) -> Decided:
+        """Another click changed the approval between our read and our compare-and-set: say what it is now."""
+        current = await self._store.approvals.get(record.id) or record
+        if current.status == "pending" and current.expires_at <= now:  # the CAS refused it as expired
+            return await self._expire(current, now)
+        if current.status == "approved" and current.write_started:
+            return Decided("in_progress", current)
+        return Decided("already_done", current)
 
-        The claim is taken just before Rollout is called: a process that died after approving leaves the write to the
-        next click, and one that died mid-write keeps its claim, so the write is never sent twice.
-        """
-        if not await self._store.deliveries.claim(f"approval-write:{record.id}"):
-            return Decided("already_done", record)
+    async def _write(self, record: ApprovalRecord, now: datetime) -> Decided:
+        """Send the approved write once: the claim is taken just before Rollout is called, so a process that dies
+        before it leaves the write to the next click, and one that dies after it never lets it be sent twice."""
         description = await self.describe(record)
         user = record.requester
         tools = await self._crm.tools(user)
         tool = None if isinstance(tools, Failure) else next((t for t in tools if t.name == record.tool_name), None)
         if tool is None:
             problem = tools if isinstance(tools, Failure) else Failure(FailureReason.TOOL_MISSING)
-            return await self._failed(record, description, user_message(problem.reason.value), problem)
+            return await self._not_sent(record, description, problem)
+        if not await self._store.approvals.claim_write(record.id, now):
+            return await self._lost_race(record, now)
         result = await self._crm.call_tool(user, tool, dict(record.arguments), is_write=True)
         if isinstance(result, types.CallToolResult) and not result.is_error:
             output = _output(result)
@@ -137,9 +148,23 @@ class ApprovalDesk:
         if isinstance(result, types.CallToolResult):  # the CRM refused it: its words help the user fix the input
             reason = parse.scrub(_output(result))
             return await self._failed(record, description, reason, None, output=_output(result))
-        problem = result if isinstance(result, ChooseCredential | ConnectNeeded | Failure) else None
-        reason = user_message(result.reason.value, result.detail) if isinstance(result, Failure) else None
-        return await self._failed(record, description, reason or "Your CRM account needs attention first.", problem)
+        if isinstance(result, Failure) and result.reason is FailureReason.WRITE_UNCONFIRMED:
+            # It may have been written: never send it again, say so.
+            reason = user_message(result.reason.value, result.detail)
+            return await self._failed(record, description, reason, result)
+        await self._store.approvals.release_write(record.id)  # Rollout never ran it: another Approve may
+        return await self._not_sent(record, description, result)
+
+    async def _not_sent(
+        self, record: ApprovalRecord, description: WriteDescription, problem: ChooseCredential | ConnectNeeded | Failure
+    ) -> Decided:
+        """Nothing was written: the approval stays approved, and Approve again (after fixing the cause) finishes it."""
+        if isinstance(problem, Failure):
+            reason = user_message(problem.reason.value, problem.detail)
+        else:
+            reason = "Your CRM account needs attention first."
+        current = await self._store.approvals.get(record.id) or record
+        return Decided("retry", current, description, result_text=reason, problem=problem)
 
     async def _failed(
         self,
@@ -163,10 +188,13 @@ class ApprovalDesk:
             tool_failed=True,
         )
 
-    async def _expire(self, record: ApprovalRecord) -> Decided:
-        if await self._store.approvals.transition(record.id, from_status="pending", to_status="expired", now=_now()):
+    async def _expire(self, record: ApprovalRecord, now: datetime) -> Decided:
+        if await self._store.approvals.transition(record.id, from_status=record.status, to_status="expired", now=now):
             await self._close(record, EXPIRED_OUTPUT, EXPIRED_REPLY)
-        return Decided("expired", record, await self.describe(record))
+        current = await self._store.approvals.get(record.id) or record
+        if current.status != "expired":  # a write started meanwhile: its end is what counts
+            return await self._lost_race(current, now)
+        return Decided("expired", current, await self.describe(record))
 
     async def _close(self, record: ApprovalRecord, output: str, reply: str) -> None:
         """End the waiting tool_use without asking the model: a cancel needs no answer worth paying for."""

@@ -39,7 +39,17 @@ class TurnResult:
     error: str | None = None  # a bot/blocks/messages.py code when the model could not be reached
 
 
-DecisionStatus = Literal["missing", "not_yours", "already_done", "expired", "cancelled", "done", "failed"]
+DecisionStatus = Literal[
+    "missing",
+    "not_yours",
+    "already_done",
+    "in_progress",  # a write was sent and has not ended: it may be running now, or its process died mid-call
+    "expired",
+    "cancelled",
+    "done",
+    "failed",
+    "retry",  # nothing was written; approving again (after fixing the cause) finishes it
+]
 
 
 @dataclass(frozen=True, slots=True)

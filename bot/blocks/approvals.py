@@ -27,12 +27,14 @@ from bot.blocks.text import (
 from bot.blocks.values import encode_metadata, encode_value
 from bot.ids import Action, View
 
-ApprovalStatus = Literal["pending", "approved", "cancelled", "expired", "done", "failed"]
+# "retry": approved, but nothing could be written yet; approving again finishes it.
+ApprovalStatus = Literal["pending", "approved", "cancelled", "expired", "done", "failed", "retry"]
 
 STATUS_LINES: dict[str, str] = {
     "approved": "✅ Approved — writing it to your CRM…",
     "done": "✅ Done — written to your CRM.",
     "failed": "⚠️ Approved, but writing it failed.",
+    "retry": "⚠️ Approved, but nothing was written yet — fix what's below, then approve again.",
     "cancelled": "✖️ Cancelled — nothing was written.",
     "expired": "⌛ Expired — nothing was written. Ask again if you still want it.",
 }
@@ -87,6 +89,16 @@ def approval_card(
     result = escape_mrkdwn(result_text)
     if result:
         blocks.append(section(result))
+    if status == "retry":
+        value = encode_value(a=approval_id)
+        if value is None:
+            raise ValueError("approval id too long for a button value")
+        blocks += actions(
+            [
+                button("Approve again", Action.APPROVAL_APPROVE, value=value, style="primary"),
+                button("Cancel", Action.APPROVAL_CANCEL, value=value, style="danger"),
+            ]
+        )
     return blocks
 
 

@@ -33,6 +33,8 @@ USER_MESSAGES: dict[str, str] = {
     "not_your_button": "That button belongs to someone else's request — run the command yourself to get your own.",
     "expired": "That request has expired — run the command again.",
     "already_done": "That was already handled — nothing more to do.",
+    "write_in_progress": "That change is already being written — if no confirmation shows up, check your CRM before "
+    "asking again.",
     "invalid_input": "That doesn't look right — check what you entered and try again.",
     "not_found": "I couldn't find that — check the name or email and try again.",
     "internal": "Something went wrong on my side — try again, and tell your admin if it keeps happening.",

@@ -60,11 +60,39 @@ class ApprovalRepository:
         condition = (approvals.c.id == approval_id) & (approvals.c.status == from_status)
         if to_status == "approved":
             condition &= approvals.c.expires_at > as_utc(now)
+        if from_status == "approved" and to_status in ("cancelled", "expired"):
+            condition &= approvals.c.write_started_at.is_(None)  # once the write is under way, only its end counts
         async with self._database.write() as connection:
             result = await connection.execute(
                 update(approvals).where(condition).values(status=to_status, updated_at=utc_now())
             )
         return result.rowcount == 1
+
+    async def claim_write(self, approval_id: str, now: datetime) -> bool:
+        """The one caller that may send the approved write to Rollout: approved, unexpired, and nobody started it.
+
+        The claim lives on the approval itself, so it is never pruned: a click days later can't write again.
+        """
+        condition = (
+            (approvals.c.id == approval_id)
+            & (approvals.c.status == "approved")
+            & approvals.c.write_started_at.is_(None)
+            & (approvals.c.expires_at > as_utc(now))
+        )
+        async with self._database.write() as connection:
+            result = await connection.execute(
+                update(approvals).where(condition).values(write_started_at=as_utc(now), updated_at=utc_now())
+            )
+        return result.rowcount == 1
+
+    async def release_write(self, approval_id: str) -> None:
+        """Rollout certainly didn't write it (the call never ran): the next Approve may try again."""
+        async with self._database.write() as connection:
+            await connection.execute(
+                update(approvals)
+                .where((approvals.c.id == approval_id) & (approvals.c.status == "approved"))
+                .values(write_started_at=None, updated_at=utc_now())
+            )
 
     async def update_arguments(self, approval_id: str, arguments: dict[str, Any], summary: str) -> bool:
         """Replace what will be written, as long as nobody approved or cancelled it yet."""
@@ -109,4 +137,5 @@ def _to_record(row: Row) -> ApprovalRecord:
         message_ts=row.message_ts,
         expires_at=row.expires_at,
         result=row.result,
+        write_started=row.write_started_at is not None,
     )

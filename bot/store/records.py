@@ -47,6 +47,7 @@ class ApprovalRecord:
     message_ts: str | None
     expires_at: datetime
     result: dict[str, Any] | None = field(repr=False)
+    write_started: bool = False  # a process began sending the write to Rollout
 
 
 @dataclass(frozen=True, slots=True)

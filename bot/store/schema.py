@@ -138,6 +138,7 @@ approvals = Table(
     Column("message_ts", SLACK_ID, nullable=True),
     Column("expires_at", UtcDateTime(), nullable=False),
     Column("result", JSON(none_as_null=True), nullable=True),
+    Column("write_started_at", UtcDateTime(), nullable=True),  # set once, by the one process that calls Rollout
     *_timestamps(),
     PrimaryKeyConstraint("id"),
     CheckConstraint("status IN ({})".format(", ".join(f"'{status}'" for status in APPROVAL_STATUSES)), name="status"),

@@ -89,7 +89,8 @@ async def test_a_double_click_writes_once(rig: AgentRig) -> None:
         rig.agent.approvals.decide(proposed.approval.record.id, user, approve=True),
     )
 
-    assert sorted([first.status, second.status]) == ["already_done", "done"]
+    loser = second if first.status == "done" else first
+    assert "done" in (first.status, second.status) and loser.status in ("already_done", "in_progress")
     assert len(rig.tasks(user, "Ada Lovelace")) == tasks_before + 1
     late = await rig.agent.approvals.decide(proposed.approval.record.id, user, approve=True)
     assert late.status == "already_done"
@@ -130,7 +131,8 @@ async def test_an_expired_card_refuses(rig: AgentRig) -> None:
 
     assert decided.status == "expired"
     assert len(rig.tasks(user, "Ada Lovelace")) == tasks_before
-    assert (await rig.agent.approvals.decide(record.id, user, approve=True)).status == "already_done"
+    again = await rig.agent.approvals.decide(record.id, user, approve=True)
+    assert again.status == "expired"  # the click says why nothing happens
     assert len(rig.tasks(user, "Ada Lovelace")) == tasks_before
     ttl = timedelta(seconds=rig.settings.approval_ttl_seconds)
     assert ttl - timedelta(seconds=60) < record.expires_at - datetime.now(UTC) <= ttl

@@ -28,6 +28,7 @@ SLACK_CODES = [
     "not_your_button",
     "expired",
     "already_done",
+    "write_in_progress",
     "invalid_input",
     "not_found",
     "internal",

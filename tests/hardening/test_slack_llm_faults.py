@@ -147,3 +147,37 @@ async def test_an_approval_claimed_by_a_process_that_died_before_writing_is_writ
     tasks = [t.title for t in harness.crm_tasks(user, ada)]
     assert tasks.count("Send the contract") == 1 and len(tasks) == before + 1, "the approved write was lost or doubled"
     assert await harness.slack.wait_for("chat.update", lambda call: call.contains(STATUS_LINES["done"]))
+
+
+async def test_approve_again_after_rollout_was_down_writes_once_and_every_click_hears_back(
+    agent_app: AppHarness, model: FakeAnthropic
+) -> None:
+    harness = agent_app
+    user = harness.new_user()
+    ada = harness.crm_person(user, ADA)
+    before = len(harness.crm_tasks(user, ada))
+    model.script(
+        Reply(tool_calls=(ToolCall("get_person_overview", {"email": ADA}),)),
+        Reply(tool_calls=(ToolCall("create_task", {"personId": ada.id, "title": "Send the invoice"}),)),
+    )
+    await harness.event(mention(user, "remind me to send Ada the invoice"))
+    card = await harness.slack.wait_for("chat.postMessage", lambda call: Action.APPROVAL_APPROVE in call.action_ids)
+    await harness.settle()
+
+    await harness.services.pool.close()  # Rollout goes down with no session open: the write cannot start
+    harness.sandbox.set_failure("500")
+    mark = harness.slack.mark()
+    try:
+        await harness.click(user, card, Action.APPROVAL_APPROVE)
+        await harness.settle()
+    finally:
+        harness.sandbox.set_failure(None)
+    retry = await harness.slack.wait_for("chat.update", lambda call: call.contains(STATUS_LINES["retry"]), since=mark)
+    assert Action.APPROVAL_APPROVE in retry.action_ids and len(harness.crm_tasks(user, ada)) == before
+
+    model.script(Reply(text="Invoice task created."))
+    await harness.click(user, card, Action.APPROVAL_APPROVE)  # the same button, clicked again
+    await harness.settle()
+
+    assert [t.title for t in harness.crm_tasks(user, ada)].count("Send the invoice") == 1
+    assert await harness.slack.wait_for("chat.update", lambda call: call.contains(STATUS_LINES["done"]), since=mark)

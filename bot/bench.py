@@ -1,70 +1,72 @@
-"""`rollout-bot bench`: the performance claims, measured side by side on loopback in one process.
+"""`rollout-bot bench`: the performance claims, measured side by side on loopback, each program in its own process.
 
-Everything runs here: the real app over HTTP (SQLite in a temporary directory), a bare Bolt app that only acks (the
-floor), the fake Slack Web API, the fake Anthropic API and the sandbox Rollout MCP server. Absolute times on a shared
-machine are noise; each row therefore compares against a baseline measured in the same run, and the ratio is the claim.
+Our app, the floor (a bare Bolt app that only acks), the Rollout sandbox and the unavoidable parts each run in a
+process of their own (bot.bench_workers), with their own event loop; this process is the load generator and hosts the
+fake Slack Web API and the fake Anthropic API, which record what the app sends. Absolute times on a shared machine are
+noise; each row therefore compares against a baseline measured in the same run, and the ratio is the claim.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-import gc
 import itertools
 import json
 import logging
 import os
 import platform
 import random
-import resource
 import sys
 import tempfile
 import time
 import uuid
 from collections import Counter
-from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import asdict, dataclass, field
+from datetime import timedelta
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 from urllib.parse import urlencode
 
 import aiohttp
-from aiohttp import web
 from cryptography.fernet import Fernet
 from mcp.client.session import ClientSession
 from mcp.client.streamable_http import streamable_http_client
 from mcp.shared._httpx_utils import create_mcp_http_client
-from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
-from slack_bolt.async_app import AsyncApp
 from slack_sdk.signature import SignatureVerifier
-from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.app import SLACK_PATH, BackgroundWork, Services, build_services, build_slack_app, build_web_app
-from bot.config import Settings, load_settings
 from bot.fakes import RESPONSE_URL_METHOD, FakeSlackApi
 from bot.fakes.anthropic_api import FakeAnthropic, Reply, ToolCall, Usage
 from bot.identity import SlackUser
 from bot.ids import SLASH_COMMAND
 from bot.logs import configure_logging
-from bot.rollout.outcomes import Failure, PersonOverview
-from bot.sandbox import RunningSandbox, SandboxCrm, start_sandbox
+from bot.rollout.tokens import TokenMinter
 
 TEAM_ID = "T0BENCH"
 CHANNEL_ID = "C0BENCH"
 PERSON = "Ada Lovelace"  # a seeded person: one match, so an overview is one tool call
+OVERVIEW_TOOL = "get_person_overview"
 BOT_TOKEN = "xoxb-bench-bot-token"
 ROLLOUT_CLIENT_ID = "rollout-bench"
-# The held overviews run this many at a time once the acks are measured. Most open a new MCP session, which costs the
-# in-process sandbox as much CPU as the app: all at once, they would time each other out.
+WORKERS_MODULE = "bot.bench_workers"
+# The held overviews run this many at a time once the acks are measured: all at once, they would time each other out.
 HELD_WORK_AT_ONCE = 16
 # Distinct users in the ack phase: many, yet few enough that the overviews the acks promise don't each open a new MCP
-# session (about 0.15 s of CPU in this process, app and sandbox together).
+# session.
 ACK_USERS = 100
-SOAK_AT_ONCE = 32  # enough to keep the event loop busy; more only queues inside the process
+SOAK_AT_ONCE = 32  # enough to keep the app's event loop busy; more only queues inside it
 SOAK_BATCH = 500  # the pool's size is sampled after each batch
+WARM_UP = 10  # commands before a CPU measurement: first-use costs (imports, caches, connections) are not per command
+PART_REPEAT = 10  # the cheap parts run this many times more often: /proc's CPU clock ticks in 10 ms steps
+SESSIONS_OPENED = 20  # new Rollout sessions whose CPU is measured, per era
+ERAS = ("legacy", "modern")  # MCP protocol eras: the 2025-11-25 initialize handshake, the 2026-07-28 stateless one
+ERA_COMMANDS = 10  # cold and warm commands counted per era
 TOKENS_METRIC = "input tokens per agent turn not read from cache"
 SETTLE_SECONDS = 600.0  # longest the bench waits for the app's work after the acks of a phase
+STARTUP_SECONDS = 60.0
+CPU_TIMES_PARTS = 2.0  # target: our CPU per warm overview at most this many times the sum of the parts
+SESSION_CPU_TARGET = 0.025
 
 
 # ---- results ---------------------------------------------------------------------------------------------------
@@ -132,7 +134,7 @@ async def run_bench(args: argparse.Namespace) -> int:
     if not logging.getLogger().handlers:
         configure_logging("WARNING")
     previous = logging.root.manager.disable
-    logging.disable(logging.INFO)  # the apps under test log every request at INFO: not what is measured
+    logging.disable(logging.INFO)  # the fakes log every request at INFO: not what is measured
     try:
         result = await measure(options, progress=_to_stderr)
     finally:
@@ -141,47 +143,52 @@ async def run_bench(args: argparse.Namespace) -> int:
     return 0 if result.passed else 1
 
 
-async def measure(options: BenchOptions, progress: Callable[[str], None] = lambda _: None) -> BenchResult:
-    """Run every phase; the table lists ack latency, MCP requests, LLM use and memory, in that order."""
+async def measure(
+    options: BenchOptions, progress: Callable[[str], None] = lambda _: None, *, profile_dir: Path | None = None
+) -> BenchResult:
+    """Run every phase; the table lists ack latency, MCP requests, CPU, LLM use and memory, in that order.
+
+    profile_dir: where to write cProfile dumps of the app process during the warm overviews and the soak (a
+    development aid: profiling slows the app, so the numbers of such a run are not comparable).
+    """
     result = BenchResult()
-    async with _running(options) as rig:
+    async with _running(options, profile_dir) as rig:
         result.notes.append(
-            f"{os.cpu_count()} CPUs, Python {platform.python_version()}, everything on 127.0.0.1 in one process; "
-            f"ROLLOUT_POOL_SIZE={rig.settings.rollout_pool_size}, Rollout latency {options.latency * 1000:.0f} ms"
+            f"machine: {os.cpu_count()} CPU cores, Python {platform.python_version()}, {platform.machine()}; "
+            "processes: this one (load generator, fake Slack API, fake Anthropic API), our app, the floor, the "
+            "Rollout sandbox, the parts; all on 127.0.0.1; "
+            f"ROLLOUT_POOL_SIZE={rig.pool_limit}, Rollout latency {options.latency * 1000:.0f} ms"
         )
         # Quiet phases first, so the load of one phase never spills into another one's numbers.
-        before_mcp = len(rig.model.requests)
-        progress(f"MCP requests: {options.commands} overviews, pooled and connect-per-request")
+        progress(f"MCP requests and CPU: {options.commands} overviews, pooled and connect-per-request")
         mcp = await _phase("MCP requests", _mcp_requests(rig, options, result), result)
-        model_calls = len(rig.model.requests) - before_mcp
+        progress("CPU of the unavoidable parts, each measured in a process of its own")
+        await _phase("CPU parts", _cpu_parts(rig, options, result), result)
         progress("tokens per agent turn")
         tokens = await _phase("agent tokens", _agent_tokens(rig, result), result)
-        after_agent = len(rig.model.requests)
         users = [rig.user(f"u{i:05d}") for i in range(options.users)]
         ack_users = users[: min(options.requests, ACK_USERS)]
         progress(f"ack latency: {options.requests} commands to each app, {options.concurrency} in flight")
         ack = await _phase("ack latency", _ack_latency(rig, options, ack_users, result), result)
         progress(f"memory: {options.soak:,} commands from {options.users} users")
         memory = await _phase("memory soak", _soak(rig, options, users, len(ack_users), result), result)
+        progress(f"CPU after the soak: {options.commands} overviews")
+        await _phase("CPU after the soak", _soaked_cpu(rig, options, result), result)
+        cpu = _cpu_rows(rig, result)
+        progress("each MCP era on its own: requests per cold and warm command, CPU to open a session")
+        eras = await _phase("MCP eras", _eras(rig, options, result), result)
         # Every command except the agent's free-text turns is deterministic: the model must never be asked.
-        model_calls += len(rig.model.requests) - after_agent
-        deterministic = (
-            1
-            + options.commands
-            + options.requests
-            + min(options.concurrency, options.requests)
-            + len(users[len(ack_users) :])
-            + options.soak
-        )
+        model_calls = rig.model_calls_before_agent + len(rig.model.requests)
+        deterministic = rig.deterministic_commands + options.soak + max(0, options.users - len(ack_users))
         llm = Row(
             "LLM calls per deterministic command",
-            f"{model_calls / deterministic:.2f}",
+            f"{model_calls / max(deterministic, 1):.2f}",
             "—",
             "—",
             "0",
             model_calls == 0,
         )
-        result.rows = [*ack, *mcp, llm, *tokens, *memory]
+        result.rows = [*ack, *mcp, *eras, *cpu, llm, *tokens, *memory]
     return result
 
 
@@ -205,18 +212,108 @@ async def _phase(name: str, phase: Awaitable[list[Row]], result: BenchResult) ->
 
 
 @dataclass(slots=True)
+class _Worker:
+    """One of the bench's processes (see bot.bench_workers): where it listens, how to drive it, its CPU time."""
+
+    role: str
+    process: asyncio.subprocess.Process
+    info: dict[str, Any]
+    http: aiohttp.ClientSession
+
+    @property
+    def url(self) -> str:
+        return str(self.info["url"])
+
+    def cpu_seconds(self) -> float:
+        """User + system CPU time of the whole process (every thread), as the kernel counts it."""
+        return _cpu_seconds(self.process.pid)
+
+    async def call(self, route: str, **body: Any) -> dict[str, Any]:
+        async with self.http.post(
+            f"{self.info['control']}/{route}", json=body, timeout=aiohttp.ClientTimeout(total=SETTLE_SECONDS)
+        ) as response:
+            answer: dict[str, Any] = await response.json()
+        if response.status != 200:
+            raise BenchError(f"the {self.role} process failed at {route}: {answer.get('error')}")
+        return answer
+
+
+def _cpu_seconds(pid: int) -> float:
+    # /proc/<pid>/stat: after the command name in parentheses, utime and stime are the 12th and 13th fields.
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+@asynccontextmanager
+async def _worker(
+    role: str, config: dict[str, Any], http: aiohttp.ClientSession, log: IO[bytes]
+) -> AsyncIterator[_Worker]:
+    """Start `python -m bot.bench_workers <role>`, stop it on exit by closing its stdin (it cleans up and ends)."""
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        WORKERS_MODULE,
+        role,
+        stdin=asyncio.subprocess.PIPE,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=log,
+    )
+    assert process.stdin is not None and process.stdout is not None
+    try:
+        process.stdin.write(json.dumps(config).encode() + b"\n")
+        await process.stdin.drain()
+        async with asyncio.timeout(STARTUP_SECONDS):
+            line = await process.stdout.readline()
+        if not line:
+            raise BenchError(f"the {role} process did not start (exit code {await process.wait()})")
+        yield _Worker(role, process, json.loads(line), http)
+    finally:
+        process.stdin.close()
+        try:
+            async with asyncio.timeout(30):
+                await process.wait()
+        except TimeoutError:
+            process.kill()
+            await process.wait()
+
+
+@dataclass(frozen=True, slots=True)
+class _Parts:
+    """CPU seconds of each unavoidable part of a warm overview, each measured in a process of its own."""
+
+    ack: float
+    call_tool: float
+    response_url: float
+
+    @property
+    def total(self) -> float:
+        return self.ack + self.call_tool + self.response_url
+
+
+@dataclass(slots=True)
 class _Rig:
-    settings: Settings
-    sandbox: RunningSandbox
+    app: _Worker
+    floor: _Worker
+    sandbox: _Worker
+    parts: _Worker
     slack: FakeSlackApi
     model: FakeAnthropic
-    services: Services
-    app_url: str
-    floor_url: str
     http: aiohttp.ClientSession
     signer: SignatureVerifier
-    deferred: _DeferrableWork
+    minter: TokenMinter
+    pool_limit: int
+    app_log: Path
+    profile_dir: Path | None
+    directory: Path
+    logs: dict[str, IO[bytes]]
+    sandbox_config: dict[str, Any]
+    app_config: dict[str, Any]
     ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
+    deterministic_commands: int = 0  # commands sent to the app that must not reach the model
+    model_calls_before_agent: int = 0  # the agent phase resets the fake's record; these came before it
+    cpu_per_overview: dict[str, float] = field(default_factory=dict)  # "fresh", "soaked" -> CPU seconds
+    part_costs: _Parts | None = None
+    card: dict[str, Any] | None = None  # a person card as the app sent it to the response_url
 
     def user(self, name: str) -> SlackUser:
         return SlackUser(TEAM_ID, f"U{name.upper()}")
@@ -256,127 +353,106 @@ class _Rig:
             await response.read()
             return response.status
 
-    async def command(self, user: SlackUser, text: str) -> str | None:
+    async def command(
+        self, user: SlackUser, text: str, *, deterministic: bool = True, app: _Worker | None = None
+    ) -> str | None:
         """Send a command to the app; the id of its response_url, or None when the app did not ack it."""
         body, headers, hook = self.signed_command(user, text)
+        self.deterministic_commands += deterministic
         try:
-            status = await self.post(self.app_url, body, headers)
+            status = await self.post((app or self.app).url, body, headers)
         except (aiohttp.ClientError, TimeoutError):
             return None
         return hook if status == 200 else None
 
     async def settle(self) -> None:
-        if not await self.services.background.drain(SETTLE_SECONDS):
+        if not (await self.app.call("settle", within=SETTLE_SECONDS))["done"]:
             raise BenchError(f"the app's work after the ack did not finish within {SETTLE_SECONDS:.0f} s")
 
+    async def sandbox_requests(self) -> int:
+        return int((await self.sandbox.call("stats"))["http_requests"])
 
-@dataclass
-class _DeferrableWork(BackgroundWork):
-    """The app's after-ack work, which the ack phase can hold back until its acks are measured.
+    @property
+    def app_settings(self) -> dict[str, Any]:
+        return dict(self.app_config["settings"])
 
-    Everything runs in this one process, the sandbox standing in for Rollout included, so overviews running during
-    the ack phase would time the bench's own Rollout stand-in, not the app's ack path. Held work starts when
-    released, `limit` at a time, as it would have spread out over the arrival of the requests.
-    """
+    def database_url(self, name: str) -> str:
+        return f"sqlite+aiosqlite:///{self.directory / name}.db"
 
-    _released: asyncio.Event = field(default_factory=asyncio.Event)
-    _slots: asyncio.Semaphore | None = None
-
-    def __post_init__(self) -> None:
-        self._released.set()
-
-    @asynccontextmanager
-    async def held(self, limit: int) -> AsyncIterator[None]:
-        self._slots = asyncio.Semaphore(limit)
-        self._released.clear()
-        try:
-            yield
-        finally:
-            self._released.set()
-
-    def spawn(self, work: Coroutine[Any, Any, Any], name: str) -> asyncio.Task[Any]:
-        return super().spawn(self._when_released(work), name)
-
-    async def _when_released(self, work: Coroutine[Any, Any, Any]) -> Any:
-        await self._released.wait()
-        if self._slots is None:
-            return await work
-        async with self._slots:
-            return await work
-
-    async def drain(self, within: float = 10.0) -> bool:
-        done = await super().drain(within)
-        if done:
-            self._slots = None
-        return done
+    def token(self, subject: str) -> str:
+        """A Rollout token for a subject of the bench's own, minted as the app mints them."""
+        return self.minter.mint(subject).token
 
 
 @asynccontextmanager
-async def _running(options: BenchOptions) -> AsyncIterator[_Rig]:
+async def _running(options: BenchOptions, profile_dir: Path | None) -> AsyncIterator[_Rig]:
     client_secret = "bench-rollout-client-secret-" + uuid.uuid4().hex * 2  # >= 64 bytes for HS512
     signing_secret = "bench-slack-signing-secret-" + uuid.uuid4().hex * 2
     async with AsyncExitStack() as stack:
         directory = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="rollout-bench-")))
-        sandbox = await stack.enter_async_context(
-            start_sandbox(
-                client_id=ROLLOUT_CLIENT_ID,
-                client_secret=client_secret,
-                crm=SandboxCrm(accounts_per_new_subject=1),
-                latency_seconds=options.latency,
-            )
-        )
-        slack = await stack.enter_async_context(FakeSlackApi(bot_token=BOT_TOKEN, team_id=TEAM_ID))
-        model = await stack.enter_async_context(FakeAnthropic(api_key="sk-ant-bench-" + uuid.uuid4().hex))
-        settings = load_settings(
-            _env_file=None,
-            slack_bot_token=BOT_TOKEN,
-            slack_signing_secret=signing_secret,
-            slack_app_token=None,
-            slack_api_url=slack.base_url,
-            anthropic_api_key=model.api_key,
-            anthropic_base_url=model.base_url,
-            rollout_mcp_url=sandbox.url,
-            rollout_client_id=ROLLOUT_CLIENT_ID,
-            rollout_client_secret=client_secret,
-            database_url=f"sqlite+aiosqlite:///{directory / 'bench.db'}",
-            encryption_key=Fernet.generate_key().decode(),
-            log_level="WARNING",
-        )
-        services = await build_services(settings)
-        deferred = services.background = _DeferrableWork()
-        app_runner = web.AppRunner(build_web_app(build_slack_app(settings, services), services), access_log=None)
-        await app_runner.setup()
-        stack.push_async_callback(app_runner.cleanup)  # its cleanup closes the services
-        floor_runner = web.AppRunner(_floor_web_app(signing_secret, slack.base_url), access_log=None)
-        await floor_runner.setup()
-        stack.push_async_callback(floor_runner.cleanup)
-        urls = []
-        for runner in (app_runner, floor_runner):
-            await web.TCPSite(runner, "127.0.0.1", 0).start()
-            host, port = runner.addresses[0][:2]
-            urls.append(f"http://{host}:{port}{SLACK_PATH}")
         # Room for every request in flight to both apps, so the client never queues what the servers should see.
         connector = aiohttp.TCPConnector(limit=2 * options.concurrency + 16)
         http = await stack.enter_async_context(aiohttp.ClientSession(connector=connector))
-        signer = SignatureVerifier(signing_secret)
-        yield _Rig(settings, sandbox, slack, model, services, urls[0], urls[1], http, signer, deferred)
+        slack = await stack.enter_async_context(FakeSlackApi(bot_token=BOT_TOKEN, team_id=TEAM_ID))
+        model = await stack.enter_async_context(FakeAnthropic(api_key="sk-ant-bench-" + uuid.uuid4().hex))
+        logs = {role: stack.enter_context((directory / f"{role}.log").open("wb")) for role in ("app", "other")}
+        sandbox_config = {"client_id": ROLLOUT_CLIENT_ID, "client_secret": client_secret, "latency": options.latency}
+        sandbox = await stack.enter_async_context(_worker("sandbox", sandbox_config, http, logs["other"]))
+        minter = TokenMinter(ROLLOUT_CLIENT_ID, client_secret, timedelta(minutes=15))
+        settings = {
+            "slack_bot_token": BOT_TOKEN,
+            "slack_signing_secret": signing_secret,
+            "slack_app_token": None,
+            "slack_api_url": slack.base_url,
+            "anthropic_api_key": model.api_key,
+            "anthropic_base_url": model.base_url,
+            "rollout_mcp_url": sandbox.url,
+            "rollout_client_id": ROLLOUT_CLIENT_ID,
+            "rollout_client_secret": client_secret,
+            "database_url": f"sqlite+aiosqlite:///{directory / 'bench.db'}",
+            "encryption_key": Fernet.generate_key().decode(),
+            "log_level": "WARNING",
+        }
+        # Session endings are logged at INFO: what the soak's misses are explained by.
+        app_config = {"settings": settings, "team_id": TEAM_ID, "loggers": {"bot.rollout": "INFO"}}
+        app = await stack.enter_async_context(_worker("app", app_config, http, logs["app"]))
+        floor_config = {"bot_token": BOT_TOKEN, "slack_api_url": slack.base_url, "signing_secret": signing_secret}
+        floor = await stack.enter_async_context(_worker("floor", floor_config, http, logs["other"]))
+        parts_config = {"mcp_url": sandbox.url, "token": minter.mint("bench-parts").token}
+        parts = await stack.enter_async_context(_worker("parts", parts_config, http, logs["other"]))
+        pool_limit = int((await app.call("stats"))["pool_limit"])
+        yield _Rig(
+            app,
+            floor,
+            sandbox,
+            parts,
+            slack,
+            model,
+            http,
+            SignatureVerifier(signing_secret),
+            minter,
+            pool_limit,
+            directory / "app.log",
+            profile_dir,
+            directory,
+            logs,
+            sandbox_config,
+            app_config,
+        )
 
 
-def _floor_web_app(signing_secret: str, slack_api_url: str) -> web.Application:
-    """The floor: a bare Bolt app, same adapter and middleware as ours, whose /rollout handler only acks."""
-    bare = AsyncApp(client=AsyncWebClient(token=BOT_TOKEN, base_url=slack_api_url), signing_secret=signing_secret)
-
-    async def ack_only(ack: Callable[[], Awaitable[None]]) -> None:
-        await ack()
-
-    bare.command(SLASH_COMMAND)(ack_only)
-
-    async def slack_events(request: web.Request) -> web.Response:
-        return await to_aiohttp_response(await bare.async_dispatch(await to_bolt_request(request)))
-
-    app = web.Application()
-    app.router.add_post(SLACK_PATH, slack_events)
-    return app
+@asynccontextmanager
+async def _profiling(rig: _Rig, name: str, app: _Worker | None = None) -> AsyncIterator[None]:
+    """cProfile the app process for the block, when the bench was asked to (`measure(profile_dir=...)`)."""
+    app = app or rig.app
+    if rig.profile_dir is None:
+        yield
+        return
+    await app.call("profile_start")
+    try:
+        yield
+    finally:
+        await app.call("profile_stop", path=str(rig.profile_dir / f"app-{name}.prof"))
 
 
 # ---- 1. ack latency under load, next to the floor ----------------------------------------------------------------
@@ -384,7 +460,7 @@ def _floor_web_app(signing_secret: str, slack_api_url: str) -> web.Application:
 
 async def _ack_latency(rig: _Rig, options: BenchOptions, users: Sequence[SlackUser], result: BenchResult) -> list[Row]:
     replies_mark = rig.slack.mark()
-    # One queue, alternating targets: both apps see the same load, the same moment, the same CPU.
+    # One queue, alternating targets: both apps see the same load at the same moment, each in its own process.
     # Which of a pair goes first is a coin toss, so neither app is always queued behind the other.
     coin = random.Random(len(users))
     jobs = []
@@ -403,7 +479,8 @@ async def _ack_latency(rig: _Rig, options: BenchOptions, users: Sequence[SlackUs
 
     async def one(target: str, user: SlackUser, *, timed: bool = True) -> None:
         body, headers, hook = rig.signed_command(user, f"overview {PERSON}")
-        url = rig.app_url if target == "ours" else rig.floor_url
+        url = rig.app.url if target == "ours" else rig.floor.url
+        rig.deterministic_commands += target == "ours"
         async with gate:
             started = time.perf_counter()
             try:
@@ -421,12 +498,17 @@ async def _ack_latency(rig: _Rig, options: BenchOptions, users: Sequence[SlackUs
             errors[target] += 1
 
     warmup = min(options.concurrency, options.requests)
-    async with rig.deferred.held(HELD_WORK_AT_ONCE):
+    # The overviews the acks promise wait until the acks are measured: on a machine this size their CPU (the app's
+    # and the sandbox's) would otherwise be timed as our ack, and the floor has no such work to compete with.
+    await rig.app.call("hold", limit=HELD_WORK_AT_ONCE)
+    try:
         # Untimed first round: connections, caches and Bolt's one auth.test are set up in both apps before timing.
         await asyncio.gather(*(one(target, user, timed=False) for target, user in jobs[: 2 * warmup]))
         started = time.perf_counter()
         await asyncio.gather(*(one(target, user) for target, user in jobs))
-    acked_in = time.perf_counter() - started
+        acked_in = time.perf_counter() - started
+    finally:
+        await rig.app.call("release")
     # Then the overviews the acks promised, all of them, before anything else is measured.
     await rig.settle()
     answers = rig.slack.calls_to(RESPONSE_URL_METHOD, since=replies_mark)
@@ -450,16 +532,7 @@ async def _ack_latency(rig: _Rig, options: BenchOptions, users: Sequence[SlackUs
                 judged,
             )
         )
-    rows.append(
-        Row(
-            "ack errors",
-            str(errors["ours"]),
-            str(errors["floor"]),
-            "—",
-            "0",
-            errors["ours"] == 0,
-        )
-    )
+    rows.append(Row("ack errors", str(errors["ours"]), str(errors["floor"]), "—", "0", errors["ours"] == 0))
     rows.append(
         Row(
             "commands answered exactly once after the ack",
@@ -472,9 +545,9 @@ async def _ack_latency(rig: _Rig, options: BenchOptions, users: Sequence[SlackUs
     )
     result.notes.append(
         f"ack phase: {len(users)} distinct users, signed /rollout overview requests to our app and to the floor "
-        f"interleaved in one queue, all acked in {acked_in:.1f} s; the overviews promised by the acks were held until "
-        f"then (the sandbox shares this process and would be timed instead), then run {HELD_WORK_AT_ONCE} at a time: "
-        f"{carded}/{options.requests} person cards"
+        f"(each in its own process) interleaved in one queue from this process, all acked in {acked_in:.1f} s; the "
+        "overviews promised by the acks were held until then, then run "
+        f"{HELD_WORK_AT_ONCE} at a time: {carded}/{options.requests} person cards"
     )
     return rows
 
@@ -490,27 +563,32 @@ def _percentiles(samples: list[float]) -> dict[str, float]:
     return {"p50": at(0.50), "p95": at(0.95), "p99": at(0.99)}
 
 
-# ---- 2. MCP requests: pooled session vs connect-per-request ------------------------------------------------------
+# ---- 2. MCP requests: pooled session vs connect-per-request, and our CPU per warm command -----------------------
 
 
 async def _mcp_requests(rig: _Rig, options: BenchOptions, result: BenchResult) -> list[Row]:
     user = rig.user("mcp")
-    await _overview_and_wait(rig, user)  # opens the user's session: the commands below are warm
-    sandbox_before, pool_before = rig.sandbox.stats.http_requests, rig.services.pool.stats.http_requests
-    started = time.perf_counter()
-    for _ in range(options.commands):
+    for _ in range(WARM_UP):  # opens the user's session: the commands below are warm
         await _overview_and_wait(rig, user)
+    pool_before = int((await rig.app.call("stats"))["http_requests"])
+    sandbox_before = await rig.sandbox_requests()
+    cpu_before = rig.app.cpu_seconds()
+    started = time.perf_counter()
+    async with _profiling(rig, "warm"):
+        for _ in range(options.commands):
+            await _overview_and_wait(rig, user)
     ours_seconds = time.perf_counter() - started
-    ours = rig.sandbox.stats.http_requests - sandbox_before
-    ours_client = rig.services.pool.stats.http_requests - pool_before
+    rig.cpu_per_overview["fresh"] = (rig.app.cpu_seconds() - cpu_before) / options.commands
+    ours = await rig.sandbox_requests() - sandbox_before
+    ours_client = int((await rig.app.call("stats"))["http_requests"]) - pool_before
 
-    token = (await rig.services.tokens.current(user)).token
-    baseline_before = rig.sandbox.stats.http_requests
+    token = rig.token("bench-connect-per-request")
+    baseline_before = await rig.sandbox_requests()
     started = time.perf_counter()
     for _ in range(options.commands):
         await _connect_per_request(rig.sandbox.url, token)
     baseline_seconds = time.perf_counter() - started
-    baseline = rig.sandbox.stats.http_requests - baseline_before
+    baseline = await rig.sandbox_requests() - baseline_before
 
     per_command = ours / options.commands
     rows = [
@@ -519,7 +597,7 @@ async def _mcp_requests(rig: _Rig, options: BenchOptions, result: BenchResult) -
             f"{per_command:.2f}",
             f"{baseline / options.commands:.2f}",
             f"{baseline / max(ours, 1):.1f}× fewer",
-            # The issue asked for 10 times fewer; the pattern itself costs 6 per command, so 6 times is all there is.
+            # The connect-per-request pattern itself costs 6 per command, so 6 times fewer is all there is to save.
             "= 1; fewer than per-request",
             ours == options.commands and ours_client == ours and baseline > ours,
         ),
@@ -533,31 +611,32 @@ async def _mcp_requests(rig: _Rig, options: BenchOptions, result: BenchResult) -
         ),
     ]
     result.notes.append(
-        f"MCP: ours = {options.commands} signed /rollout overview commands through the app after one warm-up, timed "
-        "until each reply reached the fake Slack (counted by the sandbox and by the pool's RolloutStats: "
+        f"MCP: ours = {options.commands} signed /rollout overview commands through the app after {WARM_UP} warm-up "
+        "ones, timed until each reply reached the fake Slack (counted by the sandbox and by the pool's RolloutStats: "
         f"{ours} and {ours_client}); baseline = the Rollout docs' pattern with the mcp client, a fresh ClientSession "
-        f"per command (initialize, list_tools, call_tool, close), MCP only. That pattern costs "
+        "per command (initialize, list_tools, call_tool, close), MCP only. That pattern costs "
         f"{baseline / options.commands:.0f} HTTP requests per command, so one request per command is "
-        f"{baseline / max(ours, 1):.0f}× fewer at best, so the issue's '≥ 10× fewer' cannot be met against it: the "
-        "target is one request per warm command"
+        f"{baseline / max(ours, 1):.0f}× fewer at best: the target is one request per warm command"
     )
     return rows
 
 
-async def _overview_and_wait(rig: _Rig, user: SlackUser) -> None:
+async def _overview_and_wait(rig: _Rig, user: SlackUser, app: _Worker | None = None) -> dict[str, Any]:
+    """One overview through Slack (to `app`, or the main one), waiting for its person card, as the card was sent."""
     mark = rig.slack.mark()
-    hook = await rig.command(user, f"overview {PERSON}")
+    hook = await rig.command(user, f"overview {PERSON}", app=app)
     if hook is None:
-        raise BenchError("the app did not ack a slash command in the MCP phase")
+        raise BenchError("the app did not ack a slash command")
     try:
-        await rig.slack.wait_for(
+        call = await rig.slack.wait_for(
             RESPONSE_URL_METHOD,
             lambda call: call.args.get("response_url_id") == hook and call.contains(PERSON),
             since=mark,
             timeout=SETTLE_SECONDS,
         )
     except AssertionError:  # the fake's way of saying it waited in vain
-        raise BenchError("an overview in the MCP phase got no person card") from None
+        raise BenchError("an overview got no person card") from None
+    return {name: value for name, value in call.args.items() if name != "response_url_id"}
 
 
 async def _connect_per_request(url: str, token: str) -> None:
@@ -569,32 +648,168 @@ async def _connect_per_request(url: str, token: str) -> None:
     ):
         await session.initialize()
         await session.list_tools()
-        answer = await session.call_tool("get_person_overview", {"query": PERSON})
+        answer = await session.call_tool(OVERVIEW_TOOL, {"query": PERSON})
         if answer.is_error:
             raise BenchError("the connect-per-request baseline got a tool error")
 
 
-# ---- 3. tokens per agent turn, with and without prompt caching ---------------------------------------------------
+# ---- 3. CPU: ours per warm overview against the unavoidable parts; opening a session ----------------------------
+
+
+async def _cpu_parts(rig: _Rig, options: BenchOptions, result: BenchResult) -> list[Row]:
+    """Each part the plain way, in a process of its own, measured like the app: /proc CPU time over many repeats."""
+    card = await _overview_and_wait(rig, rig.user("mcp"))
+    user = rig.user("floor")
+    many = options.commands * PART_REPEAT
+
+    async def acks(count: int) -> None:
+        for _ in range(count):
+            body, headers, _ = rig.signed_command(user, f"overview {PERSON}")
+            if await rig.post(rig.floor.url, body, headers) != 200:
+                raise BenchError("the floor did not ack")
+
+    async def tool_calls(count: int) -> None:
+        await rig.parts.call("call_tool", n=count, tool=OVERVIEW_TOOL, arguments={"query": PERSON})
+
+    async def posts(count: int) -> None:
+        await rig.parts.call("response_url", urls=[rig.slack.new_response_url() for _ in range(count)], body=card)
+
+    async def per_call(worker: _Worker, run: Callable[[int], Awaitable[None]], count: int) -> float:
+        await run(WARM_UP)
+        before = worker.cpu_seconds()
+        await run(count)
+        return (worker.cpu_seconds() - before) / count
+
+    rig.part_costs = _Parts(
+        ack=await per_call(rig.floor, acks, many),
+        call_tool=await per_call(rig.parts, tool_calls, options.commands),
+        response_url=await per_call(rig.parts, posts, many),
+    )
+    rig.slack.clear()  # the posts above are no one's replies
+    parts = rig.part_costs
+    result.notes.append(
+        "CPU parts (process CPU time from /proc/<pid>/stat, each in a process of its own, after "
+        f"{WARM_UP} warm-up runs): a bare Bolt ack {_ms(parts.ack)} (the floor, {many} signed commands); one "
+        f"call_tool on a warm mcp ClientSession {_ms(parts.call_tool)} ({options.commands} calls); one response_url "
+        f"POST of the app's {len(card.get('blocks') or [])}-block person card with slack_sdk's AsyncWebhookClient "
+        f"{_ms(parts.response_url)} ({many} posts, one shared aiohttp session); sum {_ms(parts.total)}"
+    )
+    return []
+
+
+async def _soaked_cpu(rig: _Rig, options: BenchOptions, result: BenchResult) -> list[Row]:
+    """The warm overview again, once the soak has filled the pool and the app's memory."""
+    user = rig.user("mcp")
+    for _ in range(WARM_UP):
+        await _overview_and_wait(rig, user)
+    before = rig.app.cpu_seconds()
+    for _ in range(options.commands):
+        await _overview_and_wait(rig, user)
+    rig.cpu_per_overview["soaked"] = (rig.app.cpu_seconds() - before) / options.commands
+    return []
+
+
+def _cpu_rows(rig: _Rig, result: BenchResult) -> list[Row]:
+    rows = []
+    for key, label in (("fresh", "fresh process"), ("soaked", "after the soak")):
+        metric = f"app CPU per warm overview, {label}"
+        ours, parts = rig.cpu_per_overview.get(key), rig.part_costs
+        if ours is None or parts is None:
+            rows.append(Row(metric, "n/a", "n/a", "—", f"≤ {CPU_TIMES_PARTS:g}× the parts", False))
+            continue
+        ratio = ours / parts.total if parts.total else float("inf")
+        rows.append(
+            Row(metric, _ms(ours), _ms(parts.total), f"{ratio:.2f}", f"≤ {CPU_TIMES_PARTS:g}", ratio <= CPU_TIMES_PARTS)
+        )
+    return rows
+
+
+# ---- MCP eras: requests per cold and warm command, and the CPU to open a session, on a server of each era ------
+
+
+async def _eras(rig: _Rig, options: BenchOptions, result: BenchResult) -> list[Row]:
+    rows: list[Row] = []
+    for era in ERAS:
+        async with _era_rig(rig, era) as (app, sandbox):
+            rows += await _era(rig, app, sandbox, era, result)
+    return rows
+
+
+@asynccontextmanager
+async def _era_rig(rig: _Rig, era: str) -> AsyncIterator[tuple[_Worker, _Worker]]:
+    """A sandbox that speaks only `era` and a fresh app process in front of it, which has never seen the server."""
+    async with AsyncExitStack() as stack:
+        config = {**rig.sandbox_config, "protocol": era}
+        sandbox = await stack.enter_async_context(_worker("sandbox", config, rig.http, rig.logs["other"]))
+        settings = {**rig.app_settings, "rollout_mcp_url": sandbox.url, "database_url": rig.database_url(era)}
+        app_config = {**rig.app_config, "settings": settings}
+        app = await stack.enter_async_context(_worker("app", app_config, rig.http, rig.logs["app"]))
+        yield app, sandbox
+
+
+async def _era(rig: _Rig, app: _Worker, sandbox: _Worker, era: str, result: BenchResult) -> list[Row]:
+    async def requests_for(users: Sequence[SlackUser]) -> float:
+        before = await _requests(sandbox)
+        for user in users:
+            await _overview_and_wait(rig, user, app)
+        return (await _requests(sandbox) - before) / len(users)
+
+    first = await requests_for([rig.user(f"{era}-first")])  # the process learns which era the server speaks
+    cold = await requests_for([rig.user(f"{era}-cold{i:03d}") for i in range(ERA_COMMANDS)])
+    warm_user = rig.user(f"{era}-cold000")
+    warm = await requests_for([warm_user] * ERA_COMMANDS)
+    # CPU to open a session, token in hand: minting and storing a user's first token is not the session's cost.
+    users = [rig.user(f"{era}-s{i:03d}").user_id for i in range(SESSIONS_OPENED)]
+    await app.call("tokens", users=users)
+    opened_before = int((await app.call("stats"))["sessions_opened"])
+    before = app.cpu_seconds()
+    async with _profiling(rig, f"sessions-{era}", app):
+        await app.call("open_sessions", users=users)
+    per_session = (app.cpu_seconds() - before) / SESSIONS_OPENED
+    opened = int((await app.call("stats"))["sessions_opened"]) - opened_before
+    if opened != SESSIONS_OPENED:
+        raise BenchError(f"{opened} {era} sessions opened instead of {SESSIONS_OPENED}")
+    result.notes.append(
+        f"{era} era (a sandbox serving only it, and a fresh app process): the process's first command "
+        f"{first:.0f} MCP HTTP requests; then {ERA_COMMANDS} overviews from new users (cold: no session in the "
+        f"pool, the process knows the server) and {ERA_COMMANDS} from one user (warm), counted by the sandbox; "
+        f"session CPU over {SESSIONS_OPENED} sessions opened one after another for users whose token was stored"
+    )
+    cold_target = era == "modern"  # a legacy session needs its handshake: reported, not judged
+    return [
+        Row(
+            f"MCP HTTP requests per cold command, {era} era",
+            f"{cold:.2f}",
+            "—",
+            "—",
+            "= 1" if cold_target else "—",
+            cold == 1 if cold_target else None,
+        ),
+        Row(f"MCP HTTP requests per warm command, {era} era", f"{warm:.2f}", "—", "—", "= 1", warm == 1),
+        Row(
+            f"CPU to open a new Rollout session, {era} era",
+            _ms(per_session),
+            "—",
+            "—",
+            f"≤ {SESSION_CPU_TARGET * 1000:.0f} ms",
+            per_session <= SESSION_CPU_TARGET,
+        ),
+    ]
+
+
+async def _requests(sandbox: _Worker) -> int:
+    return int((await sandbox.call("stats"))["http_requests"])
+
+
+# ---- 4. tokens per agent turn, with and without prompt caching ---------------------------------------------------
 
 
 async def _agent_tokens(rig: _Rig, result: BenchResult) -> list[Row]:
-    user = rig.user("agent")
-    question = f"what's new with {PERSON}?"
-    turns: list[Usage] = []
-    for _ in range(2):
-        rig.model.script(
-            Reply(tool_calls=(ToolCall("get_person_overview", {"query": PERSON}),)),
-            Reply(text=f"{PERSON} asked for a demo and has two open tasks."),
-        )
-        before = len(rig.model.requests)
-        await rig.command(user, question)
-        try:
-            await rig.model.wait_for_requests(before + 2, within=30)
-        except TimeoutError:
-            break
-        await rig.settle()
-        turns.append(_usage_of(rig.model.requests[before:]))
-    rig.model.reset()  # leftovers of a failed turn must not answer anything later
+    rig.model_calls_before_agent = len(rig.model.requests)  # the reset below forgets them
+    try:
+        turns = await _agent_turns(rig, rig.user("agent"), f"what's new with {PERSON}?")
+    finally:
+        rig.model.reset()  # leftovers of a failed turn must not answer anything later
     if len(turns) < 2:
         result.notes.append("agent: a free-text /rollout command did not make two model calls; no token figures")
         return [Row(TOKENS_METRIC, "n/a", "n/a", "—", "cached", False)]
@@ -619,6 +834,24 @@ async def _agent_tokens(rig: _Rig, result: BenchResult) -> list[Row]:
     return [row]
 
 
+async def _agent_turns(rig: _Rig, user: SlackUser, question: str) -> list[Usage]:
+    turns: list[Usage] = []
+    for _ in range(2):
+        rig.model.script(
+            Reply(tool_calls=(ToolCall(OVERVIEW_TOOL, {"query": PERSON}),)),
+            Reply(text=f"{PERSON} asked for a demo and has two open tasks."),
+        )
+        before = len(rig.model.requests)
+        await rig.command(user, question, deterministic=False)
+        try:
+            await rig.model.wait_for_requests(before + 2, within=30)
+        except TimeoutError:
+            break
+        await rig.settle()
+        turns.append(_usage_of(rig.model.requests[before:]))
+    return turns
+
+
 def _usage_of(requests: Sequence[Any]) -> Usage:
     answered = [r.usage for r in requests if r.usage is not None]
     return Usage(
@@ -629,7 +862,7 @@ def _usage_of(requests: Sequence[Any]) -> Usage:
     )
 
 
-# ---- 4. memory under a long run from many users ------------------------------------------------------------------
+# ---- 5. memory under a long run from many users ------------------------------------------------------------------
 
 
 async def _soak(
@@ -637,27 +870,31 @@ async def _soak(
 ) -> list[Row]:
     """`warm`: how many of `users` (from the first) have sent a command already.
 
-    The commands go to CrmService, the code every entry point shares, not through Slack: through Slack each costs
-    the bench's fakes as much as the app (about 50 ms of CPU here, 8 minutes for 10,000), which no longer fits a
-    run of a few minutes. The Slack layer's own state is per request; the ack and MCP phases cover it.
+    The commands go to CrmService inside the app process, the code every entry point shares, not through Slack:
+    through Slack each costs the bench's fakes as much as the app, which no longer fits a run of a few minutes. The
+    Slack layer's own state is per request; the ack and MCP phases cover it.
     """
-    pool_limit = rig.settings.rollout_pool_size
     at_once = min(options.concurrency, SOAK_AT_ONCE)
     rig.slack.clear()  # the fakes' records of earlier phases are not the app's memory
+    log_mark = rig.app_log.stat().st_size
     # Warm-up: every user once, so their tokens, sessions (up to the pool's bound) and sandbox records exist.
-    failed = await _soak_batch(rig, users[warm:], at_once)
-    rss_before = _rss_bytes()
-    largest_pool = len(rig.services.pool)
+    failed, _ = await _soak_batch(rig, users[warm:], at_once)
+    rss_before = int((await rig.app.call("stats", rss=True))["rss"])
+    largest_pool = int((await rig.app.call("stats"))["pool_size"])
     # Each user sends a burst, as a person working through a list does, the most recently active first. Users beyond
     # the pool's size still take turns, so sessions are evicted and opened again throughout.
     burst = max(1, options.soak // len(users))
     order = [users[-1 - (k // burst) % len(users)] for k in range(options.soak)]
     started = time.perf_counter()
-    for first in range(0, len(order), SOAK_BATCH):
-        failed.update(await _soak_batch(rig, order[first : first + SOAK_BATCH], at_once))
-        largest_pool = max(largest_pool, len(rig.services.pool))
+    slowest = 0.0
+    async with _profiling(rig, "soak"):
+        for first in range(0, len(order), SOAK_BATCH):
+            missed, batch = await _soak_batch(rig, order[first : first + SOAK_BATCH], at_once)
+            failed.update(missed)
+            largest_pool = max(largest_pool, int(batch["pool_size"]))
+            slowest = max(slowest, float(batch["slowest"]))
     soak_seconds = time.perf_counter() - started
-    rss_after = _rss_bytes()
+    rss_after = int((await rig.app.call("stats", rss=True))["rss"])
     growth = rss_after / rss_before if rss_before else float("inf")
     rows = [
         Row(
@@ -671,50 +908,48 @@ async def _soak(
         Row(
             "MCP session pool size (largest seen)",
             str(largest_pool),
-            str(pool_limit),
+            str(rig.pool_limit),
             "—",
             "≤ ROLLOUT_POOL_SIZE",
-            largest_pool <= pool_limit,
+            largest_pool <= rig.pool_limit,
         ),
         Row("soak commands without a person card", str(failed.total()), "—", "—", "0", not failed),
     ]
     each_ms = soak_seconds / max(options.soak, 1) * 1000
+    endings = _session_endings(rig.app_log, log_mark)
     result.notes.append(
-        f"soak: {options.soak:,} overviews through CrmService (as /rollout overview runs them, minus Slack) in bursts "
-        f"of {burst} per user, {at_once} at a time, in {soak_seconds:.0f} s ({each_ms:.0f} ms each, app and sandbox "
-        "together); RSS from /proc/self/statm after a full garbage collection; before = once every user has sent a "
-        "command"
+        f"soak: {options.soak:,} overviews through CrmService in the app process (as /rollout overview runs them, "
+        f"minus Slack) in bursts of {burst} per user, {at_once} at a time, in {soak_seconds:.0f} s ({each_ms:.1f} ms "
+        f"each, wall), slowest {slowest:.2f} s; RSS of the app process from /proc/self/statm after a full garbage "
+        "collection; before = once every user has sent a command"
         + (f"; without a card: {', '.join(f'{reason} ×{n}' for reason, n in failed.most_common())}" if failed else "")
+        + f"; MCP sessions that ended on their own: {_counts(endings) or 'none'}"
     )
     return rows
 
 
-async def _soak_batch(rig: _Rig, users: Sequence[SlackUser], at_once: int) -> Counter[str]:
+async def _soak_batch(rig: _Rig, users: Sequence[SlackUser], at_once: int) -> tuple[Counter[str], dict[str, Any]]:
     """An overview for each of `users`, `at_once` at a time; what the ones that found no person got instead."""
-    gate = asyncio.Semaphore(at_once)
-
-    async def one(user: SlackUser) -> str | None:
-        async with gate:
-            outcome = await rig.services.crm.overview(user, PERSON)
-        if isinstance(outcome, PersonOverview):
-            return None
-        return str(outcome.reason) if isinstance(outcome, Failure) else type(outcome).__name__
-
-    return Counter(miss for miss in await asyncio.gather(*(one(user) for user in users)) if miss is not None)
+    if not users:
+        return Counter(), {"pool_size": 0, "slowest": 0.0}
+    answer = await rig.app.call("soak", users=[u.user_id for u in users], at_once=at_once, query=PERSON)
+    return Counter({str(k): int(v) for k, v in answer["misses"].items()}), answer
 
 
-def _rss_bytes() -> int:
-    gc.collect()
-    try:
-        resident_pages = int(Path("/proc/self/statm").read_text().split()[1])
-    except (OSError, IndexError, ValueError):
-        # Not Linux: the peak is all we can get, which still shows growth but not a return.
-        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-        return peak if sys.platform == "darwin" else peak * 1024
-    return resident_pages * os.sysconf("SC_PAGE_SIZE")
+def _session_endings(log: Path, since: int) -> Counter[str]:
+    """What ended MCP sessions the app did not close itself (bot.rollout.session logs each at INFO), by cause."""
+    with log.open("rb") as lines:
+        lines.seek(since)
+        text = lines.read().decode(errors="replace")
+    marker = "ended: "
+    return Counter(line.split(marker, 1)[1].strip() for line in text.splitlines() if marker in line)
 
 
 # ---- formatting ------------------------------------------------------------------------------------------------
+
+
+def _counts(counter: Counter[str]) -> str:
+    return ", ".join(f"{key} ×{n}" for key, n in counter.most_common())
 
 
 def _ms(seconds: float) -> str:

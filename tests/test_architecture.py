@@ -11,6 +11,7 @@ ROOT = Path(__file__).resolve().parent.parent
 COMPOSITION_ROOTS = {
     "bot/app.py",  # builds the AsyncApp and wires handlers, by design
     "bot/bench.py",  # measures the real app next to a bare Bolt app, so it builds both
+    "bot/bench_workers.py",  # the processes of the bench: the real app and the bare Bolt app, each on its own
 }
 
 

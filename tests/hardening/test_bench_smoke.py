@@ -1,4 +1,7 @@
-"""`rollout-bot bench` with tiny numbers: every phase runs and the result has the promised shape (not timings)."""
+"""`rollout-bot bench` with tiny numbers: every phase runs and the result has the promised shape (not timings).
+
+The bench starts its processes (app, floor, sandbox, parts) with the test's Python, on loopback ports.
+"""
 
 from __future__ import annotations
 
@@ -18,6 +21,14 @@ METRICS = (
     "commands answered exactly once after the ack",
     "MCP HTTP requests per warm command",
     "wall time",
+    "MCP HTTP requests per cold command, legacy era",
+    "MCP HTTP requests per warm command, legacy era",
+    "CPU to open a new Rollout session, legacy era",
+    "MCP HTTP requests per cold command, modern era",
+    "MCP HTTP requests per warm command, modern era",
+    "CPU to open a new Rollout session, modern era",
+    "app CPU per warm overview, fresh process",
+    "app CPU per warm overview, after the soak",
     "LLM calls per deterministic command",
     "input tokens per agent turn",
     "RSS after warm-up",
@@ -42,4 +53,7 @@ async def test_bench_runs_every_phase_and_reports_one_table(capsys: pytest.Captu
     assert result["passed"] == all(row["passed"] is not False for row in rows)
     assert {r["metric"]: r["ours"] for r in rows}["MCP HTTP requests per warm command"] == "1.00"
     assert {r["metric"]: r["ours"] for r in rows}["LLM calls per deterministic command"] == "0.00"
+    for era in ("legacy", "modern"):
+        assert {r["metric"]: r["ours"] for r in rows}[f"MCP HTTP requests per warm command, {era} era"] == "1.00"
+    assert any(note.startswith("machine: ") and "CPU cores" in note for note in result["notes"])
     assert result["notes"] and all(isinstance(note, str) for note in result["notes"])

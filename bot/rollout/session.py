@@ -177,6 +177,7 @@ class UserSession:
         self.protocol_version: str | None = None  # the negotiated MCP version, for diagnostics
         self._tools: list[types.Tool] | None = None
         self._tools_stale = False  # set by notifications/tools/list_changed
+        self._tools_just_read = False  # the list read at open serves the command that opened the session
         self._tools_lock = asyncio.Lock()
         self.tool_list_changes = 0  # list_changed notifications received, for tests
         self.tool_list_changed = asyncio.Event()
@@ -236,6 +237,7 @@ class UserSession:
                     shared.learn_era(client)
                 self._client = client
                 self._tools = await self._walk_tools(client, refresh=self._refresh_tools)
+                self._tools_just_read = True
                 shared.stats.sessions_opened += 1
                 self._ready.set_result(None)
                 await self._closing.wait()
@@ -265,7 +267,8 @@ class UserSession:
         client = self._client
         if client is None:
             raise SessionUnavailable(None)
-        if self._tools is not None and not self._tools_stale and not self.modern:
+        just_read, self._tools_just_read = self._tools_just_read, False
+        if self._tools is not None and not self._tools_stale and (just_read or not self.modern):
             return self._tools
         async with self._tools_lock:
             if self._tools is None or self._tools_stale or self.modern:

@@ -6,7 +6,8 @@ stateless) sandbox.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import time
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -36,10 +37,6 @@ class Clock:
 
     def advance(self, delta: timedelta) -> None:
         self.now += delta
-
-    def epoch(self) -> float:
-        """The same clock as epoch seconds, for the MCP client's response cache."""
-        return self.now.timestamp()
 
 
 @dataclass
@@ -84,6 +81,7 @@ def make_rig(
     max_sessions: int = 16,
     idle_seconds: float = 300,
     tool_names: dict[Capability, str | None] | None = None,
+    cache_clock: Callable[[], float] = time.time,
 ) -> Rig:
     clock = Clock()
     tokens = TokenService(TokenMinter(CLIENT_ID, secret, timedelta(minutes=15), clock=clock), store.users, clock=clock)
@@ -93,7 +91,7 @@ def make_rig(
         max_sessions=max_sessions,
         idle_seconds=idle_seconds,
         connect_timeout=timeout,
-        cache_clock=clock.epoch,
+        cache_clock=cache_clock,
     )
     client = RolloutClient(pool, timeout=timeout, tool_names=tool_names, rollout_origin=sandbox.base_url)
     return Rig(sandbox, store, tokens, pool, client, clock)

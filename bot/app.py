@@ -7,8 +7,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Coroutine
-from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -25,56 +23,12 @@ from bot.maintenance import prune_forever
 from bot.rollout.client import RolloutClient
 from bot.rollout.pool import SessionPool
 from bot.rollout.tokens import TokenMinter, TokenService
-from bot.rollout.tools import Capability
+from bot.services import BackgroundWork, Services
 from bot.store import Store
 
 log = logging.getLogger(__name__)
 
 SLACK_PATH = "/slack/events"
-
-
-@dataclass
-class BackgroundWork:
-    """Work that runs after Slack has been acked; tracked so shutdown can let it finish."""
-
-    _tasks: set[asyncio.Task[Any]] = field(default_factory=set)
-
-    def spawn(self, work: Coroutine[Any, Any, Any], name: str) -> asyncio.Task[Any]:
-        task = asyncio.create_task(work, name=name)
-        self._tasks.add(task)
-        task.add_done_callback(self._finished)
-        return task
-
-    def _finished(self, task: asyncio.Task[Any]) -> None:
-        self._tasks.discard(task)
-        if not task.cancelled() and task.exception() is not None:
-            log.error("background %s failed: %s", task.get_name(), type(task.exception()).__name__)
-
-    async def drain(self, within: float = 10.0) -> bool:
-        """Wait for all work, including work that work spawned; True when none is left."""
-        deadline = asyncio.get_running_loop().time() + within
-        while self._tasks and (left := deadline - asyncio.get_running_loop().time()) > 0:
-            await asyncio.wait(set(self._tasks), timeout=left)
-        return not self._tasks
-
-
-@dataclass
-class Services:
-    settings: Settings
-    store: Store
-    tokens: TokenService
-    pool: SessionPool
-    rollout: RolloutClient
-    crm: CrmService
-    background: BackgroundWork
-    agent: Any = None  # bot.agent.Agent when ANTHROPIC_API_KEY is set
-
-    async def close(self) -> None:
-        await self.background.drain()
-        if self.agent is not None:
-            await self.agent.close()
-        await self.pool.close()
-        await self.store.close()
 
 
 async def build_services(settings: Settings, *, migrate: bool = True) -> Services:
@@ -95,18 +49,11 @@ async def build_services(settings: Settings, *, migrate: bool = True) -> Service
         idle_seconds=settings.rollout_pool_idle_seconds,
         connect_timeout=settings.rollout_timeout_seconds,
     )
-    overrides = {
-        Capability.LIST_CREDENTIALS: settings.rollout_tool_list_credentials,
-        Capability.PERSON_OVERVIEW: settings.rollout_tool_person_overview,
-        Capability.CREATE_PERSON: settings.rollout_tool_create_person,
-        Capability.CREATE_NOTE: settings.rollout_tool_create_note,
-        Capability.CREATE_TASK: settings.rollout_tool_create_task,
-    }
     mcp_url = urlsplit(settings.rollout_mcp_url)
     rollout = RolloutClient(
         pool,
         timeout=settings.rollout_timeout_seconds,
-        tool_names=overrides,
+        tool_names=settings.rollout_tool_overrides,
         rollout_origin=f"{mcp_url.scheme}://{mcp_url.netloc}",
     )
     crm = CrmService(rollout, store, tokens, settings.rollout_mcp_url)
@@ -114,7 +61,7 @@ async def build_services(settings: Settings, *, migrate: bool = True) -> Service
     if settings.llm_enabled:
         from bot.agent import build_agent  # imported only when configured: the no-LLM commands don't need it
 
-        services.agent = build_agent(settings, services)
+        services.agent = build_agent(settings, store, crm, rollout)
     return services
 
 

@@ -9,6 +9,8 @@ from cryptography.fernet import Fernet
 from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from bot.rollout.tools import Capability
+
 DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///./rollout-bot.db"
 DEFAULT_MODEL = "claude-sonnet-5-5"
 MIN_SECRET_BYTES = 64  # HS512 wants a key at least as long as its output; PyJWT warns below this.
@@ -83,6 +85,17 @@ class Settings(BaseSettings):
         return url.strip() or DEFAULT_DATABASE_URL
 
     # ---- what each command needs ------------------------------------------------------------------------------
+
+    @property
+    def rollout_tool_overrides(self) -> dict[Capability, str | None]:
+        """The ROLLOUT_TOOL_* settings: which Rollout tool serves each capability, when the admin says so."""
+        return {
+            Capability.LIST_CREDENTIALS: self.rollout_tool_list_credentials,
+            Capability.PERSON_OVERVIEW: self.rollout_tool_person_overview,
+            Capability.CREATE_PERSON: self.rollout_tool_create_person,
+            Capability.CREATE_NOTE: self.rollout_tool_create_note,
+            Capability.CREATE_TASK: self.rollout_tool_create_task,
+        }
 
     @property
     def encryption_keys(self) -> list[str]:

@@ -16,7 +16,7 @@ from cryptography.fernet import Fernet
 from pydantic import SecretStr
 
 from bot import blocks, commands
-from bot.app import Services, build_services
+from bot.app import build_services
 from bot.config import Settings
 from bot.identity import SlackUser
 from bot.logs import configure_logging
@@ -32,6 +32,7 @@ from bot.rollout.outcomes import (
     Unrecognised,
 )
 from bot.sandbox import SandboxCrm, start_sandbox
+from bot.services import Services
 
 DEMO_USER = SlackUser("TDEMO", "UDEMO")
 DEMO_CLIENT_ID = "rollout-bot-demo"

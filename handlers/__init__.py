@@ -9,7 +9,7 @@ from handlers import actions, assistant, commands, events, home, shortcuts, view
 if TYPE_CHECKING:
     from slack_bolt.async_app import AsyncApp
 
-    from bot.app import Services
+    from bot.services import Services
 
 SURFACES = (commands, actions, views, shortcuts, home, events, assistant)
 

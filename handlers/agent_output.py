@@ -32,7 +32,7 @@ from bot.store import ConversationKey
 from handlers.respond import Reply, fail, present
 
 if TYPE_CHECKING:
-    from bot.app import Services
+    from bot.services import Services
 
 log = logging.getLogger(__name__)
 

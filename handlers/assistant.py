@@ -26,7 +26,7 @@ from handlers.respond import Reply, fail
 if TYPE_CHECKING:
     from slack_bolt.async_app import AsyncApp
 
-    from bot.app import Services
+    from bot.services import Services
 
 log = logging.getLogger(__name__)
 

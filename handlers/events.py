@@ -41,7 +41,7 @@ from handlers.respond import Reply, after_ack, fail, open_modal, present
 if TYPE_CHECKING:
     from slack_bolt.async_app import AsyncApp
 
-    from bot.app import Services
+    from bot.services import Services
 
 log = logging.getLogger(__name__)
 

@@ -20,7 +20,7 @@ from handlers.respond import Reply, after_ack, fail, open_modal
 if TYPE_CHECKING:
     from slack_bolt.async_app import AsyncApp
 
-    from bot.app import Services
+    from bot.services import Services
 
 
 def register(app: AsyncApp, services: Services) -> None:

@@ -25,7 +25,7 @@ from bot.rollout.outcomes import Created, Failure, FailureReason, Matches, Perso
 from handlers.respond import Reply, fail, open_modal, present
 
 if TYPE_CHECKING:
-    from bot.app import Services
+    from bot.services import Services
 
 
 _PERSON_EXAMPLE = f"{SLASH_COMMAND} person Ada Lovelace ada@example.com"

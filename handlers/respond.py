@@ -46,7 +46,7 @@ from bot.rollout.outcomes import (
 )
 
 if TYPE_CHECKING:
-    from bot.app import Services
+    from bot.services import Services
 
 log = logging.getLogger(__name__)
 

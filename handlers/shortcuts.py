@@ -21,7 +21,7 @@ from handlers.respond import Reply, after_ack, fail, message_permalink, open_mod
 if TYPE_CHECKING:
     from slack_bolt.async_app import AsyncApp
 
-    from bot.app import Services
+    from bot.services import Services
 
 # Slack waits 3 s for options; leave room for the response to travel.
 OPTIONS_BUDGET_SECONDS = 2.5

@@ -24,7 +24,7 @@ from handlers.respond import Reply, after_ack, fail
 if TYPE_CHECKING:
     from slack_bolt.async_app import AsyncApp
 
-    from bot.app import Services
+    from bot.services import Services
 
 
 def register(app: AsyncApp, services: Services) -> None:

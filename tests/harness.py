@@ -35,12 +35,13 @@ from aiohttp import web
 from cryptography.fernet import Fernet
 from slack_bolt.async_app import AsyncApp
 
-from bot.app import SLACK_PATH, Services, build_services, build_slack_app, build_web_app
+from bot.app import SLACK_PATH, build_services, build_slack_app, build_web_app
 from bot.config import load_settings
 from bot.fakes import Call, FakeSlackApi
 from bot.identity import SlackUser
 from bot.ids import SLASH_COMMAND
 from bot.sandbox import CrmNote, CrmPerson, CrmTask, RunningSandbox, SandboxCrm, start_sandbox
+from bot.services import Services
 
 SIGNING_SECRET = "harness-slack-signing-secret-" + "0123456789abcdef" * 4  # >= 64 bytes, like the HS512 keys
 BOT_TOKEN = "xoxb-harness-bot-token"

@@ -13,7 +13,7 @@ import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import anthropic
 import mcp_types as types
@@ -38,6 +38,7 @@ from bot.config import Settings
 from bot.crm import CrmService
 from bot.identity import SlackUser
 from bot.rollout import parse
+from bot.rollout.client import RolloutClient
 from bot.rollout.outcomes import (
     ChooseCredential,
     ConnectNeeded,
@@ -49,9 +50,6 @@ from bot.rollout.outcomes import (
 )
 from bot.rollout.tools import Capability
 from bot.store import ConversationKey, Store
-
-if TYPE_CHECKING:
-    from bot.app import Services
 
 log = logging.getLogger(__name__)
 
@@ -85,7 +83,9 @@ class AgentConfig:
         )
 
 
-def build_agent(settings: Settings, services: Services, *, system_prompt: str | None = None) -> Agent:
+def build_agent(
+    settings: Settings, store: Store, crm: CrmService, rollout: RolloutClient, *, system_prompt: str | None = None
+) -> Agent:
     if settings.anthropic_api_key is None:
         raise ValueError("build_agent needs ANTHROPIC_API_KEY")
     prompt = system_prompt or settings.agent_system_prompt or SYSTEM_PROMPT
@@ -96,7 +96,7 @@ def build_agent(settings: Settings, services: Services, *, system_prompt: str | 
         max_retries=SDK_MAX_RETRIES,
         timeout=config.timeout_seconds,
     )
-    return Agent(client, store=services.store, crm=services.crm, classify=services.rollout.capabilities, config=config)
+    return Agent(client, store=store, crm=crm, classify=rollout.capabilities, config=config)
 
 
 @dataclass(slots=True)

@@ -12,11 +12,12 @@ import pytest
 from cryptography.fernet import Fernet
 
 from bot.agent import Agent
-from bot.app import Services, build_services
+from bot.app import build_services
 from bot.config import Settings, load_settings
 from bot.fakes.anthropic_api import FakeAnthropic
 from bot.identity import SlackUser
 from bot.sandbox import RunningSandbox, SandboxCrm, start_sandbox
+from bot.services import Services
 from bot.store import ConversationKey
 
 CLIENT_ID = "rollout-agent-test-client"

@@ -1,0 +1,68 @@
+"""What every entry point is handed: the services the composition root built, and the work running after an ack.
+
+Handlers and the agent depend on this module, never on the composition root (bot/app.py), so imports flow one way.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Coroutine
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from bot.config import Settings
+from bot.crm import CrmService
+from bot.rollout.client import RolloutClient
+from bot.rollout.pool import SessionPool
+from bot.rollout.tokens import TokenService
+from bot.store import Store
+
+if TYPE_CHECKING:
+    from bot.agent import Agent
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class BackgroundWork:
+    """Work that runs after Slack has been acked; tracked so shutdown can let it finish."""
+
+    _tasks: set[asyncio.Task[Any]] = field(default_factory=set)
+
+    def spawn(self, work: Coroutine[Any, Any, Any], name: str) -> asyncio.Task[Any]:
+        task = asyncio.create_task(work, name=name)
+        self._tasks.add(task)
+        task.add_done_callback(self._finished)
+        return task
+
+    def _finished(self, task: asyncio.Task[Any]) -> None:
+        self._tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.error("background %s failed: %s", task.get_name(), type(task.exception()).__name__)
+
+    async def drain(self, within: float = 10.0) -> bool:
+        """Wait for all work, including work that work spawned; True when none is left."""
+        deadline = asyncio.get_running_loop().time() + within
+        while self._tasks and (left := deadline - asyncio.get_running_loop().time()) > 0:
+            await asyncio.wait(set(self._tasks), timeout=left)
+        return not self._tasks
+
+
+@dataclass
+class Services:
+    settings: Settings
+    store: Store
+    tokens: TokenService
+    pool: SessionPool
+    rollout: RolloutClient
+    crm: CrmService
+    background: BackgroundWork
+    agent: Agent | None = None  # when ANTHROPIC_API_KEY is set
+
+    async def close(self) -> None:
+        await self.background.drain()
+        if self.agent is not None:
+            await self.agent.close()
+        await self.pool.close()
+        await self.store.close()

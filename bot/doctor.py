@@ -463,7 +463,7 @@ async def check_rollout(
             section.add("ok", f"connected: protocol {version}, {protocol_era(version)}")
             stage = "listing tools"
             tools, pages = await list_all_tools(client)
-            describe_tools(tools, pages, tool_overrides(settings), section, facts)
+            describe_tools(tools, pages, settings.rollout_tool_overrides, section, facts)
             stage = "listing credentials"
             origin = urlsplit(settings.rollout_mcp_url)
             await _check_credentials(
@@ -493,17 +493,6 @@ def describe_tools(
         for t in tools
     ]
     _describe_capabilities(tools, tool_map, overrides, section, facts)
-
-
-def tool_overrides(settings: Settings) -> dict[Capability, str | None]:
-    """The ROLLOUT_TOOL_* settings, keyed as bot.app.build_services passes them to the Rollout client."""
-    return {
-        Capability.LIST_CREDENTIALS: settings.rollout_tool_list_credentials,
-        Capability.PERSON_OVERVIEW: settings.rollout_tool_person_overview,
-        Capability.CREATE_PERSON: settings.rollout_tool_create_person,
-        Capability.CREATE_NOTE: settings.rollout_tool_create_note,
-        Capability.CREATE_TASK: settings.rollout_tool_create_task,
-    }
 
 
 def _setting_for(capability: Capability) -> str:

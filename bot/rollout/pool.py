@@ -119,6 +119,7 @@ class SessionPool:
             pending.set_result(session)
             return session
         except BaseException as exc:
+            self._shared.forget_era()  # the era this session adopted may be what failed: ask the server next time
             pending.set_exception(exc)
             pending.exception()  # retrieved here so a lone caller does not leave "exception never retrieved"
             raise

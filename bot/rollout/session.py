@@ -179,8 +179,7 @@ class UserSession:
         self._tools_stale = False  # set by notifications/tools/list_changed
         self._tools_just_read = False  # the list read at open serves the command that opened the session
         self._tools_lock = asyncio.Lock()
-        self.tool_list_changes = 0  # list_changed notifications received, for tests
-        self.tool_list_changed = asyncio.Event()
+        self.tool_list_changed = asyncio.Event()  # set on notifications/tools/list_changed, for tests
         self._ready: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._closing = asyncio.Event()
         self.closed = asyncio.Event()
@@ -255,7 +254,6 @@ class UserSession:
     async def _on_message(self, message: IncomingMessage) -> None:
         if isinstance(message, types.ToolListChangedNotification):
             self._tools_stale = True
-            self.tool_list_changes += 1
             self.tool_list_changed.set()
 
     async def list_tools(self) -> list[types.Tool]:

@@ -231,3 +231,16 @@ async def test_a_session_in_use_is_not_expired(sandbox: RunningSandbox, store: S
             assert held.alive and not held.closed.is_set()
     finally:
         await rig.pool.close()
+
+
+async def test_a_server_that_changed_era_is_probed_again(store: Store) -> None:
+    """The process remembers a legacy server; the next connection to a modern-only one fails, then probes."""
+    async with rig_on(store, "legacy") as legacy:
+        assert isinstance(await legacy.client.list_credentials(ALICE), Credentials)
+        remembered = legacy.pool._shared.era
+    assert remembered is not None and remembered.version == LEGACY
+    async with rig_on(store, "modern") as modern:
+        modern.pool._shared.era = remembered  # as if the same process had seen the server before its upgrade
+        assert isinstance(await modern.client.list_credentials(BOB), Credentials)  # refused, re-probed, answered
+        assert modern.pool.protocol_version in MODERN_PROTOCOL_VERSIONS
+        assert modern.sandbox.stats.discovers == 1

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -59,31 +60,57 @@ class TokenMinter:
         return IssuedToken(jwt.encode(claims, self._secret, algorithm="HS512"), expires_at)
 
 
-class TokenService:
-    """Hands out a valid token per user: the stored one while it has time left, else a fresh one (saved)."""
+# Users whose current token is kept in memory. Beyond it the least recently active user's is dropped (and read again
+# from the database when they come back): a token is a few hundred bytes, so this bounds the cache at a few MB.
+DEFAULT_CACHE_SIZE = 10_000
 
-    def __init__(self, minter: TokenMinter, store: TokenStore, *, clock: Clock = utcnow) -> None:
+
+class TokenService:
+    """Hands out a valid token per user: the stored one while it has time left, else a fresh one (saved).
+
+    Each user's current token is also kept in memory, so a Rollout request costs no database read (and no
+    decryption). The database stays the source of truth: a kept token is only handed out while it has more than the
+    renewal margin left; nearer expiry, or once Rollout refused it, the database is read again, so a token another
+    process renewed meanwhile is adopted rather than replaced.
+    """
+
+    def __init__(
+        self, minter: TokenMinter, store: TokenStore, *, clock: Clock = utcnow, cache_size: int = DEFAULT_CACHE_SIZE
+    ) -> None:
         self._minter = minter
         self._store = store
         self._clock = clock
         # Renew when less than this is left, so a token never expires between our check and Rollout's.
         self._margin = max(timedelta(seconds=30), minter.ttl / 5)
         self._locks: dict[SlackUser, asyncio.Lock] = {}
+        self._kept: OrderedDict[SlackUser, IssuedToken] = OrderedDict()
+        self._cache_size = cache_size
 
     async def current(self, user: SlackUser) -> IssuedToken:
+        kept = self._kept.get(user)
+        if kept is not None and self._usable(kept.expires_at):
+            self._kept.move_to_end(user)
+            return kept
         async with self._lock(user):
             stored = await self._store.load_token(user)
-            if stored is not None and stored.expires_at - self._clock() > self._margin:
-                return IssuedToken(stored.token, stored.expires_at)
+            if stored is not None and self._usable(stored.expires_at):
+                return self._keep(user, IssuedToken(stored.token, stored.expires_at))
             return await self._mint_and_save(user)
 
     async def renew(self, user: SlackUser, rejected: str | None = None) -> IssuedToken:
         """A fresh token, unless another caller already replaced `rejected` with a good one meanwhile."""
+        kept = self._kept.get(user)
+        if kept is not None and kept.token == rejected:
+            del self._kept[user]  # Rollout refused it: never hand it out again
         async with self._lock(user):
             stored = await self._store.load_token(user)
-            if stored is not None and stored.token != rejected and stored.expires_at - self._clock() > self._margin:
-                return IssuedToken(stored.token, stored.expires_at)
+            if stored is not None and stored.token != rejected and self._usable(stored.expires_at):
+                return self._keep(user, IssuedToken(stored.token, stored.expires_at))
             return await self._mint_and_save(user)
+
+    def forget(self, user: SlackUser) -> None:
+        """Drop `user`'s kept token, so their next request reads the database: after it was changed from outside."""
+        self._kept.pop(user, None)
 
     @property
     def lifetime(self) -> timedelta:
@@ -98,6 +125,16 @@ class TokenService:
         record = await self._store.get_or_create(user)
         issued = self._minter.mint(record.subject)
         await self._store.save_token(user, issued.token, issued.expires_at)
+        return self._keep(user, issued)
+
+    def _usable(self, expires_at: datetime) -> bool:
+        return expires_at - self._clock() > self._margin
+
+    def _keep(self, user: SlackUser, issued: IssuedToken) -> IssuedToken:
+        self._kept[user] = issued
+        self._kept.move_to_end(user)
+        while len(self._kept) > self._cache_size:
+            self._kept.popitem(last=False)
         return issued
 
     def _lock(self, user: SlackUser) -> asyncio.Lock:

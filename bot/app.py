@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from datetime import timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -109,7 +110,8 @@ async def serve(settings: Settings) -> None:
     settings.require_serve()
     services = await build_services(settings)
     slack_app = build_slack_app(settings, services)
-    pruning = asyncio.create_task(prune_forever(services.store), name="prune")
+    retention = timedelta(days=settings.retention_days)
+    pruning = asyncio.create_task(prune_forever(services.store, retention=retention), name="prune")
     try:
         if settings.slack_app_token is not None:
             from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler

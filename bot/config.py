@@ -69,6 +69,7 @@ class Settings(BaseSettings):
 
     database_url: str = DEFAULT_DATABASE_URL
     encryption_key: SecretStr | None = None
+    retention_days: int = Field(default=30, ge=1)  # conversations, approvals and activity older than this go
     port: int = Field(default=3000, ge=1, le=65535)
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 

@@ -1,32 +1,82 @@
-"""Housekeeping while serving: forget old delivery claims and expired parked requests, so the tables stay small."""
+"""Housekeeping while serving: forget old delivery claims and expired parked requests, so the tables stay small, and
+delete conversations, approvals and activity once they are older than the retention period."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy.exc import SQLAlchemyError
 
-from bot.store import Store
+from bot.store import RetentionBatch, Store
 
 log = logging.getLogger(__name__)
 
 # Slack stops retrying a delivery within minutes; a day of claims is far more than de-duplication needs.
 KEEP_DELIVERY_CLAIMS = timedelta(days=1)
+DEFAULT_RETENTION = timedelta(days=30)
+# Rows of each kind per transaction: short transactions keep SQLite's single writer and PostgreSQL's locks free for
+# the requests being served meanwhile.
+RETENTION_BATCH_ROWS = 500
 
 
-async def prune_once(store: Store, now: datetime) -> tuple[int, int]:
+@dataclass(frozen=True, slots=True)
+class Pruned:
+    claims: int
+    parked: int
+    retention: RetentionBatch | None  # None: another process is doing the retention round
+
+
+async def prune_once(
+    store: Store,
+    now: datetime,
+    *,
+    retention: timedelta = DEFAULT_RETENTION,
+    batch_rows: int = RETENTION_BATCH_ROWS,
+) -> Pruned:
     claims = await store.deliveries.prune(now - KEEP_DELIVERY_CLAIMS)
     parked = await store.parked.prune(now)
-    return claims, parked
+    return Pruned(claims, parked, await apply_retention(store, now, retention, batch_rows))
 
 
-async def prune_forever(store: Store, every: timedelta = timedelta(hours=1)) -> None:
+async def apply_retention(
+    store: Store, now: datetime, retention: timedelta, batch_rows: int = RETENTION_BATCH_ROWS
+) -> RetentionBatch | None:
+    """Batch after batch until a batch finds less than a full load of every kind; None if another process holds it."""
+    deleted = RetentionBatch()
+    while True:
+        batch = await store.retention.delete_batch(now - retention, now, batch_rows)
+        if batch is None:
+            return None if deleted.total == 0 else deleted
+        deleted += batch
+        if max(batch.messages, batch.conversations, batch.approvals, batch.activity) < batch_rows:
+            return deleted
+        await asyncio.sleep(0)  # let requests in between batches
+
+
+async def prune_forever(
+    store: Store,
+    every: timedelta = timedelta(hours=1),
+    *,
+    retention: timedelta = DEFAULT_RETENTION,
+    clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+) -> None:
     while True:
         try:
-            claims, parked = await prune_once(store, datetime.now(UTC))
-            log.info("pruned %d delivery claims and %d expired requests", claims, parked)
+            pruned = await prune_once(store, clock(), retention=retention)
+            kept = pruned.retention
+            log.info(
+                "pruned %d delivery claims and %d expired requests; retention: %s",
+                pruned.claims,
+                pruned.parked,
+                "another process"
+                if kept is None
+                else f"{kept.messages} messages, {kept.conversations} conversations, "
+                f"{kept.approvals} approvals, {kept.activity} activity entries",
+            )
         except SQLAlchemyError as error:  # the database may be briefly away; try again next round
             log.warning("pruning failed: %s", type(error).__name__)
         await asyncio.sleep(every.total_seconds())

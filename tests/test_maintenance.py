@@ -29,10 +29,10 @@ async def test_prune_once(store: Store) -> None:
     parked_id = await store.parked.park(user, {"op": "overview"}, timedelta(hours=1))
     await store.parked.park(user, {"op": "old"}, timedelta(seconds=1))
 
-    claims, parked = await prune_once(store, now + timedelta(minutes=10))
-    assert (claims, parked) == (0, 1)  # the claim is minutes old; only the 1-second request expired
+    pruned = await prune_once(store, now + timedelta(minutes=10))
+    assert (pruned.claims, pruned.parked) == (0, 1)  # the claim is minutes old; only the 1-second request expired
     assert await store.parked.take(parked_id, user, now) == {"op": "overview"}
 
-    claims, _ = await prune_once(store, now + timedelta(days=2))
-    assert claims == 1
+    pruned = await prune_once(store, now + timedelta(days=2))
+    assert pruned.claims == 1
     assert await store.deliveries.claim("event:recent")  # forgotten, so claimable again

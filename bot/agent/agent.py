@@ -19,7 +19,7 @@ import anthropic
 import mcp_types as types
 
 from bot.agent.approvals import ApprovalDesk
-from bot.agent.history import Block, Message, for_request, text_of, tool_result
+from bot.agent.history import CHARS_PER_TOKEN, Block, Message, for_request, text_of, tool_result
 from bot.agent.prompt import SYSTEM_PROMPT, system_blocks
 from bot.agent.results import (
     CredentialProblem,
@@ -157,7 +157,7 @@ class Agent:
     ) -> TurnResult:
         """One user message in a conversation (a Slack thread, a DM, or a one-off slash command)."""
         async with self._locks.hold(conversation):
-            history = await self._store.conversations.load(conversation)
+            history = await self._load(conversation)
             # A write still awaiting approval leaves a tool_use open: answer it before the new words.
             opening = closing_results(history)
             message: Message = {"role": "user", "content": [*opening, {"type": "text", "text": text}]}
@@ -170,7 +170,7 @@ class Agent:
             return None
         key = record.conversation
         async with self._locks.hold(key):
-            history = await self._store.conversations.load(key)
+            history = await self._load(key)
             output = decided.tool_output or "(no output)"
             news = resolution(history, record.id, record.summary, output, failed=decided.tool_failed)
             return await self._run(record.requester, key, history, [news], progress or SilentProgress())
@@ -346,6 +346,12 @@ class Agent:
 
     def _result(self, turn: _Turn, *, text: str | None = None, **fields: Any) -> TurnResult:
         return TurnResult(text=turn.answer() if text is None else text, people=tuple(turn.overviews.values()), **fields)
+
+    async def _load(self, conversation: ConversationKey) -> list[Message]:
+        # Only what the history budget can use: a long thread costs a turn no more reading than a short one.
+        return await self._store.conversations.load(
+            conversation, max_chars=self._config.history_tokens * CHARS_PER_TOKEN
+        )
 
     async def _persist(self, conversation: ConversationKey, ending: _Ending) -> None:
         messages = list(ending.messages)

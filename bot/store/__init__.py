@@ -14,6 +14,7 @@ from bot.store.records import (
     StoredToken,
     UserRecord,
 )
+from bot.store.retention import RetentionBatch, RetentionRepository
 from bot.store.store import Store
 from bot.store.users import UserRepository
 
@@ -28,6 +29,8 @@ __all__ = [
     "ConversationRepository",
     "DeliveryRepository",
     "ParkedRequestRepository",
+    "RetentionBatch",
+    "RetentionRepository",
     "Store",
     "StoredToken",
     "UserRecord",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from typing import Any
 
@@ -12,17 +13,45 @@ from bot.store.database import Database
 from bot.store.records import ConversationKey
 from bot.store.schema import conversation_messages, conversations, utc_now
 
+# Rows per query when reading a thread newest first: most turns fit in one or two pages.
+LOAD_PAGE_SIZE = 32
+
 
 class ConversationRepository:
     def __init__(self, database: Database) -> None:
         self._database = database
 
-    async def load(self, key: ConversationKey) -> list[dict[str, Any]]:
+    async def load(self, key: ConversationKey, *, max_chars: int | None = None) -> list[dict[str, Any]]:
+        """The thread's messages, oldest first.
+
+        With `max_chars`, only the newest ones: read newest first, page by page, until they hold at least `max_chars`
+        characters of compact JSON and the oldest one read starts a user turn. A turn then reads what its history
+        budget can use, however long the thread has grown.
+        """
+        if max_chars is None:
+            async with self._database.read() as connection:
+                rows = await connection.execute(
+                    select(conversation_messages.c.message).where(_is(key)).order_by(conversation_messages.c.seq)
+                )
+                return list(rows.scalars())
+        newest_first: list[dict[str, Any]] = []
+        chars = 0
+        seq = conversation_messages.c.seq
         async with self._database.read() as connection:
-            rows = await connection.execute(
-                select(conversation_messages.c.message).where(_is(key)).order_by(conversation_messages.c.seq)
-            )
-            return list(rows.scalars())
+            below: int | None = None
+            while True:
+                page = select(seq, conversation_messages.c.message).where(_is(key))
+                if below is not None:
+                    page = page.where(seq < below)
+                rows = (await connection.execute(page.order_by(seq.desc()).limit(LOAD_PAGE_SIZE))).all()
+                for row in rows:
+                    newest_first.append(row.message)
+                    chars += len(json.dumps(row.message, ensure_ascii=False, separators=(",", ":"), default=str))
+                    if chars >= max_chars and _starts_user_turn(row.message):
+                        return newest_first[::-1]
+                if len(rows) < LOAD_PAGE_SIZE:
+                    return newest_first[::-1]
+                below = rows[-1].seq
 
     async def append(self, key: ConversationKey, messages: Sequence[dict[str, Any]]) -> None:
         """Add messages after everything already stored; a concurrent append lands wholly before or after."""
@@ -71,4 +100,16 @@ def _is(key: ConversationKey) -> ColumnElement[bool]:
         conversation_messages.c.team_id == key.team_id,
         conversation_messages.c.channel_id == key.channel_id,
         conversation_messages.c.thread_ts == key.thread_ts,
+    )
+
+
+def _starts_user_turn(message: dict[str, Any]) -> bool:
+    """A user message with words of its own, not only tool results: where an exchange with the model begins."""
+    if message.get("role") != "user":
+        return False
+    content = message.get("content")
+    if isinstance(content, str):
+        return True
+    return isinstance(content, list) and any(
+        isinstance(block, dict) and block.get("type") != "tool_result" for block in content
     )

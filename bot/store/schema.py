@@ -107,6 +107,7 @@ conversations = Table(
     Column("next_seq", Integer, nullable=False),
     *_timestamps(),
     PrimaryKeyConstraint("team_id", "channel_id", "thread_ts"),
+    Index(None, "updated_at"),  # retention finds idle threads by it
 )
 
 conversation_messages = Table(
@@ -119,6 +120,7 @@ conversation_messages = Table(
     Column("message", JSON, nullable=False),
     Column("created_at", UtcDateTime(), nullable=False),
     PrimaryKeyConstraint("team_id", "channel_id", "thread_ts", "seq"),
+    Index(None, "created_at"),  # retention deletes the oldest messages first
 )
 
 approvals = Table(
@@ -141,6 +143,7 @@ approvals = Table(
     Column("write_started_at", UtcDateTime(), nullable=True),  # set once, by the one process that calls Rollout
     *_timestamps(),
     PrimaryKeyConstraint("id"),
+    Index(None, "updated_at"),  # retention finds decided approvals by it
     CheckConstraint("status IN ({})".format(", ".join(f"'{status}'" for status in APPROVAL_STATUSES)), name="status"),
 )
 
@@ -166,4 +169,5 @@ activity = Table(
     Column("created_at", UtcDateTime(), nullable=False),
     PrimaryKeyConstraint("id"),
     Index(None, "team_id", "user_id", "created_at"),
+    Index(None, "created_at"),  # retention, across all users
 )

@@ -11,6 +11,7 @@ from bot.store.conversations import ConversationRepository
 from bot.store.database import Database
 from bot.store.deliveries import DeliveryRepository
 from bot.store.parked import ParkedRequestRepository
+from bot.store.retention import RetentionRepository
 from bot.store.token_cipher import TokenCipher
 from bot.store.users import UserRepository
 
@@ -24,6 +25,7 @@ class Store:
         self.approvals = ApprovalRepository(database)
         self.parked = ParkedRequestRepository(database)
         self.activity = ActivityRepository(database)
+        self.retention = RetentionRepository(database)
 
     @classmethod
     async def open(cls, database_url: str, encryption_keys: Sequence[str]) -> Store:

@@ -27,6 +27,7 @@ from bot.blocks.markdown import answer_blocks
 from bot.blocks.messages import error_message, stopped_early_note, thinking_message, user_message
 from bot.blocks.person import person_card, person_card_text
 from bot.blocks.text import MESSAGE_BLOCKS, clean, escape_mrkdwn, truncate_plain
+from bot.identity import SlackUser
 from bot.rollout.outcomes import ChooseCredential, ConnectNeeded, Failure
 from bot.store import ConversationKey
 from handlers.respond import Reply, fail, present
@@ -39,6 +40,7 @@ log = logging.getLogger(__name__)
 # Conversation keys: a thread's ts, or one of these for conversations that are not Slack threads.
 DM_CONVERSATION = "dm"  # top-level messages in the bot's DM: one running conversation, trimmed to the token budget
 COMMAND_PREFIX = "command:"  # each `/rollout <free text>` is a conversation of its own
+_PER_USER = "/"  # "<thread ts>/<user id>": one person's conversation in a shared channel thread
 
 CONFIGURE_HINT = "an admin enables it by setting ANTHROPIC_API_KEY"
 REFUSED = "I can't help with that request."
@@ -184,8 +186,20 @@ def surface_for(key: ConversationKey, reply: Reply, clock: Callable[[], float]) 
     """How to show a turn of this conversation. `reply` is the person and, for commands, the response_url to use."""
     if key.thread_ts.startswith(COMMAND_PREFIX):
         return CommandSurface(reply)
-    thread = None if key.thread_ts == DM_CONVERSATION else key.thread_ts
-    return ThreadSurface(Reply(reply.client, reply.user, channel_id=key.channel_id, thread_ts=thread), clock)
+    return ThreadSurface(Reply(reply.client, reply.user, channel_id=key.channel_id, thread_ts=thread_of(key)), clock)
+
+
+def mention_conversation(user: SlackUser, channel: str, thread_ts: str) -> ConversationKey:
+    """A channel thread can hold several people, each with their own CRM access: each gets their own memory of it,
+    so one person's CRM data never reaches the model answering another."""
+    return ConversationKey(user.team_id, channel, f"{thread_ts}{_PER_USER}{user.user_id}")
+
+
+def thread_of(key: ConversationKey) -> str | None:
+    """The Slack thread a conversation is shown in (None: a DM's top level). Never the per-person key itself."""
+    if key.thread_ts == DM_CONVERSATION or key.thread_ts.startswith(COMMAND_PREFIX):
+        return None
+    return key.thread_ts.split(_PER_USER, 1)[0]
 
 
 def command_conversation(reply: Reply) -> ConversationKey:

@@ -32,6 +32,7 @@ from handlers.agent_output import (
     DM_CONVERSATION,
     ThreadSurface,
     deliver,
+    mention_conversation,
     send_to_response_url,
     surface_for,
 )
@@ -62,9 +63,7 @@ def register(app: AsyncApp, services: Services) -> None:
         user = SlackUser(_team(body, event), str(event.get("user") or ""))
         thread_ts = str(event.get("thread_ts") or event.get("ts") or "")
         channel = str(event.get("channel") or "")
-        # A channel thread can hold several people, each with their own CRM access: each gets their own memory of it,
-        # so one person's CRM data never reaches the model answering another.
-        key = ConversationKey(user.team_id, channel, f"{thread_ts}/{user.user_id}")
+        key = mention_conversation(user, channel, thread_ts)
         reply = Reply(client, user, channel_id=channel, thread_ts=thread_ts)
         text = _words(str(event.get("text") or ""), getattr(context, "bot_user_id", None))
         # Hand off at once (before any await), so shutdown and tests see the work in services.background.

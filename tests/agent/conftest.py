@@ -19,6 +19,7 @@ from bot.identity import SlackUser
 from bot.sandbox import RunningSandbox, SandboxCrm, start_sandbox
 from bot.services import Services
 from bot.store import ConversationKey
+from tests.harness import AppHarness, start_app_harness
 
 CLIENT_ID = "rollout-agent-test-client"
 CLIENT_SECRET = "rollout-agent-test-secret-" + "0123456789abcdef" * 4  # HS512 wants >= 64 bytes
@@ -116,3 +117,33 @@ async def make_rig(tmp_path: Path, sandbox: RunningSandbox, model: FakeAnthropic
 @pytest.fixture
 async def rig(make_rig: MakeRig) -> AgentRig:
     return await make_rig()
+
+
+# ---- the whole app with the agent, driven through Slack ------------------------------------------------------
+
+
+def llm_settings(model: FakeAnthropic) -> dict[str, Any]:
+    return {
+        "anthropic_api_key": model.api_key,
+        "anthropic_base_url": model.base_url,
+        "anthropic_model": "claude-test",
+    }
+
+
+@pytest.fixture(scope="session")
+async def shared_agent_harness(
+    tmp_path_factory: pytest.TempPathFactory, model_server: FakeAnthropic
+) -> AsyncIterator[AppHarness]:
+    database = tmp_path_factory.mktemp("agent-app") / "app.db"
+    settings = llm_settings(model_server)
+    async with start_app_harness(database_url=f"sqlite+aiosqlite:///{database}", **settings) as harness:
+        yield harness
+
+
+@pytest.fixture
+async def harness(shared_agent_harness: AppHarness, model: FakeAnthropic) -> AsyncIterator[AppHarness]:
+    """The app with the agent (fake model), its call record empty; its background work finished after the test."""
+    shared_agent_harness.slack.clear()
+    yield shared_agent_harness
+    await shared_agent_harness.settle()
+    shared_agent_harness.slack.clear()

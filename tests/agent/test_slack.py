@@ -4,11 +4,9 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
-import pytest
 from cryptography.fernet import Fernet
 from slack_sdk.web.async_client import AsyncWebClient
 
@@ -22,34 +20,10 @@ from bot.ids import Action, View
 from handlers.agent_output import answer_command
 from handlers.assistant import GREETING, THINKING
 from handlers.respond import Reply as SlackReply
+from tests.agent.conftest import llm_settings as _llm
 from tests.harness import BOT_TOKEN, CHANNEL_ID, AppHarness, start_app_harness
 
 ADA = "ada.lovelace@analytical-engines.example"
-
-
-@pytest.fixture(scope="session")
-async def shared_agent_harness(
-    tmp_path_factory: pytest.TempPathFactory, model_server: FakeAnthropic
-) -> AsyncIterator[AppHarness]:
-    database = tmp_path_factory.mktemp("agent-app") / "app.db"
-    async with start_app_harness(database_url=f"sqlite+aiosqlite:///{database}", **_llm(model_server)) as harness:
-        yield harness
-
-
-@pytest.fixture
-async def harness(shared_agent_harness: AppHarness, model: FakeAnthropic) -> AsyncIterator[AppHarness]:
-    shared_agent_harness.slack.clear()
-    yield shared_agent_harness
-    await shared_agent_harness.settle()
-    shared_agent_harness.slack.clear()
-
-
-def _llm(model: FakeAnthropic) -> dict[str, Any]:
-    return {
-        "anthropic_api_key": model.api_key,
-        "anthropic_base_url": model.base_url,
-        "anthropic_model": "claude-test",
-    }
 
 
 def mention(user: SlackUser, text: str, *, thread_ts: str | None = None) -> dict[str, Any]:

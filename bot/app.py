@@ -12,9 +12,11 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from aiohttp import web
-from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
+from slack_bolt.adapter.aiohttp import to_aiohttp_response
 from slack_bolt.async_app import AsyncApp
+from slack_bolt.request.async_request import AsyncBoltRequest
 from slack_sdk.http_retry.builtin_async_handlers import AsyncRateLimitErrorRetryHandler, async_default_handlers
+from slack_sdk.signature import SignatureVerifier
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.config import Settings
@@ -88,8 +90,23 @@ def build_slack_app(settings: Settings, services: Services) -> AsyncApp:
 
 
 def build_web_app(slack_app: AsyncApp, services: Services) -> web.Application:
+    secret = services.settings.slack_signing_secret
+    assert secret is not None, "build_slack_app checks the Slack settings first"
+    verifier = SignatureVerifier(secret.get_secret_value())
+
     async def slack_events(request: web.Request) -> web.Response:
-        return await to_aiohttp_response(await slack_app.async_dispatch(await to_bolt_request(request)))
+        # Bolt parses the body (JSON, payload=) before its own signature check: a forged malformed body would reach
+        # that parser and log a traceback. So nothing reads the body as Slack data until the signature holds.
+        body = await request.text()
+        timestamp = request.headers.get("X-Slack-Request-Timestamp", "")
+        if not verifier.is_valid(body, timestamp, request.headers.get("X-Slack-Signature", "")):
+            return web.json_response({"error": "invalid request"}, status=401)
+        try:
+            bolt_request = AsyncBoltRequest(body=body, query=request.query_string, headers=request.headers)  # type: ignore[arg-type]
+        except (ValueError, TypeError, AttributeError, KeyError) as error:  # signed, yet not shaped like Slack's
+            log.warning("signed request with an unreadable body: %s", type(error).__name__)
+            return web.json_response({"error": "bad request"}, status=400)
+        return await to_aiohttp_response(await slack_app.async_dispatch(bolt_request))
 
     async def healthz(_: web.Request) -> web.Response:
         return web.json_response({"ok": True})

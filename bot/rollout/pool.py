@@ -42,7 +42,7 @@ class SessionPool:
         self._shared = Shared(
             url=url,
             stats=self.stats,
-            # As httpx2 would build it for each client, once: about 50 ms of CPU per session otherwise.
+            # As httpx2 would build it for each client, but once: about 30 ms of CPU per session otherwise.
             ssl_context=httpx2.create_ssl_context(),
             # Room for a private list per pooled user, plus the public one.
             tool_lists=ToolListStore(max_entries=2 * max_sessions + 16, clock=cache_clock),

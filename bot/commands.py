@@ -1,11 +1,20 @@
-"""Parsing `/rollout …` text into commands. Forgiving: quotes, emails, Slack markup; never raises."""
+"""The request model: what a person can ask for without the LLM, and parsing `/rollout …` text into it.
+
+Slash commands, buttons, modal submissions and the terminal demo all build one of these commands and hand it to
+`bot.runner.run`. A command waiting for the user to pick or connect a CRM account is parked as `to_record(command)`
+(ids and what the user typed, never tokens) and comes back through `from_record`.
+
+Parsing is forgiving: quotes, emails, Slack markup; it never raises.
+"""
 
 from __future__ import annotations
 
 import re
 import shlex
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, fields
 from datetime import date, timedelta
+from typing import Any
 
 _SLACK_MAILTO = re.compile(r"<mailto:([^|>]+)(?:\|[^>]*)?>")
 _SLACK_LINK = re.compile(r"<(https?://[^|>]+)\|([^>]*)>|<(https?://[^>]+)>")
@@ -17,6 +26,17 @@ _IN_DAYS = re.compile(r"^in\s+(\d{1,3})\s+days?$")
 
 
 @dataclass(frozen=True, slots=True)
+class PersonRef:
+    """A person once found. Their id means something only in the CRM account it came from."""
+
+    id: str
+    name: str = ""
+    email: str | None = None
+    credential_id: str | None = None  # the account the id belongs to; None: the user's default (or only) one
+    url: str | None = None  # the person's page in the CRM, when known
+
+
+@dataclass(frozen=True, slots=True)
 class Help:
     problem: str | None = None  # what was wrong with the input, if that's why help is shown
 
@@ -24,12 +44,21 @@ class Help:
 @dataclass(frozen=True, slots=True)
 class Overview:
     query: str
+    credential_id: str | None = None  # None: the user's default account
+
+
+@dataclass(frozen=True, slots=True)
+class ShowPerson:
+    """The card of one person picked from a list."""
+
+    person: PersonRef
 
 
 @dataclass(frozen=True, slots=True)
 class AddNote:
-    person: str
+    person: str  # who, as typed; unused once `target` is known
     text: str  # empty → open the note modal
+    target: PersonRef | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,6 +67,8 @@ class CreateTask:
     title: str  # empty → open the task modal
     due: date | None = None
     due_text: str | None = None  # what the user wrote when we couldn't read it as a date
+    description: str = ""
+    target: PersonRef | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,6 +76,8 @@ class CreatePerson:
     first_name: str
     last_name: str
     email: str  # may be empty or malformed → open the person modal prefilled
+    job_title: str = ""
+    company: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,7 +95,56 @@ class FreeText:
     text: str
 
 
-Command = Help | Overview | AddNote | CreateTask | CreatePerson | ListCredentials | Connect | FreeText
+Command = Help | Overview | ShowPerson | AddNote | CreateTask | CreatePerson | ListCredentials | Connect | FreeText
+CrmCommand = Overview | ShowPerson | AddNote | CreateTask | CreatePerson | ListCredentials
+"""The commands that can wait for a CRM account and run again; the others never need one."""
+
+_PARKABLE: dict[str, type[CrmCommand]] = {
+    "overview": Overview,
+    "show_person": ShowPerson,
+    "note": AddNote,
+    "task": CreateTask,
+    "person": CreatePerson,
+    "credentials": ListCredentials,
+}
+_KIND = {kind: name for name, kind in _PARKABLE.items()}
+
+
+def to_record(command: CrmCommand) -> dict[str, Any]:
+    """A parked command as JSON: a tag and its fields (dates as ISO text, a person as a small object)."""
+    record: dict[str, Any] = {"kind": _KIND[type(command)]}
+    for item in fields(command):
+        value = getattr(command, item.name)
+        if isinstance(value, PersonRef):
+            value = {f.name: getattr(value, f.name) for f in fields(PersonRef)}
+        elif isinstance(value, date):
+            value = value.isoformat()
+        record[item.name] = value
+    return record
+
+
+def from_record(record: Mapping[str, Any]) -> CrmCommand | None:
+    """The command a record holds; None when it is not one (an old or damaged record)."""
+    kind = _PARKABLE.get(str(record.get("kind")))
+    if kind is None:
+        return None
+    values: dict[str, Any] = {}
+    try:
+        for item in fields(kind):
+            if item.name not in record:
+                continue
+            value = record[item.name]
+            if item.name in ("person", "target") and isinstance(value, Mapping):
+                if not isinstance(value.get("id"), str) or not value["id"]:
+                    return None
+                value = PersonRef(**{f.name: value.get(f.name) for f in fields(PersonRef) if f.name in value})
+            elif item.name == "due" and isinstance(value, str):
+                value = date.fromisoformat(value)
+            values[item.name] = value
+        return kind(**values)
+    except (TypeError, ValueError):
+        return None
+
 
 _ALIASES = {
     "overview": "overview",

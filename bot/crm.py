@@ -13,6 +13,7 @@ from urllib.parse import urlsplit
 
 import mcp_types as types
 
+from bot.commands import PersonRef
 from bot.identity import SlackUser
 from bot.rollout.client import Problem, RolloutClient
 from bot.rollout.outcomes import (
@@ -24,7 +25,6 @@ from bot.rollout.outcomes import (
     FailureReason,
     Matches,
     NotFound,
-    Person,
     PersonOverview,
     PersonSummary,
     Unrecognised,
@@ -110,46 +110,68 @@ class CrmService:
         minutes = max(int(self._tokens.lifetime.total_seconds() // 60), 1)
         return ConnectNeeded(self._credentials_base + issued.token, valid_minutes=minutes)
 
+    # ---- people -----------------------------------------------------------------------------------------------
+
+    async def resolve(
+        self, user: SlackUser, query: str, *, credential_id: str | None = None
+    ) -> PersonRef | Matches | Unrecognised | Problem:
+        """The one person a query means, with the account they were found in; several, none, or why not."""
+        found = await self.overview(user, query, credential_id=credential_id)
+        if isinstance(found, PersonOverview):
+            return person_ref(found, credential_id)
+        return found
+
+    async def refind(self, user: SlackUser, person: PersonRef) -> PersonRef | Matches | NotFound | Problem:
+        """The same person in the user's own (default) account: by email, else a list to pick from by name.
+
+        A person id belongs to one CRM account, so moving a write to another account means finding them again there;
+        a name alone could be someone else, so it is never taken without the user's pick.
+        """
+        if person.email:
+            found = await self.overview(user, person.email)
+            if isinstance(found, PersonOverview):
+                return person_ref(found, None)
+            if isinstance(found, Unrecognised):
+                return NotFound(person.email)
+            return found
+        query = person.name or person.id
+        people = await self.search_people(user, query)
+        if isinstance(people, list):
+            return Matches(query, tuple(people)) if people else NotFound(query)
+        return people
+
+    async def default_credential(self, user: SlackUser) -> str | None:
+        return (await self._store.users.get_or_create(user)).default_credential_id
+
     # ---- writes -----------------------------------------------------------------------------------------------
 
-    async def add_note(
-        self,
-        user: SlackUser,
-        person_id: str,
-        content: str,
-        *,
-        credential_id: str | None = None,
-        about: Person | PersonSummary | None = None,
-    ) -> Created | Problem:
-        """`about`, when the caller has it, names the person in the confirmation."""
+    async def add_note(self, user: SlackUser, person: PersonRef, content: str) -> Created | Matches | Problem:
         if not content.strip():
             return Failure(FailureReason.INVALID_INPUT, "The note is empty.")
 
-        async def write(cred: str | None) -> Created | Problem:
+        async def write(person_id: str, cred: str | None) -> Created | Problem:
             return await self._rollout.create_note(user, person_id=person_id, content=content, credential_id=cred)
 
-        return await self._record(user, await self._with_credential(user, credential_id, write), about)
+        return await self._write_about(user, person, write)
 
     async def create_task(
         self,
         user: SlackUser,
-        person_id: str,
+        person: PersonRef,
         title: str,
         *,
         due_date: str | None = None,
         description: str | None = None,
-        credential_id: str | None = None,
-        about: Person | PersonSummary | None = None,
-    ) -> Created | Problem:
+    ) -> Created | Matches | Problem:
         if not title.strip():
             return Failure(FailureReason.INVALID_INPUT, "The task needs a title.")
 
-        async def write(cred: str | None) -> Created | Problem:
+        async def write(person_id: str, cred: str | None) -> Created | Problem:
             return await self._rollout.create_task(
                 user, person_id=person_id, title=title, due_date=due_date, description=description, credential_id=cred
             )
 
-        return await self._record(user, await self._with_credential(user, credential_id, write), about)
+        return await self._write_about(user, person, write)
 
     async def create_person(
         self,
@@ -177,27 +199,6 @@ class CrmService:
             )
 
         return await self._record(user, await self._with_credential(user, credential_id, write))
-
-    async def note_about(
-        self, user: SlackUser, person_query: str, content: str
-    ) -> Created | Matches | Unrecognised | Problem:
-        """`/rollout note <person> <text>`: find the one person meant, then write to the account they were found in."""
-        found = await self.overview(user, person_query)
-        if not isinstance(found, PersonOverview):
-            return found
-        return await self.add_note(
-            user, found.person.id, content, credential_id=_credential_id(found), about=found.person
-        )
-
-    async def task_for(
-        self, user: SlackUser, person_query: str, title: str, *, due_date: str | None = None
-    ) -> Created | Matches | Unrecognised | Problem:
-        found = await self.overview(user, person_query)
-        if not isinstance(found, PersonOverview):
-            return found
-        return await self.create_task(
-            user, found.person.id, title, due_date=due_date, credential_id=_credential_id(found), about=found.person
-        )
 
     # ---- the agent's door: any Rollout tool, with the same credential rules ------------------------------------
 
@@ -258,18 +259,35 @@ class CrmService:
             return await self.connect_link(user)
         return outcome
 
+    async def _write_about(
+        self, user: SlackUser, person: PersonRef, write: Callable[[str, str | None], Awaitable[Created | Problem]]
+    ) -> Created | Matches | Problem:
+        """A write about a person, in the account their id belongs to. If that account is gone, the person is found
+        again in the user's own account first: an id never crosses accounts."""
+        outcome = await self._with_credential(user, person.credential_id, lambda cred: write(person.id, cred))
+        gone = isinstance(outcome, Failure) and outcome.reason is FailureReason.CREDENTIAL_GONE
+        if gone and person.credential_id is not None:
+            found = await self.refind(user, person)
+            if not isinstance(found, PersonRef):
+                return found
+            person = found
+            outcome = await self._with_credential(user, None, lambda cred: write(person.id, cred))
+        return await self._record(user, outcome, person)
+
     async def _record(
-        self, user: SlackUser, outcome: Created | Problem, about: Person | PersonSummary | None = None
+        self, user: SlackUser, outcome: Created | Problem, about: PersonRef | None = None
     ) -> Created | Problem:
         if not isinstance(outcome, Created):
             return outcome
         if about is not None:
-            url = outcome.url or (about.url if isinstance(about, Person) else None)
-            outcome = replace(outcome, person_name=about.name, url=url)
+            outcome = replace(outcome, person_name=about.name or outcome.person_name, url=outcome.url or about.url)
         for_whom = f" for {outcome.person_name}" if outcome.person_name else ""
         await self._store.activity.record(user, f"Created {outcome.summary}{for_whom}")
         return outcome
 
 
-def _credential_id(found: PersonOverview) -> str | None:
-    return found.credential.id if found.credential else None
+def person_ref(found: PersonOverview, asked_credential: str | None) -> PersonRef:
+    """Who an overview is about, with the account it came from (as Rollout said, else as it was asked)."""
+    person = found.person
+    credential = found.credential.id if found.credential else asked_credential
+    return PersonRef(person.id, person.name, person.email, credential, person.url)

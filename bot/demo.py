@@ -9,6 +9,8 @@ import asyncio
 import re
 import secrets
 import sys
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
 from datetime import date
 from typing import Any, TextIO
 
@@ -16,7 +18,10 @@ from cryptography.fernet import Fernet
 from pydantic import SecretStr
 
 from bot import blocks, commands
+from bot.agent.results import Decided, TurnResult
 from bot.app import build_services
+from bot.blocks.approvals import STATUS_LINES
+from bot.commands import CrmCommand
 from bot.config import Settings
 from bot.identity import SlackUser
 from bot.logs import configure_logging
@@ -28,13 +33,17 @@ from bot.rollout.outcomes import (
     Failure,
     Matches,
     NotFound,
+    Outcome,
     PersonOverview,
     Unrecognised,
 )
+from bot.runner import Form, run
 from bot.sandbox import SandboxCrm, start_sandbox
 from bot.services import Services
+from bot.store import ConversationKey
 
 DEMO_USER = SlackUser("TDEMO", "UDEMO")
+DEMO_CONVERSATION = ConversationKey("TDEMO", "DDEMO", "terminal")
 DEMO_CLIENT_ID = "rollout-bot-demo"
 PROMPT = "/rollout "
 WELCOME = """Rollout bot demo — a sandbox CRM runs on {sandbox} and your data is stored in {database}.
@@ -52,6 +61,20 @@ async def run_demo(
     out = stdout or sys.stdout
     client_secret = secrets.token_urlsafe(64)  # a fresh sandbox per run: stored tokens from older runs get renewed
     crm = SandboxCrm(accounts_per_new_subject=accounts)
+    interactive = stdin.isatty()
+
+    async def read_line() -> str | None:
+        line = await asyncio.to_thread(stdin.readline)
+        return line if line else None
+
+    async def confirm(question: str) -> bool:
+        out.write(f"{question} [y/N] ")
+        out.flush()
+        answer = await read_line()
+        if not interactive:
+            out.write(f"{(answer or '').strip()}\n")
+        return (answer or "").strip().lower() in {"y", "yes"}
+
     async with start_sandbox(client_id=DEMO_CLIENT_ID, client_secret=client_secret, crm=crm) as sandbox:
         demo_settings = settings.model_copy(
             update={
@@ -59,56 +82,105 @@ async def run_demo(
                 "rollout_client_id": DEMO_CLIENT_ID,
                 "rollout_client_secret": SecretStr(client_secret),
                 "encryption_key": settings.encryption_key or SecretStr(Fernet.generate_key().decode()),
-                "anthropic_api_key": None,
             }
         )
         services = await build_services(demo_settings)
         try:
             out.write(WELCOME.format(sandbox=sandbox.base_url, database=demo_settings.database_url))
-            interactive = stdin.isatty()
             while True:
                 if interactive:
                     out.write(PROMPT)
                     out.flush()
-                line = await asyncio.to_thread(stdin.readline)
-                if not line:
+                line = await read_line()
+                if line is None:
                     break
                 text = line.strip().removeprefix("/rollout").strip()
                 if text in {"quit", "exit"}:
                     break
                 if not interactive:
                     out.write(f"{PROMPT}{text}\n")
-                out.write(await respond(services, DEMO_USER, text) + "\n\n")
+                out.write(await respond(services, DEMO_USER, text, confirm=confirm) + "\n\n")
                 out.flush()
         finally:
             await services.close()
 
 
-async def respond(services: Services, user: SlackUser, text: str) -> str:
-    crm = services.crm
+async def respond(services: Services, user: SlackUser, text: str, *, confirm: Confirm | None = None) -> str:
+    """What the terminal shows for one line: the same runner as Slack, with text in place of Block Kit."""
     if text.startswith("use "):
-        return render(await crm.set_default_credential(user, text.removeprefix("use ").strip()))
-    command = commands.parse(text, today=date.today())
-    match command:
-        case commands.Help(problem=problem):
-            return (problem + "\n\n" if problem else "") + as_text(blocks.help_message())
-        case commands.Overview(query=query):
-            return render(await crm.overview(user, query))
-        case commands.AddNote(person=person, text=body) if body:
-            return render(await crm.note_about(user, person, body))
-        case commands.CreateTask(person=person, title=title, due=due) if title:
-            return render(await crm.task_for(user, person, title, due_date=due.isoformat() if due else None))
-        case commands.CreatePerson(first_name=first, last_name=last, email=email) if email:
-            return render(await crm.create_person(user, first_name=first, last_name=last or None, email=email))
-        case commands.AddNote() | commands.CreateTask() | commands.CreatePerson():
-            return "In Slack this opens a form to fill in the missing parts. Here, type the whole command."
-        case commands.ListCredentials():
-            return render(await crm.credentials(user))
-        case commands.Connect():
-            return render(await crm.connect_link(user))
-        case commands.FreeText():
-            return "Free-text questions go to the LLM agent in Slack (set ANTHROPIC_API_KEY and run `serve`)."
-    return as_text(blocks.help_message())
+        return render(await services.crm.set_default_credential(user, text.removeprefix("use ").strip()))
+    surface = TextSurface(services, user, confirm or _never)
+    await run(commands.parse(text, today=date.today()), services.crm, surface)
+    return "\n".join(surface.lines)
+
+
+Confirm = Callable[[str], Awaitable[bool]]
+
+
+async def _never(_: str) -> bool:
+    return False
+
+
+@dataclass
+class TextSurface:
+    """The runner's surface in a terminal: outcomes as text, no forms, approvals as a y/n question."""
+
+    services: Services
+    user: SlackUser
+    confirm: Confirm
+    lines: list[str] = field(default_factory=list)
+
+    async def show(
+        self, outcome: Outcome, *, waiting: CrmCommand | None = None, credential_id: str | None = None
+    ) -> None:
+        self.lines.append(render(outcome))
+
+    async def ask(self, form: Form) -> bool:
+        return False  # no forms here: the runner says what to type instead
+
+    async def help(self, problem: str | None) -> None:
+        self.lines.append((problem + "\n\n" if problem else "") + as_text(blocks.help_message()))
+
+    async def free_text(self, text: str) -> None:
+        agent = self.services.agent
+        if agent is None:
+            self.lines.append("Free-text questions go to the LLM agent: set ANTHROPIC_API_KEY to try it here.")
+            return
+        turn = await agent.answer(self.user, DEMO_CONVERSATION, text)
+        while True:
+            self._turn(turn)
+            if turn.approval is None:
+                return
+            record, description = turn.approval.record, turn.approval.description
+            approve = await self.confirm(f"Approve: {description.summary}?")
+            decided = await agent.approvals.decide(record.id, self.user, approve=approve)
+            self.lines.append(_decision(decided))
+            if decided.problem is not None:
+                self.lines.append(render(decided.problem))
+            follow_up = await agent.continue_after(decided)
+            if follow_up is None:
+                return
+            turn = follow_up
+
+    def _turn(self, turn: TurnResult) -> None:
+        for overview in turn.people:
+            self.lines.append(render(overview))
+        if turn.problem is not None:
+            self.lines.append(render(turn.problem))
+        if turn.error:
+            self.lines.append("⚠️ " + blocks.user_message(turn.error))
+        if turn.text:
+            self.lines.append(turn.text)
+
+
+def _decision(decided: Decided) -> str:
+    """An approval's end, as the card in Slack would say it."""
+    status = decided.status if decided.status in STATUS_LINES else decided.record.status if decided.record else ""
+    line = STATUS_LINES.get(status) or blocks.user_message(_REFUSALS.get(decided.status, "already_done"))
+    return f"{line}\n{decided.result_text}" if decided.result_text else line
+
+
+_REFUSALS = {"missing": "expired", "not_yours": "not_your_button", "in_progress": "write_in_progress"}
 
 
 def render(outcome: object) -> str:

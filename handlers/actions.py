@@ -19,11 +19,12 @@ from bot.blocks import fields
 from bot.blocks.modals import note_modal, person_modal, task_modal
 from bot.blocks.text import is_plausible_email
 from bot.blocks.values import decode_value
+from bot.commands import PersonRef, ShowPerson
 from bot.ids import Action
 from bot.rollout.outcomes import Credentials
 from handlers.payloads import card_person_name, card_thread, click_key, click_reply, clicked_value
-from handlers.requests import Op, Request, modal_metadata, rerun, run
 from handlers.respond import Reply, after_ack, fail, open_modal, present
+from handlers.surface import modal_metadata, rerun, run
 
 if TYPE_CHECKING:
     from slack_bolt.async_app import AsyncApp
@@ -42,8 +43,8 @@ def register(app: AsyncApp, services: Services) -> None:
             if not ids.get("p"):
                 after_ack(services, reply, fail(reply, "expired"), name=name)
                 return
-            metadata = modal_metadata(reply, ids["p"], ids.get("c"))
-            view = build(ids["p"], card_person_name(body), ids.get("c"), private_metadata=metadata)
+            person = PersonRef(ids["p"], card_person_name(body), credential_id=ids.get("c") or None)
+            view = build(person.id, person.name, person.credential_id, private_metadata=modal_metadata(reply, person))
             after_ack(services, reply, _open(reply, body.get("trigger_id"), view), name=name)
 
         return clicked
@@ -61,8 +62,9 @@ def register(app: AsyncApp, services: Services) -> None:
         if not ids.get("p"):
             after_ack(services, reply, fail(reply, "expired"), name="pick person")
             return
-        request = Request(Op.PERSON, {"person_id": ids["p"], "credential_id": ids.get("c", "")}, reply.channel_id)
-        after_ack(services, reply, run(request, reply, services), name="pick person", once=click_key(body))
+        command = ShowPerson(PersonRef(ids["p"], credential_id=ids.get("c") or None))
+        work = run(command, reply, services)
+        after_ack(services, reply, work, name="pick person", once=click_key(body))
 
     async def create_person(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
         await ack()
@@ -126,7 +128,7 @@ async def _use_credential(
     if payload is None:
         await present(chosen, reply, services)
         return
-    await rerun(payload, reply, services, trigger_id=trigger_id, credential_id=credential_id)
+    await rerun(payload, reply, services, trigger_id=trigger_id)
 
 
 async def _rerun_parked(services: Services, reply: Reply, parked_id: str, *, trigger_id: str | None) -> None:

@@ -1,4 +1,4 @@
-"""`/rollout …`: parse, ack at once, then run the request and answer through handlers.respond."""
+"""`/rollout …`: ack at once, then parse and run the command (handlers.surface answers it)."""
 
 from __future__ import annotations
 
@@ -9,24 +9,11 @@ from typing import TYPE_CHECKING, Any
 from slack_bolt.context.ack.async_ack import AsyncAck
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.blocks.messages import user_message
-from bot.commands import (
-    AddNote,
-    Command,
-    Connect,
-    CreatePerson,
-    CreateTask,
-    FreeText,
-    Help,
-    ListCredentials,
-    Overview,
-    parse,
-)
+from bot.commands import parse
 from bot.identity import SlackUser
 from bot.ids import SLASH_COMMAND
-from handlers.agent_output import CONFIGURE_HINT, answer_command
-from handlers.requests import Op, Request, connect, run
-from handlers.respond import Reply, after_ack, show_help
+from handlers.respond import Reply, after_ack
+from handlers.surface import run
 
 if TYPE_CHECKING:
     from slack_bolt.async_app import AsyncApp
@@ -49,47 +36,7 @@ def register(app: AsyncApp, services: Services) -> None:
 
 
 async def handle_command(text: str, reply: Reply, services: Services, *, trigger_id: str | None) -> None:
-    command = parse(text, today=datetime.now(UTC).date())
-    request = to_request(command, reply)
-    if request is not None:
-        await run(request, reply, services, trigger_id=trigger_id)
-        return
-    match command:
-        case Connect():
-            await connect(reply, services)
-        case FreeText(text=free_text):
-            await answer_free_text(free_text, reply, services)
-        case Help(problem=problem):
-            await show_help(reply, problem)
-
-
-def to_request(command: Command, reply: Reply) -> Request | None:
-    """The CRM request a command asks for; None for the ones that are not CRM requests (help, connect, free text)."""
-    place = {"channel_id": reply.channel_id, "thread_ts": reply.thread_ts}
-    match command:
-        case Overview(query=query):
-            return Request(Op.OVERVIEW, {"query": query}, **place)
-        case AddNote(person=person, text=text):
-            return Request(Op.NOTE, {"query": person, "text": text}, **place)
-        case CreateTask(person=person, title=title, due=due, due_text=due_text):
-            args = {"query": person, "title": title, "due": due.isoformat() if due else "", "due_text": due_text or ""}
-            return Request(Op.TASK, args, **place)
-        case CreatePerson(first_name=first, last_name=last, email=email):
-            return Request(Op.CREATE_PERSON, {"first_name": first, "last_name": last, "email": email}, **place)
-        case ListCredentials():
-            return Request(Op.CREDENTIALS, {}, **place)
-    return None
-
-
-async def answer_free_text(text: str, reply: Reply, services: Services) -> None:
-    """`/rollout <anything else>` is a question for the agent (handlers.agent_output answers it privately).
-
-    Without an agent configured the user learns why, next to the usage help listing everything that works without one.
-    """
-    if services.agent is None:
-        await show_help(reply, user_message("llm_not_configured", CONFIGURE_HINT))
-        return
-    await answer_command(text, reply, services)
+    await run(parse(text, today=datetime.now(UTC).date()), reply, services, trigger_id=trigger_id)
 
 
 def _delivery_key(user: SlackUser, trigger_id: str) -> str:

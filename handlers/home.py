@@ -14,8 +14,8 @@ from bot.identity import SlackUser
 from bot.ids import Action
 from bot.rollout.outcomes import Credentials
 from handlers.payloads import actor, click_key
-from handlers.requests import connect, modal_metadata
 from handlers.respond import Reply, after_ack, fail, open_modal
+from handlers.surface import connect, modal_metadata
 
 if TYPE_CHECKING:
     from slack_bolt.async_app import AsyncApp

@@ -15,8 +15,8 @@ from bot.blocks.person import person_options
 from bot.ids import Action, Shortcut
 from bot.rollout.outcomes import PersonSummary
 from handlers.payloads import actor
-from handlers.requests import modal_metadata
 from handlers.respond import Reply, after_ack, fail, message_permalink, open_modal
+from handlers.surface import modal_metadata
 
 if TYPE_CHECKING:
     from slack_bolt.async_app import AsyncApp

@@ -7,6 +7,7 @@ while Slack retries and double submits write once. Only the user named in privat
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import date
 from typing import TYPE_CHECKING, Any
 
 from slack_bolt.context.ack.async_ack import AsyncAck
@@ -16,10 +17,11 @@ from bot.blocks import fields
 from bot.blocks.modals import validation_errors
 from bot.blocks.text import is_plausible_email
 from bot.blocks.values import decode_value
+from bot.commands import AddNote, CreatePerson, CreateTask, CrmCommand, Overview, PersonRef
 from bot.ids import View
 from handlers.payloads import actor
-from handlers.requests import Op, Request, run
 from handlers.respond import Reply, after_ack, fail
+from handlers.surface import run
 
 if TYPE_CHECKING:
     from slack_bolt.async_app import AsyncApp
@@ -37,72 +39,77 @@ def register(app: AsyncApp, services: Services) -> None:
             await ack()
             after_ack(services, reply, fail(reply, "not_your_button"), name="refuse submission")
             return
-        request, errors = _request_from(view, metadata, reply)
+        command, errors = _command_from(view, metadata)
         if errors:
             await ack(**validation_errors(errors))
             return
         await ack()
-        if request is None:
+        if command is None:
             return
-        work = run(request, reply, services)
+        work = run(command, reply, services)
         after_ack(services, reply, work, name=f"{view.get('callback_id')} submission", once=f"view:{view.get('id')}")
 
     for callback in (View.NOTE_SUBMIT, View.TASK_SUBMIT, View.PERSON_SUBMIT, View.LOOKUP_SUBMIT):
         app.view(callback.value)(submitted)
 
 
-def _request_from(
-    view: Mapping[str, Any], metadata: Mapping[str, str], reply: Reply
-) -> tuple[Request | None, dict[str, str]]:
-    """The request a submission asks for, or the inline errors to show instead."""
+def _command_from(view: Mapping[str, Any], metadata: Mapping[str, str]) -> tuple[CrmCommand | None, dict[str, str]]:
+    """The command a submission asks for, or the inline errors to show instead."""
     state = view.get("state") if isinstance(view.get("state"), Mapping) else {}
-    place = {"channel_id": reply.channel_id, "thread_ts": reply.thread_ts}
-    credential = metadata.get("c", "")
     match view.get("callback_id"):
         case View.NOTE_SUBMIT:
             values = fields.read_values(state, fields.NOTE_TEXT, fields.PERSON_SELECT)
-            person = values[fields.PERSON_SELECT] or metadata.get("p")
+            target = _person(values[fields.PERSON_SELECT], metadata)
             errors = _need(values, {fields.NOTE_TEXT: "Write the note first."})
-            if not person:
+            if target is None:
                 errors[fields.PERSON_SELECT] = "Pick who the note is about."
-            args = {"person_id": person or "", "text": values[fields.NOTE_TEXT] or "", "credential_id": credential}
-            return Request(Op.NOTE, args, **place), errors
+            return AddNote("", values[fields.NOTE_TEXT] or "", target), errors
         case View.TASK_SUBMIT:
             values = fields.read_values(
                 state, fields.TASK_TITLE, fields.TASK_DUE, fields.TASK_DESCRIPTION, fields.PERSON_SELECT
             )
-            person = values[fields.PERSON_SELECT] or metadata.get("p")
+            target = _person(values[fields.PERSON_SELECT], metadata)
             errors = _need(values, {fields.TASK_TITLE: "Give the task a title."})
-            if not person:
+            if target is None:
                 errors[fields.PERSON_SELECT] = "Pick who the task is for."
-            args = {
-                "person_id": person or "",
-                "title": values[fields.TASK_TITLE] or "",
-                "due": values[fields.TASK_DUE] or "",
-                "description": values[fields.TASK_DESCRIPTION] or "",
-                "credential_id": credential,
-            }
-            return Request(Op.TASK, args, **place), errors
+            due = _date(values[fields.TASK_DUE])
+            description = values[fields.TASK_DESCRIPTION] or ""
+            return CreateTask("", values[fields.TASK_TITLE] or "", due, None, description, target), errors
         case View.PERSON_SUBMIT:
             values = fields.read_values(state)
             errors = _need(values, {fields.PERSON_FIRST: "Enter a first name."})
             email = values.get(fields.PERSON_EMAIL) or ""
             if not is_plausible_email(email):
                 errors[fields.PERSON_EMAIL] = "Enter an email address, e.g. ada@example.com."
-            args = {
-                "first_name": values.get(fields.PERSON_FIRST) or "",
-                "last_name": values.get(fields.PERSON_LAST) or "",
-                "email": email,
-                "job_title": values.get(fields.PERSON_TITLE) or "",
-                "company": values.get(fields.PERSON_COMPANY) or "",
-            }
-            return Request(Op.CREATE_PERSON, args, **place), errors
+            command = CreatePerson(
+                values.get(fields.PERSON_FIRST) or "",
+                values.get(fields.PERSON_LAST) or "",
+                email,
+                values.get(fields.PERSON_TITLE) or "",
+                values.get(fields.PERSON_COMPANY) or "",
+            )
+            return command, errors
         case View.LOOKUP_SUBMIT:
             values = fields.read_values(state, fields.LOOKUP_QUERY)
             errors = _need(values, {fields.LOOKUP_QUERY: "Type a name or an email."})
-            # From App Home there is no channel: the card goes to the user's DM with the bot.
-            return Request(Op.OVERVIEW, {"query": values[fields.LOOKUP_QUERY] or ""}), errors
+            return Overview(values[fields.LOOKUP_QUERY] or ""), errors
     return None, {}
+
+
+def _person(picked: str | None, metadata: Mapping[str, str]) -> PersonRef | None:
+    """Who the modal is about: the person picked in it (in the user's own account), else the card's person."""
+    if picked:
+        return PersonRef(picked)
+    if metadata.get("p"):
+        return PersonRef(metadata["p"], credential_id=metadata.get("c") or None)
+    return None
+
+
+def _date(value: str | None) -> date | None:
+    try:
+        return date.fromisoformat(value) if value else None
+    except ValueError:
+        return None
 
 
 def _need(values: Mapping[str, str | None], required: Mapping[str, str]) -> dict[str, str]:

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from dataclasses import replace
 from datetime import timedelta
 
 import jwt
 import pytest
 
+from bot.commands import PersonRef
 from bot.crm import CrmService
 from bot.identity import SlackUser
 from bot.rollout.outcomes import (
@@ -90,8 +92,10 @@ async def test_choosing_an_unknown_credential_is_refused(crm: CrmService) -> Non
     assert outcome == Failure(FailureReason.CREDENTIAL_GONE)
 
 
-async def test_note_about_writes_to_the_account_the_person_was_found_in(crm: CrmService, rig: Rig) -> None:
-    created = await crm.note_about(SAM, "Ada Lovelace", "Renewal call went well")
+async def test_a_note_goes_to_the_account_the_person_was_found_in(crm: CrmService, rig: Rig) -> None:
+    ada = await crm.resolve(SAM, "Ada Lovelace")
+    assert isinstance(ada, PersonRef) and ada.credential_id is not None
+    created = await crm.add_note(SAM, ada, "Renewal call went well")
     assert isinstance(created, Created)
     assert created.person_name == "Ada Lovelace"
     found = await crm.overview(SAM, "Ada Lovelace")
@@ -99,17 +103,45 @@ async def test_note_about_writes_to_the_account_the_person_was_found_in(crm: Crm
     assert found.person.notes[0].content == "Renewal call went well"
 
 
-async def test_task_for_an_ambiguous_person_writes_nothing(crm: CrmService, rig: Rig) -> None:
-    before = rig.sandbox.stats.tool_calls["create_task"]
-    outcome = await crm.task_for(SAM, "ada", "Call")
-    assert isinstance(outcome, Matches)
-    assert rig.sandbox.stats.tool_calls["create_task"] == before
+async def test_an_ambiguous_person_resolves_to_a_pick_list(crm: CrmService) -> None:
+    assert isinstance(await crm.resolve(SAM, "ada"), Matches)
+
+
+async def test_a_write_whose_account_is_gone_finds_the_person_again_by_email(crm: CrmService, rig: Rig) -> None:
+    two_accounts(rig)
+    hubspot, salesforce = (a.id for a in rig.sandbox.crm.accounts(SAM.default_subject))
+    ada = await crm.resolve(SAM, "Ada Lovelace", credential_id=hubspot)
+    assert isinstance(ada, PersonRef) and ada.credential_id == hubspot and ada.email
+    rig.sandbox.crm.disconnect(SAM.default_subject, hubspot)
+
+    created = await crm.add_note(SAM, ada, "Followed up")
+
+    assert isinstance(created, Created)
+    (elsewhere,) = rig.sandbox.crm.find_people(SAM.default_subject, salesforce, email=ada.email)
+    assert created.person_id == elsewhere.id != ada.id  # never the id from the other account
+    notes = rig.sandbox.crm.notes_of(SAM.default_subject, salesforce, elsewhere.id)
+    assert [n.content for n in notes].count("Followed up") == 1
+
+
+async def test_without_an_email_a_moved_write_asks_who_and_writes_nothing(crm: CrmService, rig: Rig) -> None:
+    two_accounts(rig)
+    hubspot, salesforce = (a.id for a in rig.sandbox.crm.accounts(SAM.default_subject))
+    ada = await crm.resolve(SAM, "Ada Lovelace", credential_id=hubspot)
+    assert isinstance(ada, PersonRef)
+    rig.sandbox.crm.disconnect(SAM.default_subject, hubspot)
+    (elsewhere,) = rig.sandbox.crm.find_people(SAM.default_subject, salesforce, email=ada.email)
+    before = len(rig.sandbox.crm.tasks_of(SAM.default_subject, salesforce, elsewhere.id))
+
+    outcome = await crm.create_task(SAM, replace(ada, email=None), "Call")
+
+    assert isinstance(outcome, Matches) and any(p.id == elsewhere.id for p in outcome.people)
+    assert len(rig.sandbox.crm.tasks_of(SAM.default_subject, salesforce, elsewhere.id)) == before
 
 
 async def test_empty_writes_are_refused_before_rollout(crm: CrmService, rig: Rig) -> None:
     before = sum(rig.sandbox.stats.tool_calls.values())
-    assert isinstance(await crm.add_note(SAM, "per_x", "   "), Failure)
-    assert isinstance(await crm.create_task(SAM, "per_x", ""), Failure)
+    assert isinstance(await crm.add_note(SAM, PersonRef("per_x"), "   "), Failure)
+    assert isinstance(await crm.create_task(SAM, PersonRef("per_x"), ""), Failure)
     bad_email = await crm.create_person(SAM, first_name="A", last_name=None, email="nope")
     assert isinstance(bad_email, Failure) and bad_email.reason is FailureReason.INVALID_INPUT
     assert sum(rig.sandbox.stats.tool_calls.values()) == before
@@ -137,6 +169,8 @@ async def test_no_accounts_means_connect(crm: CrmService, rig: Rig) -> None:
 
 
 async def test_successful_writes_are_recorded_for_app_home(crm: CrmService, rig: Rig) -> None:
-    await crm.note_about(SAM, "Ada Lovelace", "Hello")
+    ada = await crm.resolve(SAM, "Ada Lovelace")
+    assert isinstance(ada, PersonRef)
+    await crm.add_note(SAM, ada, "Hello")
     recent = await rig.store.activity.recent(SAM)
     assert recent and "Ada Lovelace" in recent[0].text

@@ -24,12 +24,17 @@ USER_MESSAGES: dict[str, str] = {
     f"`{SLASH_COMMAND} credentials`.",
     FailureReason.CREDENTIAL_GONE: "That CRM account isn't connected any more — pick another with "
     f"`{SLASH_COMMAND} credentials` or reconnect with `{SLASH_COMMAND} connect`.",
+    FailureReason.NEEDS_MORE: "I need a little more to do that.",
     "slack_error": "Slack didn't accept my reply — try again in a moment.",
     "llm_unavailable": "The assistant isn't available right now — try a slash command, "
     f"e.g. `{SLASH_COMMAND} overview ada@example.com`.",
     "llm_not_configured": "The assistant isn't set up in this workspace — use a slash command, "
     f"see `{SLASH_COMMAND} help`.",
     "llm_rate_limited": "The assistant is busy — try again in a minute.",
+    "llm_budget": "You've used today's assistant allowance; it resets at midnight UTC. Slash commands keep working, "
+    f"e.g. `{SLASH_COMMAND} overview ada@example.com`.",
+    "llm_budget_team": "This workspace has used today's assistant allowance; it resets at midnight UTC. Slash "
+    f"commands keep working, e.g. `{SLASH_COMMAND} overview ada@example.com`.",
     "not_your_button": "That button belongs to someone else's request — run the command yourself to get your own.",
     "expired": "That request has expired — run the command again.",
     "already_done": "That was already handled — nothing more to do.",

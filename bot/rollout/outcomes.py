@@ -137,6 +137,7 @@ class FailureReason(StrEnum):
     TOOL_MISSING = "rollout_tool_missing"
     WRITE_UNCONFIRMED = "rollout_write_unconfirmed"  # a write was sent but no answer came: it may have been saved
     CREDENTIAL_GONE = "rollout_credential_gone"  # the chosen CRM account is no longer connected
+    NEEDS_MORE = "needs_more"  # the request lacks a part and no form could be opened to ask for it
 
 
 @dataclass(frozen=True, slots=True)

@@ -196,6 +196,10 @@ class SandboxCrm:
         accounts[account.id] = self._seeded_account(subject, account, known)
         return account
 
+    def disconnect(self, subject: str, credential_id: str) -> None:
+        """The user removed one CRM account in Rollout; the others stay as they are."""
+        self._accounts_of(subject).pop(credential_id, None)
+
     def accounts(self, subject: str) -> list[CrmAccount]:
         return [data.account for data in self._accounts_of(subject).values()]
 

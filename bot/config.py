@@ -51,6 +51,9 @@ class Settings(BaseSettings):
     agent_timeout_seconds: float = Field(default=90.0, gt=0)
     agent_history_tokens: int = Field(default=24000, ge=1000)
     approval_ttl_seconds: int = Field(default=3600, ge=60)
+    # Weighted model tokens per UTC day (see bot/agent/budget.py); unset: unlimited.
+    agent_daily_tokens_per_user: int | None = Field(default=None, ge=1)
+    agent_daily_tokens_per_team: int | None = Field(default=None, ge=1)
     agent_system_prompt: str | None = None  # replaces the built-in prompt (bot/agent/prompt.py) when set
 
     rollout_mcp_url: str = "https://universal.rollout.com/mcp"
@@ -79,6 +82,11 @@ class Settings(BaseSettings):
         if not timedelta(seconds=60) <= ttl <= timedelta(hours=1):
             raise ValueError("out of range")
         return ttl
+
+    @field_validator("agent_daily_tokens_per_user", "agent_daily_tokens_per_team", mode="before")
+    @classmethod
+    def _blank_means_unlimited(cls, value: object) -> object:
+        return None if isinstance(value, str) and not value.strip() else value
 
     @field_validator("database_url")
     @classmethod

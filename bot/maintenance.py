@@ -18,6 +18,8 @@ log = logging.getLogger(__name__)
 # Slack stops retrying a delivery within minutes; a day of claims is far more than de-duplication needs.
 KEEP_DELIVERY_CLAIMS = timedelta(days=1)
 DEFAULT_RETENTION = timedelta(days=30)
+# Budgets look at today only; yesterday stays for whoever wants to look at it.
+KEEP_USAGE_DAYS = timedelta(days=2)
 # Rows of each kind per transaction: short transactions keep SQLite's single writer and PostgreSQL's locks free for
 # the requests being served meanwhile.
 RETENTION_BATCH_ROWS = 500
@@ -39,6 +41,7 @@ async def prune_once(
 ) -> Pruned:
     claims = await store.deliveries.prune(now - KEEP_DELIVERY_CLAIMS)
     parked = await store.parked.prune(now)
+    await store.usage.prune(now.date() - KEEP_USAGE_DAYS)
     return Pruned(claims, parked, await apply_retention(store, now, retention, batch_rows))
 
 

@@ -19,6 +19,7 @@ import anthropic
 import mcp_types as types
 
 from bot.agent.approvals import ApprovalDesk
+from bot.agent.budget import TokenBudget, Usage
 from bot.agent.history import CHARS_PER_TOKEN, Block, Message, for_request, text_of, tool_result
 from bot.agent.prompt import SYSTEM_PROMPT, system_blocks
 from bot.agent.results import (
@@ -96,7 +97,12 @@ def build_agent(
         max_retries=SDK_MAX_RETRIES,
         timeout=config.timeout_seconds,
     )
-    return Agent(client, store=store, crm=crm, classify=rollout.capabilities, config=config)
+    budget = TokenBudget(
+        store.usage,
+        per_user=settings.agent_daily_tokens_per_user,
+        per_team=settings.agent_daily_tokens_per_team,
+    )
+    return Agent(client, store=store, crm=crm, classify=rollout.capabilities, config=config, budget=budget)
 
 
 @dataclass(slots=True)
@@ -137,6 +143,7 @@ class Agent:
         classify: Classify,
         config: AgentConfig,
         today: Callable[[], date] = lambda: datetime.now(UTC).date(),
+        budget: TokenBudget | None = None,
     ) -> None:
         self._client = client
         self._store = store
@@ -144,6 +151,7 @@ class Agent:
         self._classify = classify
         self._config = config
         self._today = today
+        self.budget = budget
         self._locks = ConversationLocks()
         self.approvals = ApprovalDesk(store, crm, classify, self._locks)
 
@@ -185,6 +193,9 @@ class Agent:
         new: list[Message],
         progress: Progress,
     ) -> TurnResult:
+        if self.budget is not None and (whose := await self.budget.exhausted(user)) is not None:
+            # Checked before anything else: an over-budget request costs neither a model call nor a Rollout call.
+            return TurnResult(error="llm_budget" if whose == "user" else "llm_budget_team")
         tools = await self._crm.tools(user)
         if isinstance(tools, Failure):
             return TurnResult(problem=tools)
@@ -214,7 +225,7 @@ class Agent:
         progress: Progress,
     ) -> _Ending:
         for _ in range(self._config.max_steps):
-            response = await self._ask([*history, *new], toolbox, turn, progress)
+            response = await self._ask(user, [*history, *new], toolbox, turn, progress)
             content = [_block_param(b) for b in response.content]
             assistant: Message = {"role": "assistant", "content": content}
             turn.last_text = text_of(assistant) or turn.last_text
@@ -246,7 +257,9 @@ class Agent:
             return _Ending(self._result(turn, text=text_of(assistant)), new)
         return _Ending(self._result(turn, stopped=EarlyStop.STEPS), new, STOPPED_REPLY)
 
-    async def _ask(self, messages: list[Message], toolbox: Toolbox, turn: _Turn, progress: Progress) -> Any:
+    async def _ask(
+        self, user: SlackUser, messages: list[Message], toolbox: Toolbox, turn: _Turn, progress: Progress
+    ) -> Any:
         request: dict[str, Any] = {
             "model": self._config.model,
             "max_tokens": self._config.max_tokens,
@@ -262,6 +275,8 @@ class Agent:
                     await progress.partial(turn.streamed)
             message = await stream.get_final_message()
         usage = message.usage
+        if self.budget is not None:
+            await self.budget.spend(user, Usage.of(usage))
         log.debug(
             "model step: stop=%s in=%s cache_write=%s cache_read=%s out=%s",
             message.stop_reason,

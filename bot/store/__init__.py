@@ -16,6 +16,7 @@ from bot.store.records import (
 )
 from bot.store.retention import RetentionBatch, RetentionRepository
 from bot.store.store import Store
+from bot.store.usage import UsageRepository, UsageToday
 from bot.store.users import UserRepository
 
 __all__ = [
@@ -33,6 +34,8 @@ __all__ = [
     "RetentionRepository",
     "Store",
     "StoredToken",
+    "UsageRepository",
+    "UsageToday",
     "UserRecord",
     "UserRepository",
 ]

@@ -7,8 +7,10 @@ from typing import Any
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     CheckConstraint,
     Column,
+    Date,
     DateTime,
     Dialect,
     Index,
@@ -170,4 +172,16 @@ activity = Table(
     PrimaryKeyConstraint("id"),
     Index(None, "team_id", "user_id", "created_at"),
     Index(None, "created_at"),  # retention, across all users
+)
+
+llm_usage = Table(
+    "llm_usage",
+    metadata,
+    Column("team_id", SLACK_ID, nullable=False),
+    Column("user_id", SLACK_ID, nullable=False),
+    Column("day", Date, nullable=False),  # the UTC day the budget counts for
+    Column("tokens", BigInteger, nullable=False),  # weighted: see bot/agent/budget.py
+    Column("updated_at", UtcDateTime(), nullable=False),
+    PrimaryKeyConstraint("team_id", "user_id", "day"),
+    Index(None, "day"),  # pruning old days
 )

@@ -13,6 +13,7 @@ from bot.store.deliveries import DeliveryRepository
 from bot.store.parked import ParkedRequestRepository
 from bot.store.retention import RetentionRepository
 from bot.store.token_cipher import TokenCipher
+from bot.store.usage import UsageRepository
 from bot.store.users import UserRepository
 
 
@@ -26,6 +27,7 @@ class Store:
         self.parked = ParkedRequestRepository(database)
         self.activity = ActivityRepository(database)
         self.retention = RetentionRepository(database)
+        self.usage = UsageRepository(database)
 
     @classmethod
     async def open(cls, database_url: str, encryption_keys: Sequence[str]) -> Store:

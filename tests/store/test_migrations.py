@@ -18,6 +18,7 @@ STORE_TABLES = {
     "approvals",
     "parked_requests",
     "activity",
+    "llm_usage",
 }
 
 

@@ -1,0 +1,91 @@
+"""Daily model-token budgets: counted from the API's usage fields at their weights, per user and per workspace,
+refused with a message saying when they reset, and reset when the UTC day changes."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from bot.agent.budget import TokenBudget, Usage
+from bot.blocks.messages import user_message
+from bot.fakes.anthropic_api import Reply
+from bot.identity import SlackUser
+from tests.agent.conftest import AgentRig, MakeRig
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = datetime(2026, 12, 2, 15, 0, tzinfo=UTC)
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+def _budget(rig: AgentRig, clock: Clock, *, per_user: int | None = None, per_team: int | None = None) -> TokenBudget:
+    budget = TokenBudget(rig.services.store.usage, per_user=per_user, per_team=per_team, clock=clock)
+    rig.agent.budget = budget
+    return budget
+
+
+def test_weights_follow_the_usage_fields() -> None:
+    assert Usage(input=1000).weighted == 1000
+    assert Usage(cache_write=1000).weighted == 1250
+    assert Usage(cache_read=1000).weighted == 100
+    assert Usage(output=1000).weighted == 5000
+    assert Usage(input=1, cache_read=1).weighted == 2  # rounded up
+
+
+async def test_a_user_over_budget_is_refused_until_the_day_changes(rig: AgentRig) -> None:
+    clock = Clock()
+    budget = _budget(rig, clock, per_user=1)
+    user = rig.user()
+    rig.model.script(Reply(text="Hello!"))
+
+    first = await rig.agent.answer(user, rig.thread(), "hi")
+    assert first.text == "Hello!"
+    (request,) = rig.model.requests
+    assert request.usage is not None
+    billed = Usage.of(request.usage)
+    assert billed.weighted > 1
+    assert (await rig.services.store.usage.used(user, clock.now.date())).user == billed.weighted
+
+    refused = await rig.agent.answer(user, rig.thread(), "and again")
+    assert refused.error == "llm_budget"
+    assert len(rig.model.requests) == 1  # no model call for a refused turn
+    assert "midnight UTC" in user_message("llm_budget")
+    assert budget.resets_at() == datetime(2026, 12, 3, tzinfo=UTC)
+
+    other = rig.user()  # someone else in the workspace has their own budget
+    rig.model.script(Reply(text="Hi other."))
+    assert (await rig.agent.answer(other, rig.thread(), "hi")).text == "Hi other."
+
+    clock.now += timedelta(days=1)
+    clock.now = clock.now.replace(hour=0, minute=0, second=1)
+    rig.model.script(Reply(text="A new day."))
+    assert (await rig.agent.answer(user, rig.thread(), "hi")).text == "A new day."
+
+
+async def test_the_workspace_budget_covers_all_its_users(rig: AgentRig) -> None:
+    clock = Clock()
+    first_user = rig.user()
+    second_user = SlackUser(first_user.team_id, first_user.user_id + "B")
+    rig.model.script(Reply(text="One."))
+    _budget(rig, clock)  # unlimited, but counted
+    assert (await rig.agent.answer(first_user, rig.thread(), "hi")).text == "One."
+    used = await rig.services.store.usage.used(second_user, clock.now.date())
+    assert used.user == 0 and used.team > 0
+
+    _budget(rig, clock, per_user=10**9, per_team=used.team)
+    refused = await rig.agent.answer(second_user, rig.thread(), "hi")
+    assert refused.error == "llm_budget_team"
+    assert "workspace" in user_message("llm_budget_team")
+
+    elsewhere = SlackUser(first_user.team_id + "X", second_user.user_id)  # another workspace, same user id
+    rig.model.script(Reply(text="Other team."))
+    assert (await rig.agent.answer(elsewhere, rig.thread(), "hi")).text == "Other team."
+
+
+async def test_settings_set_the_budgets(make_rig: MakeRig) -> None:
+    rig = await make_rig(agent_daily_tokens_per_user=5, agent_daily_tokens_per_team="")
+    assert rig.agent.budget is not None and rig.agent.budget.limited
+    unlimited = await make_rig()
+    assert unlimited.agent.budget is not None and not unlimited.agent.budget.limited

@@ -35,10 +35,6 @@ USER_MESSAGES: dict[str, str] = {
     f"e.g. `{SLASH_COMMAND} overview ada@example.com`.",
     "llm_budget_team": "This workspace has used today's assistant allowance; it resets at midnight UTC. Slash "
     f"commands keep working, e.g. `{SLASH_COMMAND} overview ada@example.com`.",
-    "llm_budget": "You've used today's assistant allowance; it resets at midnight UTC. Slash commands keep working, "
-    f"e.g. `{SLASH_COMMAND} overview ada@example.com`.",
-    "llm_budget_team": "This workspace has used today's assistant allowance; it resets at midnight UTC. Slash "
-    f"commands keep working, e.g. `{SLASH_COMMAND} overview ada@example.com`.",
     "not_your_button": "That button belongs to someone else's request — run the command yourself to get your own.",
     "expired": "That request has expired — run the command again.",
     "already_done": "That was already handled — nothing more to do.",

@@ -20,7 +20,8 @@ _SLACK_MAILTO = re.compile(r"<mailto:([^|>]+)(?:\|[^>]*)?>")
 _SLACK_LINK = re.compile(r"<(https?://[^|>]+)\|([^>]*)>|<(https?://[^>]+)>")
 _SLACK_USER = re.compile(r"<@([A-Z0-9]+)(?:\|([^>]*))?>")
 _EMAIL = re.compile(r"^[^@\s<>]+@[^@\s<>]+\.[^@\s<>]+$")
-_DUE = re.compile(r"\s+(?:due|by|on)\s+(?P<when>.+?)\s*$", re.IGNORECASE)
+_DATE_WORD = re.compile(r"\s+(?P<word>due|by|on)\s+", re.IGNORECASE)
+_SEPARATOR = re.compile(r"(?<!\d):|:(?!\d)")  # a colon, unless it sits between digits (10:30 is a time)
 _WEEKDAYS = ["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"]
 _IN_DAYS = re.compile(r"^in\s+(\d{1,3})\s+days?$")
 
@@ -213,9 +214,10 @@ def split_person(rest: str) -> tuple[str, str]:
         end = rest.find(closing, 1)
         if end > 0:
             return rest[1:end].strip(), rest[end + 1 :].strip()
-    head, sep, tail = rest.partition(":")
-    if sep and 0 < len(head.split()) <= 4 and "://" not in rest[: len(head) + 3]:
-        return head.strip(), tail.strip()
+    if colon := _SEPARATOR.search(rest):
+        head, tail = rest[: colon.start()], rest[colon.end() :]
+        if 0 < len(head.split()) <= 4 and "://" not in rest[: len(head) + 3]:
+            return head.strip(), tail.strip()
     first, _, remainder = rest.partition(" ")
     return first.strip(), remainder.strip()
 
@@ -244,16 +246,23 @@ def _task(rest: str, today: date) -> Command:
     person, body = split_person(rest)
     if not person:
         return Help("Say who the task is for, e.g. `/rollout task ada@example.com Send the proposal due friday`.")
-    due: date | None = None
-    due_text: str | None = None
-    if match := _DUE.search(body):
-        due = parse_due(match.group("when"), today)
+    title, due, due_text = _split_due(body, today)
+    return CreateTask(person, _unquote(title), due, due_text)
+
+
+def _split_due(body: str, today: date) -> tuple[str, date | None, str | None]:
+    """Title, due date, and what followed "due" when it isn't a date. The last phrase that reads as a date wins, so
+    "Follow up on pricing due friday" is due Friday; "on"/"by" count only when a date follows them."""
+    phrases = list(_DATE_WORD.finditer(body))
+    for phrase in reversed(phrases):
+        when = body[phrase.end() :].strip()
+        due = parse_due(when, today)
         if due is not None:
-            body = body[: match.start()]
-        elif match.group(0).strip().lower().startswith("due"):
-            due_text = match.group("when")
-            body = body[: match.start()]
-    return CreateTask(person, _unquote(body.strip()), due, due_text)
+            return body[: phrase.start()].strip(), due, None
+    unreadable = next((p for p in reversed(phrases) if p.group("word").lower() == "due"), None)
+    if unreadable is not None:
+        return body[: unreadable.start()].strip(), None, body[unreadable.end() :].strip() or None
+    return body.strip(), None, None
 
 
 def _person(rest: str) -> Command:

@@ -41,6 +41,17 @@ TODAY = date(2026, 11, 26)  # a Thursday
         ("task ada Send proposal due 2026-12-03", CreateTask("ada", "Send proposal", date(2026, 12, 3))),
         ("task ada Send proposal due whenever", CreateTask("ada", "Send proposal", None, "whenever")),
         ("task ada", CreateTask("ada", "")),
+        # the last "due …" phrase is the date, whatever words come before it
+        (
+            "task ada Follow up on pricing due friday",
+            CreateTask("ada", "Follow up on pricing", date(2026, 11, 27)),
+        ),
+        ("task ada Call back on monday due 2026-12-03", CreateTask("ada", "Call back on monday", date(2026, 12, 3))),
+        ("task ada Follow up on pricing", CreateTask("ada", "Follow up on pricing")),
+        ("task ada Follow up on pricing due someday", CreateTask("ada", "Follow up on pricing", None, "someday")),
+        # a colon between digits is a time, not the end of the person's name
+        ("note ada@x.example Call at 10:30 went well", AddNote("ada@x.example", "Call at 10:30 went well")),
+        ("note Ada Lovelace: call at 10:30 went well", AddNote("Ada Lovelace", "call at 10:30 went well")),
         ("person Grace Hopper grace@navy.example", CreatePerson("Grace", "Hopper", "grace@navy.example")),
         ("person Grace Hopper", CreatePerson("Grace", "Hopper", "")),
         ("credentials", ListCredentials()),

@@ -99,7 +99,8 @@ def build_web_app(slack_app: AsyncApp, services: Services) -> web.Application:
         # that parser and log a traceback. So nothing reads the body as Slack data until the signature holds.
         body = await request.text()
         timestamp = request.headers.get("X-Slack-Request-Timestamp", "")
-        if not verifier.is_valid(body, timestamp, request.headers.get("X-Slack-Signature", "")):
+        signature = request.headers.get("X-Slack-Signature")
+        if not timestamp.isdigit() or not signature or not verifier.is_valid(body, timestamp, signature):
             return web.json_response({"error": "invalid request"}, status=401)
         try:
             bolt_request = AsyncBoltRequest(body=body, query=request.query_string, headers=request.headers)  # type: ignore[arg-type]

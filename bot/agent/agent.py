@@ -33,7 +33,7 @@ from bot.agent.results import (
 )
 from bot.agent.threads import ONE_AT_A_TIME, ConversationLocks, closing_results, pending_marker, resolution
 from bot.agent.toolset import Classify, Toolbox, build_toolbox, model_arguments
-from bot.agent.writes import describe, people_seen
+from bot.agent.writes import describe, people_seen, person_of
 from bot.blocks.messages import user_message
 from bot.config import Settings
 from bot.crm import CrmService
@@ -341,6 +341,13 @@ class Agent:
         self, user: SlackUser, conversation: ConversationKey, toolbox: Toolbox, call: Block, turn: _Turn
     ) -> PendingApproval:
         arguments = model_arguments(call.get("input"))
+        tool = toolbox.tools.get(call["name"])
+        pinned = await self._account_of(user, arguments, turn)
+        takes_account = tool is not None and "credentialId" in (tool.input_schema or {}).get("properties", {})
+        if pinned is not None and takes_account:
+            # The person id the model chose belongs to the account it was read from: the write goes there, even if
+            # the user's default changes before they approve.
+            arguments["credentialId"] = pinned
         description = describe(toolbox.capability(call["name"]), call["name"], arguments, turn.people)
         expires_at = datetime.now(UTC) + self._config.approval_ttl
         record = await self._store.approvals.create(
@@ -349,6 +356,14 @@ class Agent:
         return PendingApproval(record, description)
 
     # ---- helpers ------------------------------------------------------------------------------------------------
+
+    async def _account_of(self, user: SlackUser, arguments: dict[str, Any], turn: _Turn) -> str | None:
+        """The CRM account a write's person was read from: the overview's own, else the default the reads used."""
+        named = person_of(arguments)
+        overview = turn.overviews.get(named[1]) if named else None
+        if overview is not None and overview.credential is not None:
+            return overview.credential.id
+        return await self._crm.default_credential(user) if named else None
 
     def _note_people(self, result: types.CallToolResult, turn: _Turn) -> None:
         found = parse.overview(parse.payload(result), "")

@@ -9,7 +9,9 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Mapping
+from dataclasses import replace
 from datetime import UTC, datetime
+from typing import Any
 
 import mcp_types as types
 
@@ -17,8 +19,17 @@ from bot.agent.history import Message
 from bot.agent.results import Decided, Edited
 from bot.agent.threads import ConversationLocks, find_pending, resolution
 from bot.agent.toolset import Classify
-from bot.agent.writes import WriteDescription, apply_edits, describe, editable_fields, people_seen
+from bot.agent.writes import (
+    WriteDescription,
+    apply_edits,
+    contacts_seen,
+    describe,
+    editable_fields,
+    people_seen,
+    person_of,
+)
 from bot.blocks.messages import user_message
+from bot.commands import PersonRef
 from bot.crm import CrmService
 from bot.identity import SlackUser
 from bot.rollout import parse
@@ -138,6 +149,12 @@ class ApprovalDesk:
         if not await self._store.approvals.claim_write(record.id, now):
             return await self._lost_race(record, now)
         result = await self._crm.call_tool(user, tool, dict(record.arguments), is_write=True)
+        gone = isinstance(result, Failure) and result.reason is FailureReason.CREDENTIAL_GONE
+        if gone and record.arguments.get("credentialId"):
+            moved = await self._moved(record)
+            if isinstance(moved, str):  # the person isn't (clearly) in the user's current account: nothing was written
+                return await self._failed(record, description, moved, None)
+            result = await self._crm.call_tool(user, tool, moved, is_write=True)
         if isinstance(result, types.CallToolResult) and not result.is_error:
             output = _output(result)
             await self._store.approvals.set_result(record.id, {"ok": True})
@@ -154,6 +171,24 @@ class ApprovalDesk:
             return await self._failed(record, description, reason, result)
         await self._store.approvals.release_write(record.id)  # Rollout never ran it: another Approve may
         return await self._not_sent(record, description, result)
+
+    async def _moved(self, record: ApprovalRecord) -> dict[str, Any] | str:
+        """The write's arguments for the user's current account, with its person found again there (a person id never
+        crosses accounts), or why that could not be done."""
+        arguments = {k: v for k, v in record.arguments.items() if k != "credentialId"}
+        named = person_of(arguments)
+        if named is None:
+            return arguments  # not about a person: nothing ties it to the old account
+        key, person_id = named
+        seen = contacts_seen(await self._messages(record)).get(person_id, PersonRef(person_id))
+        found = await self._crm.refind(record.requester, replace(seen, credential_id=record.arguments["credentialId"]))
+        if isinstance(found, PersonRef):
+            return {**arguments, key: found.id}
+        who = seen.name or "that person"
+        return (
+            f"The CRM account {who} was found in is no longer connected, and I couldn't tell who {who} is in your "
+            "current one — ask me again to pick them there."
+        )
 
     async def _not_sent(
         self, record: ApprovalRecord, description: WriteDescription, problem: ChooseCredential | ConnectNeeded | Failure

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from bot.agent.history import Message, blocks_of
+from bot.commands import PersonRef
 from bot.rollout.tools import Capability
 
 _LABELS: dict[Capability, str] = {
@@ -35,7 +36,8 @@ class WriteDescription:
 def describe(
     capability: Capability | None, tool_name: str, arguments: Mapping[str, Any], people: Mapping[str, str]
 ) -> WriteDescription:
-    person_id = next((str(arguments[k]) for k in _PERSON_KEYS if arguments.get(k)), None)
+    named = person_of(arguments)
+    person_id = named[1] if named else None
     person = people.get(person_id, person_id) if person_id else None
     for_whom = f" for {person}" if person else ""
     if capability is Capability.CREATE_TASK:
@@ -79,7 +81,12 @@ def apply_edits(arguments: Mapping[str, Any], edits: Mapping[str, str]) -> dict[
 
 def people_seen(messages: Sequence[Message]) -> dict[str, str]:
     """Person id → name, from every person or match list the tools returned in this conversation."""
-    found: dict[str, str] = {}
+    return {person_id: person.name for person_id, person in contacts_seen(messages).items() if person.name}
+
+
+def contacts_seen(messages: Sequence[Message]) -> dict[str, PersonRef]:
+    """Person id → who, with the email when the tools showed it: enough to find them again in another account."""
+    found: dict[str, PersonRef] = {}
     for message in messages:
         for block in blocks_of(message):
             if block.get("type") != "tool_result" or block.get("is_error"):
@@ -87,6 +94,11 @@ def people_seen(messages: Sequence[Message]) -> dict[str, str]:
             for body in _json_bodies(block.get("content")):
                 _collect_people(body, found)
     return found
+
+
+def person_of(arguments: Mapping[str, Any]) -> tuple[str, str] | None:
+    """The argument naming the person a write is about, and its value."""
+    return next(((key, str(arguments[key])) for key in _PERSON_KEYS if arguments.get(key)), None)
 
 
 def _json_bodies(content: Any) -> list[Any]:
@@ -102,7 +114,7 @@ def _json_bodies(content: Any) -> list[Any]:
     return bodies
 
 
-def _collect_people(body: Any, found: dict[str, str]) -> None:
+def _collect_people(body: Any, found: dict[str, PersonRef]) -> None:
     if not isinstance(body, dict):
         return
     candidates = [body.get("person")]
@@ -111,8 +123,10 @@ def _collect_people(body: Any, found: dict[str, str]) -> None:
     for person in candidates:
         if isinstance(person, dict) and person.get("id"):
             name = person.get("name") or " ".join(str(person.get(k) or "") for k in ("firstName", "lastName")).strip()
-            if name:
-                found[str(person["id"])] = str(name)
+            email = person.get("email")
+            found[str(person["id"])] = PersonRef(
+                str(person["id"]), str(name or ""), str(email) if isinstance(email, str) and email else None
+            )
 
 
 def _text(arguments: Mapping[str, Any], *keys: str) -> str:

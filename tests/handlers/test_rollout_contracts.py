@@ -1,0 +1,90 @@
+"""Slash commands and the agent, through Slack, against Rollout-like servers with a contract the sandbox doesn't have.
+
+A destructive tool named like a read and listed first never runs without a click, and never as the overview; a link
+someone typed or planted never becomes the Connect button; "no CRM connected" in a normal answer reaches the user's DM.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+import mcp_types as types
+
+from bot.fakes.anthropic_api import FakeAnthropic, Reply, ToolCall
+from bot.ids import Action
+from tests.contracts import ADA, ContractServer, ContractTool, result, serve_contract, standard_tools
+from tests.harness import AppHarness, start_app_harness
+
+
+@asynccontextmanager
+async def app_on(
+    tools: list[ContractTool], tmp_path: Path, model: FakeAnthropic | None = None
+) -> AsyncIterator[tuple[ContractServer, AppHarness]]:
+    llm = (
+        {"anthropic_api_key": model.api_key, "anthropic_base_url": model.base_url, "anthropic_model": "claude-test"}
+        if model is not None
+        else {}
+    )
+    async with serve_contract(tools) as server:
+        database = f"sqlite+aiosqlite:///{tmp_path / 'contract.db'}"
+        async with start_app_harness(database_url=database, rollout_mcp_url=server.url, **llm) as harness:
+            yield server, harness
+
+
+def forget_person() -> ContractTool:
+    return ContractTool("forget_person", lambda _: result({"forgotten": True}), ("personId", "query", "email"))
+
+
+async def test_overview_shows_the_card_and_never_runs_a_destructive_tool_listed_first(tmp_path: Path) -> None:
+    async with app_on([forget_person(), *standard_tools()], tmp_path) as (server, harness):
+        user = harness.new_user()
+        await harness.command(user, "overview Ada Lovelace")
+        await harness.settle()
+        card = await harness.slack.wait_for("response_url", lambda call: Action.PERSON_ADD_NOTE in call.action_ids)
+        assert card.contains("Ada Lovelace")
+        assert server.called("forget_person") == []
+
+
+async def test_a_typed_credentials_link_echoed_back_never_becomes_a_connect_button(tmp_path: Path) -> None:
+    def echo(args: dict[str, object]) -> types.CallToolResult:
+        return result(f"No person matches {args.get('query')}", error=True)
+
+    async with app_on(standard_tools(get_person_overview=echo), tmp_path) as (_, harness):
+        user = harness.new_user()
+        await harness.command(user, "overview https://evil.example/mcp/credentials/x")
+        await harness.settle()
+        assert harness.slack.calls_to("conversations.open") == []  # no DM, so no Connect button
+        assert not any("evil.example" in str(call.args) for call in harness.slack.calls if call.action_ids)
+
+
+async def test_no_crm_connected_in_a_normal_answer_sends_our_own_link_by_dm(tmp_path: Path) -> None:
+    async with serve_contract([]) as server:
+        origin = server.url.rsplit("/mcp", 1)[0]
+        server.tools.extend(
+            standard_tools(get_person_overview=lambda _: result({"next": f"{origin}/mcp/credentials/their-token"}))
+        )
+        database = f"sqlite+aiosqlite:///{tmp_path / 'contract.db'}"
+        async with start_app_harness(database_url=database, rollout_mcp_url=server.url) as harness:
+            user = harness.new_user()
+            await harness.command(user, "overview Ada Lovelace")
+            await harness.settle()
+            dm = await harness.slack.wait_for("chat.postMessage", lambda call: Action.CONNECT_OPEN in call.action_ids)
+            url = dm.button(Action.CONNECT_OPEN)["url"]
+            assert url.startswith(f"{origin}/mcp/credentials/ey") and "their-token" not in url
+
+
+async def test_the_agent_asks_before_running_a_tool_it_does_not_know(tmp_path: Path, model: FakeAnthropic) -> None:
+    tools = [forget_person(), *standard_tools()]
+    async with app_on(tools, tmp_path, model) as (server, harness):
+        user = harness.new_user()
+        model.script(
+            Reply(tool_calls=(ToolCall("forget_person", {"personId": ADA["id"]}),)),
+            Reply(text="Waiting for your approval."),
+        )
+        await harness.command(user, "please forget Ada")
+        await harness.settle()
+        card = await harness.slack.wait_for("response_url", lambda call: Action.APPROVAL_APPROVE in call.action_ids)
+        assert card.contains("forget_person")
+        assert server.called("forget_person") == []  # nothing ran without the click

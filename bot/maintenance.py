@@ -9,8 +9,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy.exc import SQLAlchemyError
-
 from bot.store import RetentionBatch, Store
 
 log = logging.getLogger(__name__)
@@ -80,6 +78,6 @@ async def prune_forever(
                 else f"{kept.messages} messages, {kept.conversations} conversations, "
                 f"{kept.approvals} approvals, {kept.activity} activity entries",
             )
-        except SQLAlchemyError as error:  # the database may be briefly away; try again next round
+        except Exception as error:  # the database may be briefly away (or a round hit a bug): try again next round
             log.warning("pruning failed: %s", type(error).__name__)
         await asyncio.sleep(every.total_seconds())

@@ -21,7 +21,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from slack_sdk.webhook.async_client import AsyncWebhookClient
 
 from bot.blocks.credentials import check_dms_message, connect_dm, credential_picker, credentials_list
-from bot.blocks.elements import to_dicts
+from bot.blocks.elements import to_wire
 from bot.blocks.messages import error_message, help_message, user_message
 from bot.blocks.person import (
     created_message,
@@ -112,7 +112,8 @@ class Reply:
     async def _via_response_url(
         self, blocks: Sequence[Block], text: str, response_type: Literal["ephemeral", "in_channel"]
     ) -> bool:
-        body = {"response_type": response_type, "replace_original": False, "text": text, "blocks": to_dicts(blocks)}
+        # to_wire: the builders' output is validated in the tests, not again on every reply.
+        body = {"response_type": response_type, "replace_original": False, "text": text, "blocks": to_wire(blocks)}
         return await self._send_to_response_url(body)
 
     async def _send_to_response_url(self, body: dict[str, Any]) -> bool:

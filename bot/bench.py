@@ -59,6 +59,7 @@ SOAK_AT_ONCE = 32  # enough to keep the app's event loop busy; more only queues 
 SOAK_BATCH = 500  # the pool's size is sampled after each batch
 WARM_UP = 10  # commands before a CPU measurement: first-use costs (imports, caches, connections) are not per command
 PART_REPEAT = 10  # the cheap parts run this many times more often: /proc's CPU clock ticks in 10 ms steps
+CPU_ROUNDS = 5  # app and parts take turns this many times, so a burst of load elsewhere hits both
 SESSIONS_OPENED = 20  # new Rollout sessions whose CPU is measured, per era
 ERAS = ("legacy", "modern")  # MCP protocol eras: the 2025-11-25 initialize handshake, the 2026-07-28 stateless one
 ERA_COMMANDS = 10  # cold and warm commands counted per era
@@ -162,8 +163,8 @@ async def measure(
         # Quiet phases first, so the load of one phase never spills into another one's numbers.
         progress(f"MCP requests and CPU: {options.commands} overviews, pooled and connect-per-request")
         mcp = await _phase("MCP requests", _mcp_requests(rig, options, result), result)
-        progress("CPU of the unavoidable parts, each measured in a process of its own")
-        await _phase("CPU parts", _cpu_parts(rig, options, result), result)
+        progress(f"CPU: {options.commands} warm overviews, and the unavoidable parts each in a process of its own")
+        await _phase("CPU, fresh process", _cpu(rig, options, result, "fresh"), result)
         progress("tokens per agent turn")
         tokens = await _phase("agent tokens", _agent_tokens(rig, result), result)
         users = [rig.user(f"u{i:05d}") for i in range(options.users)]
@@ -172,8 +173,8 @@ async def measure(
         ack = await _phase("ack latency", _ack_latency(rig, options, ack_users, result), result)
         progress(f"memory: {options.soak:,} commands from {options.users} users")
         memory = await _phase("memory soak", _soak(rig, options, users, len(ack_users), result), result)
-        progress(f"CPU after the soak: {options.commands} overviews")
-        await _phase("CPU after the soak", _soaked_cpu(rig, options, result), result)
+        progress(f"CPU after the soak: {options.commands} warm overviews, and the parts")
+        await _phase("CPU after the soak", _cpu(rig, options, result, "soaked"), result)
         cpu = _cpu_rows(rig, result)
         progress("each MCP era on its own: requests per cold and warm command, CPU to open a session")
         eras = await _phase("MCP eras", _eras(rig, options, result), result)
@@ -312,7 +313,7 @@ class _Rig:
     deterministic_commands: int = 0  # commands sent to the app that must not reach the model
     model_calls_before_agent: int = 0  # the agent phase resets the fake's record; these came before it
     cpu_per_overview: dict[str, float] = field(default_factory=dict)  # "fresh", "soaked" -> CPU seconds
-    part_costs: _Parts | None = None
+    part_costs: dict[str, _Parts] = field(default_factory=dict)  # measured alongside each of those
     card: dict[str, Any] | None = None  # a person card as the app sent it to the response_url
 
     def user(self, name: str) -> SlackUser:
@@ -342,10 +343,12 @@ class _Rig:
 
     def signed_headers(self, body: str) -> dict[str, str]:
         timestamp = str(int(time.time()))
+        signature = self.signer.generate_signature(timestamp=timestamp, body=body)
+        assert signature is not None  # None only for a missing timestamp
         return {
             "Content-Type": "application/x-www-form-urlencoded",
             "X-Slack-Request-Timestamp": timestamp,
-            "X-Slack-Signature": self.signer.generate_signature(timestamp=timestamp, body=body),
+            "X-Slack-Signature": signature,
         }
 
     async def post(self, url: str, body: bytes, headers: dict[str, str]) -> int:
@@ -395,7 +398,9 @@ async def _running(options: BenchOptions, profile_dir: Path | None) -> AsyncIter
         http = await stack.enter_async_context(aiohttp.ClientSession(connector=connector))
         slack = await stack.enter_async_context(FakeSlackApi(bot_token=BOT_TOKEN, team_id=TEAM_ID))
         model = await stack.enter_async_context(FakeAnthropic(api_key="sk-ant-bench-" + uuid.uuid4().hex))
-        logs = {role: stack.enter_context((directory / f"{role}.log").open("wb")) for role in ("app", "other")}
+        logs: dict[str, IO[bytes]] = {
+            role: stack.enter_context((directory / f"{role}.log").open("wb")) for role in ("app", "other")
+        }
         sandbox_config = {"client_id": ROLLOUT_CLIENT_ID, "client_secret": client_secret, "latency": options.latency}
         sandbox = await stack.enter_async_context(_worker("sandbox", sandbox_config, http, logs["other"]))
         minter = TokenMinter(ROLLOUT_CLIENT_ID, client_secret, timedelta(minutes=15))
@@ -563,7 +568,7 @@ def _percentiles(samples: list[float]) -> dict[str, float]:
     return {"p50": at(0.50), "p95": at(0.95), "p99": at(0.99)}
 
 
-# ---- 2. MCP requests: pooled session vs connect-per-request, and our CPU per warm command -----------------------
+# ---- 2. MCP requests: pooled session vs connect-per-request ------------------------------------------------------
 
 
 async def _mcp_requests(rig: _Rig, options: BenchOptions, result: BenchResult) -> list[Row]:
@@ -572,13 +577,10 @@ async def _mcp_requests(rig: _Rig, options: BenchOptions, result: BenchResult) -
         await _overview_and_wait(rig, user)
     pool_before = int((await rig.app.call("stats"))["http_requests"])
     sandbox_before = await rig.sandbox_requests()
-    cpu_before = rig.app.cpu_seconds()
     started = time.perf_counter()
-    async with _profiling(rig, "warm"):
-        for _ in range(options.commands):
-            await _overview_and_wait(rig, user)
+    for _ in range(options.commands):
+        await _overview_and_wait(rig, user)
     ours_seconds = time.perf_counter() - started
-    rig.cpu_per_overview["fresh"] = (rig.app.cpu_seconds() - cpu_before) / options.commands
     ours = await rig.sandbox_requests() - sandbox_before
     ours_client = int((await rig.app.call("stats"))["http_requests"]) - pool_before
 
@@ -656,15 +658,23 @@ async def _connect_per_request(url: str, token: str) -> None:
 # ---- 3. CPU: ours per warm overview against the unavoidable parts; opening a session ----------------------------
 
 
-async def _cpu_parts(rig: _Rig, options: BenchOptions, result: BenchResult) -> list[Row]:
-    """Each part the plain way, in a process of its own, measured like the app: /proc CPU time over many repeats."""
-    card = await _overview_and_wait(rig, rig.user("mcp"))
-    user = rig.user("floor")
-    many = options.commands * PART_REPEAT
+async def _cpu(rig: _Rig, options: BenchOptions, result: BenchResult, when: str) -> list[Row]:
+    """Our CPU per warm overview and the CPU of each unavoidable part, in interleaved rounds.
+
+    Each part is done the plain way in a process of its own and measured like the app: /proc CPU time over many
+    repeats. Rounds alternate app and parts, so both see the same load from whatever else the machine runs.
+    """
+    user = rig.user("mcp")
+    card = await _overview_and_wait(rig, user)
+    floor_user = rig.user("floor")
+
+    async def overviews(count: int) -> None:
+        for _ in range(count):
+            await _overview_and_wait(rig, user)
 
     async def acks(count: int) -> None:
         for _ in range(count):
-            body, headers, _ = rig.signed_command(user, f"overview {PERSON}")
+            body, headers, _ = rig.signed_command(floor_user, f"overview {PERSON}")
             if await rig.post(rig.floor.url, body, headers) != 200:
                 raise BenchError("the floor did not ack")
 
@@ -674,38 +684,36 @@ async def _cpu_parts(rig: _Rig, options: BenchOptions, result: BenchResult) -> l
     async def posts(count: int) -> None:
         await rig.parts.call("response_url", urls=[rig.slack.new_response_url() for _ in range(count)], body=card)
 
-    async def per_call(worker: _Worker, run: Callable[[int], Awaitable[None]], count: int) -> float:
+    measured: list[tuple[_Worker, Callable[[int], Awaitable[None]], int]] = [
+        (rig.app, overviews, options.commands),
+        (rig.floor, acks, options.commands * PART_REPEAT),
+        (rig.parts, tool_calls, options.commands),
+        (rig.parts, posts, options.commands * PART_REPEAT),
+    ]
+    for _, run, _ in measured:
         await run(WARM_UP)
-        before = worker.cpu_seconds()
-        await run(count)
-        return (worker.cpu_seconds() - before) / count
-
-    rig.part_costs = _Parts(
-        ack=await per_call(rig.floor, acks, many),
-        call_tool=await per_call(rig.parts, tool_calls, options.commands),
-        response_url=await per_call(rig.parts, posts, many),
-    )
+    seconds = [0.0] * len(measured)
+    async with _profiling(rig, when):  # profiles the app process only
+        for _ in range(CPU_ROUNDS):
+            for i, (worker, run, count) in enumerate(measured):
+                before = worker.cpu_seconds()
+                await run(-(-count // CPU_ROUNDS))
+                seconds[i] += worker.cpu_seconds() - before
+    per = [
+        spent / (CPU_ROUNDS * -(-count // CPU_ROUNDS)) for spent, (_, _, count) in zip(seconds, measured, strict=True)
+    ]
+    rig.cpu_per_overview[when] = per[0]
+    rig.part_costs[when] = parts = _Parts(ack=per[1], call_tool=per[2], response_url=per[3])
     rig.slack.clear()  # the posts above are no one's replies
-    parts = rig.part_costs
     result.notes.append(
-        "CPU parts (process CPU time from /proc/<pid>/stat, each in a process of its own, after "
-        f"{WARM_UP} warm-up runs): a bare Bolt ack {_ms(parts.ack)} (the floor, {many} signed commands); one "
-        f"call_tool on a warm mcp ClientSession {_ms(parts.call_tool)} ({options.commands} calls); one response_url "
-        f"POST of the app's {len(card.get('blocks') or [])}-block person card with slack_sdk's AsyncWebhookClient "
-        f"{_ms(parts.response_url)} ({many} posts, one shared aiohttp session); sum {_ms(parts.total)}"
+        f"CPU, {when}: process CPU time from /proc/<pid>/stat, in {CPU_ROUNDS} rounds alternating app and parts, "
+        f"after {WARM_UP} warm-up runs of each; ours {_ms(per[0])} per warm /rollout overview (signed command to "
+        f"the reply at the fake Slack, {options.commands} commands of one user); parts, each in a process of its "
+        f"own: a bare Bolt ack {_ms(parts.ack)} (the floor), one call_tool on a warm mcp ClientSession "
+        f"{_ms(parts.call_tool)}, one response_url POST of the app's {len(card.get('blocks') or [])}-block person "
+        f"card with slack_sdk's AsyncWebhookClient on one shared aiohttp session {_ms(parts.response_url)}; sum "
+        f"{_ms(parts.total)}"
     )
-    return []
-
-
-async def _soaked_cpu(rig: _Rig, options: BenchOptions, result: BenchResult) -> list[Row]:
-    """The warm overview again, once the soak has filled the pool and the app's memory."""
-    user = rig.user("mcp")
-    for _ in range(WARM_UP):
-        await _overview_and_wait(rig, user)
-    before = rig.app.cpu_seconds()
-    for _ in range(options.commands):
-        await _overview_and_wait(rig, user)
-    rig.cpu_per_overview["soaked"] = (rig.app.cpu_seconds() - before) / options.commands
     return []
 
 
@@ -713,7 +721,7 @@ def _cpu_rows(rig: _Rig, result: BenchResult) -> list[Row]:
     rows = []
     for key, label in (("fresh", "fresh process"), ("soaked", "after the soak")):
         metric = f"app CPU per warm overview, {label}"
-        ours, parts = rig.cpu_per_overview.get(key), rig.part_costs
+        ours, parts = rig.cpu_per_overview.get(key), rig.part_costs.get(key)
         if ours is None or parts is None:
             rows.append(Row(metric, "n/a", "n/a", "—", f"≤ {CPU_TIMES_PARTS:g}× the parts", False))
             continue

@@ -35,12 +35,13 @@ from slack_bolt.async_app import AsyncApp
 from slack_sdk.web.async_client import AsyncWebClient
 from slack_sdk.webhook.async_client import AsyncWebhookClient
 
-from bot.app import SLACK_PATH, BackgroundWork, build_services, build_slack_app, build_web_app
+from bot.app import SLACK_PATH, build_services, build_slack_app, build_web_app
 from bot.config import load_settings
 from bot.identity import SlackUser
 from bot.ids import SLASH_COMMAND
 from bot.rollout.outcomes import Failure, PersonOverview
 from bot.sandbox import SandboxCrm, start_sandbox
+from bot.services import BackgroundWork
 
 Config = dict[str, Any]
 Route = Callable[[Config], Awaitable[Config]]
@@ -150,7 +151,7 @@ async def _app(config: Config, stack: AsyncExitStack) -> tuple[Config, dict[str,
         misses = Counter(miss for miss in await asyncio.gather(*(one(u) for u in users(body))) if miss is not None)
         return {"misses": dict(misses), "pool_size": len(services.pool), "slowest": slowest}
 
-    routes = {
+    routes: dict[str, Route] = {
         "hold": hold,
         "release": release,
         "settle": settle,

@@ -119,7 +119,7 @@ class ApprovalRepository:
             )
 
 
-def _to_record(row: Row) -> ApprovalRecord:
+def _to_record(row: Row[Any]) -> ApprovalRecord:
     conversation = (
         ConversationKey(row.conversation_team_id, row.conversation_channel_id, row.conversation_thread_ts)
         if row.conversation_team_id is not None

@@ -30,10 +30,10 @@ class ConversationRepository:
         """
         if max_chars is None:
             async with self._database.read() as connection:
-                rows = await connection.execute(
+                result = await connection.execute(
                     select(conversation_messages.c.message).where(_is(key)).order_by(conversation_messages.c.seq)
                 )
-                return list(rows.scalars())
+                return list(result.scalars())
         newest_first: list[dict[str, Any]] = []
         chars = 0
         seq = conversation_messages.c.seq

@@ -53,7 +53,8 @@ class ParkedRequestRepository:
         # An expired request is deleted all the same: nobody can use it any more.
         if row is None or row.expires_at <= now:
             return None
-        return row.payload
+        payload: dict[str, Any] = row.payload  # a JSON column: the dict stored by park()
+        return payload
 
     async def prune(self, now: datetime) -> int:
         """Delete requests that expired before `now`; returns how many."""

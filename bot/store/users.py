@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import Row, and_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -107,5 +108,5 @@ def _is(user: SlackUser) -> ColumnElement[bool]:
     return and_(users.c.team_id == user.team_id, users.c.user_id == user.user_id)
 
 
-async def _select_user(connection: AsyncConnection, user: SlackUser) -> Row | None:
+async def _select_user(connection: AsyncConnection, user: SlackUser) -> Row[Any] | None:
     return (await connection.execute(select(users).where(_is(user)))).one_or_none()

@@ -211,11 +211,11 @@ class CrmService:
 
     async def call_tool(
         self, user: SlackUser, tool: types.Tool, arguments: dict[str, Any], *, is_write: bool
-    ) -> types.CallToolResult | Problem:
+    ) -> types.CallToolResult | ChooseCredential | ConnectNeeded | Failure:
         """Call a tool the model chose. Credential problems come back as outcomes, so the Slack flows handle them."""
         takes_credential = "credentialId" in (tool.input_schema or {}).get("properties", {})
 
-        async def run(cred: str | None) -> types.CallToolResult | Problem:
+        async def run(cred: str | None) -> types.CallToolResult | ChooseCredential | ConnectNeeded | Failure:
             args = dict(arguments)
             if takes_credential and cred and not args.get("credentialId"):
                 args["credentialId"] = cred
@@ -239,12 +239,13 @@ class CrmService:
     # ---- credential rules -------------------------------------------------------------------------------------
 
     async def _with_credential(
-        self, user: SlackUser, credential_id: str | None, call: Callable[[str | None], Awaitable[T | Problem]]
-    ) -> T | Problem:
+        self, user: SlackUser, credential_id: str | None, call: Callable[[str | None], Awaitable[T]]
+    ) -> T | ChooseCredential | ConnectNeeded:
+        """`call`'s outcome (its Problems included), a picker with the user's accounts, or our own connect link."""
         chosen = credential_id
         if chosen is None:
             chosen = (await self._store.users.get_or_create(user)).default_credential_id
-        outcome = await call(chosen)
+        outcome: T | ChooseCredential = await call(chosen)
         stale = isinstance(outcome, Failure) and outcome.reason is FailureReason.CREDENTIAL_GONE
         if stale and credential_id is None and chosen is not None:
             # The default account was disconnected in Rollout: forget it and let Rollout's own rules decide.

@@ -259,7 +259,7 @@ class Agent:
 
     async def _ask(
         self, user: SlackUser, messages: list[Message], toolbox: Toolbox, turn: _Turn, progress: Progress
-    ) -> Any:
+    ) -> anthropic.types.Message:
         request: dict[str, Any] = {
             "model": self._config.model,
             "max_tokens": self._config.max_tokens,
@@ -392,7 +392,7 @@ class Agent:
         await self._store.conversations.append(conversation, messages)
 
 
-def _block_param(block: Any) -> Block:
+def _block_param(block: anthropic.types.ContentBlock) -> Block:
     if block.type == "text":
         return {"type": "text", "text": block.text}
     if block.type == "tool_use":
@@ -400,7 +400,7 @@ def _block_param(block: Any) -> Block:
     return block.model_dump(mode="json", exclude_none=True)
 
 
-def _text_so_far(snapshot: Any) -> str:
+def _text_so_far(snapshot: anthropic.types.Message) -> str:
     return "".join(b.text for b in snapshot.content if b.type == "text")
 
 
@@ -417,7 +417,8 @@ def _status_line(calls: Sequence[Block], toolbox: Toolbox) -> str:
     lines = []
     for call in calls:
         capability = toolbox.capability(call["name"])
-        arguments = call.get("input") if isinstance(call.get("input"), dict) else {}
+        found = call.get("input")
+        arguments: dict[str, Any] = found if isinstance(found, dict) else {}
         if capability is Capability.PERSON_OVERVIEW:
             who = next((str(arguments[k]) for k in ("query", "email", "name") if arguments.get(k)), "")
             lines.append(f"Looking up “{who[:60]}” in your CRM…" if who else "Looking in your CRM…")

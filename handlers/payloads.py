@@ -15,6 +15,11 @@ def _dict(value: Any) -> Mapping[str, Any]:
     return value if isinstance(value, Mapping) else {}
 
 
+def object_at(payload: Mapping[str, Any], key: str) -> Mapping[str, Any]:
+    """payload[key] when it is a JSON object, else {}: a payload's parts are read leniently."""
+    return _dict(payload.get(key))
+
+
 def actor(body: Mapping[str, Any]) -> SlackUser:
     """The user who clicked, submitted or typed: the only identity an interaction is ever run as."""
     user = _dict(body.get("user"))

@@ -19,7 +19,7 @@ from bot.blocks.text import is_plausible_email
 from bot.blocks.values import decode_value
 from bot.commands import AddNote, CreatePerson, CreateTask, CrmCommand, Overview, PersonRef
 from bot.ids import View
-from handlers.payloads import actor
+from handlers.payloads import actor, object_at
 from handlers.respond import Reply, after_ack, fail
 from handlers.surface import run
 
@@ -55,7 +55,7 @@ def register(app: AsyncApp, services: Services) -> None:
 
 def _command_from(view: Mapping[str, Any], metadata: Mapping[str, str]) -> tuple[CrmCommand | None, dict[str, str]]:
     """The command a submission asks for, or the inline errors to show instead."""
-    state = view.get("state") if isinstance(view.get("state"), Mapping) else {}
+    state = object_at(view, "state")
     match view.get("callback_id"):
         case View.NOTE_SUBMIT:
             values = fields.read_values(state, fields.NOTE_TEXT, fields.PERSON_SELECT)

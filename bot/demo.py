@@ -21,6 +21,7 @@ from bot import blocks, commands
 from bot.agent.results import Decided, TurnResult
 from bot.app import build_services
 from bot.blocks.approvals import STATUS_LINES
+from bot.blocks.messages import Notice
 from bot.commands import CrmCommand
 from bot.config import Settings
 from bot.identity import SlackUser
@@ -168,7 +169,7 @@ class TextSurface:
         if turn.problem is not None:
             self.lines.append(render(turn.problem))
         if turn.error:
-            self.lines.append("⚠️ " + blocks.user_message(turn.error))
+            self.lines.append("⚠️ " + blocks.user_message(Notice(turn.error)))
         if turn.text:
             self.lines.append(turn.text)
 
@@ -176,11 +177,11 @@ class TextSurface:
 def _decision(decided: Decided) -> str:
     """An approval's end, as the card in Slack would say it."""
     status = decided.status if decided.status in STATUS_LINES else decided.record.status if decided.record else ""
-    line = STATUS_LINES.get(status) or blocks.user_message(_REFUSALS.get(decided.status, "already_done"))
+    line = STATUS_LINES.get(status) or blocks.user_message(_REFUSALS.get(decided.status, Notice.ALREADY_DONE))
     return f"{line}\n{decided.result_text}" if decided.result_text else line
 
 
-_REFUSALS = {"missing": "expired", "not_yours": "not_your_button", "in_progress": "write_in_progress"}
+_REFUSALS = {"missing": Notice.EXPIRED, "not_yours": Notice.NOT_YOUR_BUTTON, "in_progress": Notice.WRITE_IN_PROGRESS}
 
 
 def render(outcome: object) -> str:
@@ -204,7 +205,7 @@ def render(outcome: object) -> str:
             # This terminal is the user's own screen; in Slack the link goes only to their DM.
             return f"Connect or manage your CRM accounts here, then try again:\n  {link}"
         case Failure(reason=reason, detail=detail):
-            return "⚠️ " + blocks.user_message(reason.value, detail)
+            return "⚠️ " + blocks.user_message(reason, detail)
     return str(outcome)
 
 

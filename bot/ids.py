@@ -27,6 +27,7 @@ class Action(StrEnum):
     APPROVAL_EDIT = "approval.edit"
     APPROVAL_CANCEL = "approval.cancel"
     PERSON_SELECT = "person.select"  # external select in shortcut modals, backed by the CRM
+    ANSWER_FEEDBACK = "answer.feedback"  # helpful / not helpful under an agent answer
 
 
 class View(StrEnum):

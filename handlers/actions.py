@@ -16,6 +16,7 @@ from slack_sdk.models.views import View as SlackView
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.blocks import fields
+from bot.blocks.messages import Notice
 from bot.blocks.modals import note_modal, person_modal, task_modal
 from bot.blocks.text import is_plausible_email
 from bot.blocks.values import decode_value
@@ -41,7 +42,7 @@ def register(app: AsyncApp, services: Services) -> None:
             ids = decode_value(clicked_value(body))
             reply = replace(click_reply(body, client), thread_ts=card_thread(body))
             if not ids.get("p"):
-                after_ack(services, reply, fail(reply, "expired"), name=name)
+                after_ack(services, reply, fail(reply, Notice.EXPIRED), name=name)
                 return
             person = PersonRef(ids["p"], card_person_name(body), credential_id=ids.get("c") or None)
             view = build(person.id, person.name, person.credential_id, private_metadata=modal_metadata(reply, person))
@@ -60,7 +61,7 @@ def register(app: AsyncApp, services: Services) -> None:
         ids = decode_value(clicked_value(body))
         reply = click_reply(body, client)
         if not ids.get("p"):
-            after_ack(services, reply, fail(reply, "expired"), name="pick person")
+            after_ack(services, reply, fail(reply, Notice.EXPIRED), name="pick person")
             return
         command = ShowPerson(PersonRef(ids["p"], credential_id=ids.get("c") or None))
         work = run(command, reply, services)
@@ -106,7 +107,7 @@ def register(app: AsyncApp, services: Services) -> None:
 
 async def _open(reply: Reply, trigger_id: str | None, view: SlackView) -> None:
     if not await open_modal(reply.client, trigger_id, view, reply.user):
-        await fail(reply, "slack_error")
+        await fail(reply, Notice.SLACK_ERROR)
 
 
 async def _use_credential(
@@ -118,7 +119,7 @@ async def _use_credential(
         # take() hands a parked request only to its owner, and only once.
         payload = await services.store.parked.take(parked_id, reply.user, datetime.now(UTC))
         if payload is None:
-            await fail(reply, "expired")
+            await fail(reply, Notice.EXPIRED)
             return
     chosen = await services.crm.set_default_credential(reply.user, credential_id)
     if not isinstance(chosen, Credentials):
@@ -134,7 +135,7 @@ async def _use_credential(
 async def _rerun_parked(services: Services, reply: Reply, parked_id: str, *, trigger_id: str | None) -> None:
     payload = await services.store.parked.take(parked_id, reply.user, datetime.now(UTC)) if parked_id else None
     if payload is None:
-        await fail(reply, "expired")
+        await fail(reply, Notice.EXPIRED)
         return
     await rerun(payload, reply, services, trigger_id=trigger_id)
 

@@ -1,10 +1,14 @@
-"""An agent turn, shown in Slack: a placeholder at once, updated in place while the agent works, then the answer.
+"""An agent turn in Slack: streamed with its tool steps where Slack allows it, else a placeholder updated in place.
 
-Shared by @mentions and DMs (handlers/events.py), the assistant panel (handlers/assistant.py), the approval buttons
-and `/rollout <free text>` (`answer_command`). Where the conversation lives decides how it is shown:
+Shared by @mentions and DMs (handlers/events.py), the Agent view (handlers/assistant.py), the approval buttons and
+`/rollout <free text>` (`answer_command`). Where the conversation lives decides how it is shown:
 
-- a thread (mention, assistant thread) or a DM: a message posted in it and updated with `chat.update`;
+- a thread (mention, DM thread, Agent view): streamed (chat.startStream…stopStream, handlers/streaming.py), with
+  feedback buttons under the answer; when Slack refuses to start the stream, the placeholder path below;
+- a DM's top level: a message posted in it and updated with `chat.update`;
 - a slash command: ephemeral, through the command's response_url (which allows only five posts, so no live updates).
+
+Answers are posted with link and media previews off.
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ from slack_sdk.webhook.async_client import AsyncWebhookClient
 from bot.agent import PendingApproval, Progress, SilentProgress, TurnResult
 from bot.blocks.approvals import approval_card
 from bot.blocks.elements import context, to_dicts
+from bot.blocks.feedback import feedback_buttons
 from bot.blocks.markdown import answer_blocks
 from bot.blocks.messages import error_message, stopped_early_note, thinking_message, user_message
 from bot.blocks.person import person_card, person_card_text
@@ -31,6 +36,7 @@ from bot.identity import SlackUser
 from bot.rollout.outcomes import ChooseCredential, ConnectNeeded, Failure
 from bot.store import ConversationKey
 from handlers.respond import Reply, fail, present
+from handlers.streaming import AnswerStream
 
 if TYPE_CHECKING:
     from bot.services import Services
@@ -54,12 +60,23 @@ _RESPONSE_URL_TIMEOUT_SECONDS = 10
 Run = Callable[[Progress], Awaitable[TurnResult | None]]
 
 
+@dataclass(frozen=True, slots=True)
+class Answer:
+    """The end of a turn, for surfaces that show more than rendered blocks: a stream takes the Markdown itself."""
+
+    markdown: str
+    footer: Sequence[Block] = ()  # e.g. "I stopped before finishing", under the answer
+    feedback: bool = False  # helpful / not helpful buttons under it
+    waiting: bool = False  # a write waits for the requester's approval
+
+
 class Surface(Protocol):
     reply: Reply
 
     async def start(self) -> Progress: ...
 
-    async def finish(self, blocks: Sequence[Block], text: str) -> None: ...
+    async def finish(self, blocks: Sequence[Block], text: str, answer: Answer | None = None) -> None:
+        """Show the turn's outcome: `blocks` rendered for a message, `answer` for surfaces that want the Markdown."""
 
     async def extra(self, blocks: Sequence[Block], text: str) -> str | None:
         """Post one more message (a card); its ts when it is a real message that can be updated later."""
@@ -113,7 +130,8 @@ class ThreadSurface:
         self._live = _LiveMessage(self.reply, self.reply.channel_id, ts, self.clock)
         return self._live
 
-    async def finish(self, blocks: Sequence[Block], text: str) -> None:
+    async def finish(self, blocks: Sequence[Block], text: str, answer: Answer | None = None) -> None:
+        blocks = with_feedback(blocks, answer)
         if self._live is not None:
             try:
                 await self.reply.client.chat_update(
@@ -132,14 +150,98 @@ class ThreadSurface:
             await self.reply.dm(blocks, text)
             return None
         try:
+            # Previews off: a link the model or the CRM put in the text must not be fetched and shown (or leak data).
             posted = await self.reply.client.chat_postMessage(
-                channel=self.reply.channel_id, thread_ts=self.reply.thread_ts, blocks=list(blocks), text=text
+                channel=self.reply.channel_id,
+                thread_ts=self.reply.thread_ts,
+                blocks=list(blocks),
+                text=text,
+                unfurl_links=False,
+                unfurl_media=False,
             )
         except SlackApiError as error:
             log.warning("posting in a thread failed for %s: %s", self.reply.user, _slack_error(error))
             await self.reply.dm(blocks, text)
             return None
         return str(posted.get("ts") or "") or None
+
+
+# ---- threads: streamed, with the tool steps as tasks ---------------------------------------------------------
+
+
+@dataclass
+class StreamSurface:
+    """Slack's chat streaming in a thread; where Slack refuses to start a stream, the placeholder path instead."""
+
+    reply: Reply  # channel_id and thread_ts set: a stream is always a reply in a thread
+    clock: Callable[[], float]
+    _stream: AnswerStream | None = None
+    _fallback: ThreadSurface | None = None
+
+    async def start(self) -> Progress:
+        channel, thread_ts = self.reply.channel_id, self.reply.thread_ts
+        assert channel and thread_ts, "a stream needs a channel and a thread"
+        try:
+            started = await self.reply.client.chat_startStream(
+                channel=channel,
+                thread_ts=thread_ts,
+                recipient_team_id=self.reply.user.team_id,
+                recipient_user_id=self.reply.user.user_id,
+                task_display_mode="plan",
+                chunks=[{"type": "plan_update", "title": "Thinking…"}],
+            )
+            ts = str(started.get("ts") or "")
+        except SlackApiError as error:
+            ts = ""
+            log.info(
+                "streaming refused for %s (%s): answering by updating a message", self.reply.user, _slack_error(error)
+            )
+        if not ts:
+            self._fallback = ThreadSurface(self.reply, self.clock)
+            return await self._fallback.start()
+        self._stream = AnswerStream(self.reply.client, channel, ts, self.clock)
+        return self._stream
+
+    async def finish(self, blocks: Sequence[Block], text: str, answer: Answer | None = None) -> None:
+        stream = self._stream
+        if stream is None:
+            await (self._fallback or ThreadSurface(self.reply, self.clock)).finish(blocks, text, answer)
+            return
+        answer = answer or Answer(markdown=text)
+        chunks = await stream.close(stream.remainder(answer.markdown), waiting=answer.waiting)
+        footer = [*answer.footer, *(feedback_buttons() if answer.feedback else [])]
+        if not stream.broken:
+            try:
+                await self.reply.client.chat_stopStream(
+                    channel=stream.channel, ts=stream.ts, chunks=chunks or None, blocks=to_dicts(footer) or None
+                )
+                return
+            except SlackApiError as error:
+                log.warning("ending a stream failed for %s: %s", self.reply.user, _slack_error(error))
+        # The streamed message exists but Slack took no more of it: the whole answer replaces it.
+        try:
+            await self.reply.client.chat_update(
+                channel=stream.channel, ts=stream.ts, blocks=list(with_feedback(blocks, answer)), text=text
+            )
+        except SlackApiError as error:
+            log.warning("answer update failed for %s: %s", self.reply.user, _slack_error(error))
+            await self.reply.post(blocks, text)
+
+    async def extra(self, blocks: Sequence[Block], text: str) -> str | None:
+        return await ThreadSurface(self.reply, self.clock).extra(blocks, text)
+
+
+def thread_surface(reply: Reply, clock: Callable[[], float]) -> Surface:
+    """Streamed where Slack allows it (a reply in a thread), else a message updated in place."""
+    if reply.channel_id and reply.thread_ts:
+        return StreamSurface(reply, clock)
+    return ThreadSurface(reply, clock)
+
+
+def with_feedback(blocks: Sequence[Block], answer: Answer | None) -> list[Block]:
+    if answer is None or not answer.feedback or len(blocks) >= MESSAGE_BLOCKS:
+        return list(blocks)
+    return [*blocks, *feedback_buttons()]
 
 
 # ---- slash commands: ephemeral, through the response_url -----------------------------------------------------
@@ -154,8 +256,9 @@ class CommandSurface:
             await self.reply.ephemeral(thinking_message(), "Thinking…")
         return SilentProgress()
 
-    async def finish(self, blocks: Sequence[Block], text: str) -> None:
-        # Replacing the "Thinking…" message keeps the answer where the user is looking.
+    async def finish(self, blocks: Sequence[Block], text: str, answer: Answer | None = None) -> None:
+        # Replacing the "Thinking…" message keeps the answer where the user is looking. No feedback buttons: an
+        # ephemeral answer is gone once read.
         if not await self._send(blocks, text, replace=True):
             await self.reply.ephemeral(blocks, text)
 
@@ -186,7 +289,7 @@ def surface_for(key: ConversationKey, reply: Reply, clock: Callable[[], float]) 
     """How to show a turn of this conversation. `reply` is the person and, for commands, the response_url to use."""
     if key.thread_ts.startswith(COMMAND_PREFIX):
         return CommandSurface(reply)
-    return ThreadSurface(Reply(reply.client, reply.user, channel_id=key.channel_id, thread_ts=thread_of(key)), clock)
+    return thread_surface(Reply(reply.client, reply.user, channel_id=key.channel_id, thread_ts=thread_of(key)), clock)
 
 
 def mention_conversation(user: SlackUser, channel: str, thread_ts: str) -> ConversationKey:
@@ -217,10 +320,10 @@ async def deliver(services: Services, surface: Surface, run: Run) -> None:
     except Exception as error:  # the user must hear back; the log gets the type, not the text
         log.error("agent turn failed for %s: %s", surface.reply.user, type(error).__name__)
         message = user_message("internal")
-        await surface.finish(error_message(message), message)
+        await surface.finish(error_message(message), message, Answer(f"⚠️ {message}"))
         return
     if result is None:
-        await surface.finish(answer_blocks(NOTHING_TO_SAY), NOTHING_TO_SAY)
+        await surface.finish(answer_blocks(NOTHING_TO_SAY), NOTHING_TO_SAY, Answer(NOTHING_TO_SAY))
         return
     await show(services, surface, result)
 
@@ -228,24 +331,25 @@ async def deliver(services: Services, surface: Surface, run: Run) -> None:
 async def show(services: Services, surface: Surface, result: TurnResult) -> None:
     if result.error is not None:
         message = user_message(result.error)
-        await surface.finish(error_message(message), message)
+        await surface.finish(error_message(message), message, Answer(f"⚠️ {message}"))
         return
     if result.refused:
-        await surface.finish(answer_blocks(REFUSED), REFUSED)
+        await surface.finish(answer_blocks(REFUSED), REFUSED, Answer(REFUSED))
         return
     if isinstance(result.problem, Failure):
         message = user_message(result.problem.reason.value, result.problem.detail)
-        await surface.finish(error_message(message), message)
+        await surface.finish(error_message(message), message, Answer(f"⚠️ {message}"))
         return
     if isinstance(result.problem, ChooseCredential | ConnectNeeded):
         line = NEEDS_ACCOUNT if isinstance(result.problem, ChooseCredential) else NEEDS_CONNECTION
-        await surface.finish(answer_blocks(line), line)
+        await surface.finish(answer_blocks(line), line, Answer(line))
         await present(result.problem, surface.reply, services)  # the same picker / DM link as the slash commands
         return
     text = result.text or (APPROVAL_INTRO if result.approval else NOTHING_TO_SAY)
     note = stopped_early_note() if result.stopped else []
-    blocks = [*answer_blocks(text, MESSAGE_BLOCKS - len(note)), *note]
-    await surface.finish(blocks, _fallback(text))
+    blocks = [*answer_blocks(text, MESSAGE_BLOCKS - len(note) - 1), *note]  # one block kept for the feedback buttons
+    answer = Answer(text, footer=note, feedback=True, waiting=result.approval is not None)
+    await surface.finish(blocks, _fallback(text), answer)
     for overview in result.people:
         await surface.extra(person_card(overview.person, overview.credential), person_card_text(overview.person))
     if result.approval is not None:

@@ -19,8 +19,9 @@ from slack_sdk.models.blocks import Block
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.agent import Agent, Decided, Edited
-from bot.blocks.approvals import ApprovalStatus, approval_card, approval_edit_modal
+from bot.blocks.approvals import approval_card, approval_edit_modal
 from bot.blocks.elements import to_dicts
+from bot.blocks.feedback import verdict_of
 from bot.blocks.fields import read_approval_fields
 from bot.blocks.text import slack_to_plain
 from bot.blocks.values import decode_value
@@ -30,13 +31,13 @@ from bot.store import ApprovalRecord, ConversationKey
 from handlers.agent_output import (
     CONFIGURE_HINT,
     DM_CONVERSATION,
-    ThreadSurface,
     deliver,
     mention_conversation,
     send_to_response_url,
     surface_for,
+    thread_surface,
 )
-from handlers.payloads import actor, click_reply, clicked_value, object_at
+from handlers.payloads import actor, click_key, click_reply, clicked_value
 from handlers.respond import Reply, after_ack, fail, open_modal, present
 
 if TYPE_CHECKING:
@@ -100,7 +101,13 @@ def register(app: AsyncApp, services: Services) -> None:
         reply = Reply(client, actor(body))
         after_ack(services, reply, save_edit(services, body, view, reply), name="save edited write")
 
+    async def feedback(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
+        await ack()
+        reply = click_reply(body, client)
+        after_ack(services, reply, record_feedback(services, body, reply), name="answer feedback", once=click_key(body))
+
     app.event("app_mention")(mentioned)
+    app.action(Action.ANSWER_FEEDBACK.value)(feedback)
     app.event("message")(direct_message)
     app.action(Action.APPROVAL_APPROVE.value)(approve)
     app.action(Action.APPROVAL_CANCEL.value)(cancel)
@@ -122,10 +129,21 @@ async def answer_event(
     if agent is None:
         await fail(reply, "llm_not_configured", CONFIGURE_HINT)
         return
-    surface = ThreadSurface(reply, _clock())
+    surface = thread_surface(reply, _clock())
     if not text.strip():
         text = "Hi! What can you do?"
     await deliver(services, surface, lambda progress: agent.answer(reply.user, key, text, progress))
+
+
+async def record_feedback(services: Services, body: Mapping[str, Any], reply: Reply) -> None:
+    """Helpful / not helpful, kept with the answer it is about (the message's channel and ts) in the user's activity."""
+    verdict = verdict_of(clicked_value(body))
+    if verdict is None:
+        return
+    container = body.get("container") if isinstance(body.get("container"), Mapping) else {}
+    where = f"{container.get('channel_id') or reply.channel_id or ''}/{container.get('message_ts') or ''}"
+    words = "helpful" if verdict == "helpful" else "not helpful"
+    await services.store.activity.record(reply.user, f"Rated an answer {words} ({where})")
 
 
 # ---- the approval card ---------------------------------------------------------------------------------------
@@ -164,30 +182,18 @@ async def _update_card(body: Mapping[str, Any], reply: Reply, decided: Decided) 
     record, description = decided.record, decided.description
     if record is None or description is None:
         return
-    status = _card_status(decided, record)
+    status = "retry" if decided.status == "retry" else record.status if record.status != "pending" else decided.status
     card = approval_card(
         record.id, description.summary, description.label, description.details, status, decided.result_text
     )
     await _replace_card(body, reply, record, card, f"{description.label}: {status}")
 
 
-def _card_status(decided: Decided, record: ApprovalRecord) -> ApprovalStatus:
-    """A retry shows as such; otherwise the record's status once it has left pending, else what was decided."""
-    if decided.status == "retry":
-        return "retry"
-    if record.status != "pending":
-        return record.status
-    match decided.status:
-        case "cancelled" | "done" | "failed" | "expired" as shown:
-            return shown
-    raise ValueError(f"an approval card has no {decided.status!r} state")  # refusals never reach the card
-
-
 async def _replace_card(
     body: Mapping[str, Any], reply: Reply, record: ApprovalRecord, card: list[Block], text: str
 ) -> None:
     """Rewrite the card where it is: chat.update for a message, the click's response_url for an ephemeral one."""
-    container = object_at(body, "container")
+    container = body.get("container") if isinstance(body.get("container"), Mapping) else {}
     channel, ts = record.channel_id, record.message_ts
     if container.get("type") == "message" and not container.get("is_ephemeral"):
         channel, ts = container.get("channel_id") or channel, container.get("message_ts") or ts
@@ -228,7 +234,7 @@ async def save_edit(services: Services, body: Mapping[str, Any], view: Mapping[s
     if agent is None:
         return
     approval_id = decode_value(str(view.get("private_metadata") or "")).get("a", "")
-    state = object_at(view, "state")
+    state = view.get("state") if isinstance(view.get("state"), Mapping) else {}
     edited = await agent.approvals.edit(approval_id, reply.user, read_approval_fields(state))
     record = edited.record
     where = replace(reply, channel_id=_card_channel(record))

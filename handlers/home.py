@@ -9,6 +9,7 @@ from slack_sdk.models.views import View as SlackView
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.blocks.home import RECENT_ACTIONS, home_view
+from bot.blocks.messages import Notice
 from bot.blocks.modals import lookup_modal
 from bot.identity import SlackUser
 from bot.ids import Action
@@ -61,4 +62,4 @@ async def publish_home(services: Services, client: AsyncWebClient, user: SlackUs
 
 async def _open_lookup(reply: Reply, trigger_id: str | None, view: SlackView) -> None:
     if not await open_modal(reply.client, trigger_id, view, reply.user):
-        await fail(reply, "slack_error")
+        await fail(reply, Notice.SLACK_ERROR)

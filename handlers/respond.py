@@ -22,7 +22,7 @@ from slack_sdk.webhook.async_client import AsyncWebhookClient
 
 from bot.blocks.credentials import check_dms_message, connect_dm, credential_picker, credentials_list
 from bot.blocks.elements import to_wire
-from bot.blocks.messages import error_message, help_message, user_message
+from bot.blocks.messages import Code, Notice, error_message, help_message, user_message
 from bot.blocks.person import (
     created_message,
     match_picker,
@@ -177,8 +177,8 @@ async def present(
             await fail(reply, reason, detail)
 
 
-async def fail(reply: Reply, code: str, detail: str = "") -> None:
-    """An error only the asking user sees, worded for them (codes: FailureReason values or USER_MESSAGES keys)."""
+async def fail(reply: Reply, code: Code, detail: str = "") -> None:
+    """An error only the asking user sees, worded for them."""
     message = user_message(code, detail)
     await reply.ephemeral(error_message(message), message)
 
@@ -227,7 +227,7 @@ def after_ack(
                 await work
         except Exception as error:  # the user must hear back whatever broke; the log gets the type, not the text
             log.error("%s failed for %s: %s", name, reply.user, type(error).__name__)
-            await fail(reply, "internal")
+            await fail(reply, Notice.INTERNAL)
         finally:
             if not started:
                 work.close()  # a duplicate delivery: the first one does the work
@@ -249,7 +249,7 @@ async def _send_connect_link(
     blocks = connect_dm(needed.link, parked, needed.valid_minutes)
     dm_channel = await reply.dm(blocks, "Connect your CRM to use Rollout from Slack.")
     if dm_channel is None:
-        await fail(reply, "slack_error")
+        await fail(reply, Notice.SLACK_ERROR)
         return
     if reply.channel_id is not None and reply.channel_id != dm_channel:
         await reply.ephemeral(check_dms_message(), "Connect a CRM first — I've sent you a link in a DM.")

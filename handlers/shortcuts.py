@@ -10,6 +10,7 @@ from slack_bolt.context.ack.async_ack import AsyncAck
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.blocks.elements import to_dicts
+from bot.blocks.messages import Notice
 from bot.blocks.modals import message_to_crm_modal
 from bot.blocks.person import person_options
 from bot.ids import Action, Shortcut
@@ -56,7 +57,7 @@ async def _open_modal(reply: Reply, kind: Literal["note", "task"], shortcut: Map
         permalink = await message_permalink(reply.client, reply.channel_id, message_ts, reply.user)
     view = message_to_crm_modal(kind, str(message.get("text") or ""), permalink, modal_metadata(reply))
     if not await open_modal(reply.client, shortcut.get("trigger_id"), view, reply.user):
-        await fail(reply, "slack_error")
+        await fail(reply, Notice.SLACK_ERROR)
 
 
 async def _search(services: Services, body: Mapping[str, Any], query: str) -> list[PersonSummary]:

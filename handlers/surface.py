@@ -15,7 +15,7 @@ from slack_sdk.models.views import View as SlackView
 
 from bot import runner
 from bot.blocks import fields
-from bot.blocks.messages import user_message
+from bot.blocks.messages import Notice, user_message
 from bot.blocks.modals import message_to_crm_modal, note_modal, person_modal, task_modal
 from bot.blocks.values import encode_metadata
 from bot.commands import Command, Connect, CrmCommand, PersonRef, from_record, to_record
@@ -55,7 +55,7 @@ class SlackSurface:
         """A question for the agent, answered privately; without one configured the user learns why, next to the
         usage help listing everything that works without it."""
         if self.services.agent is None:
-            await show_help(self.reply, user_message("llm_not_configured", CONFIGURE_HINT))
+            await show_help(self.reply, user_message(Notice.LLM_NOT_CONFIGURED, CONFIGURE_HINT))
             return
         await answer_command(text, self.reply, self.services)
 
@@ -105,7 +105,7 @@ async def rerun(payload: Mapping[str, Any], click: Reply, services: Services, *,
     record = payload.get("command")
     command = from_record(record) if isinstance(record, Mapping) else None
     if command is None:
-        await fail(click, "expired")
+        await fail(click, Notice.EXPIRED)
         return
     channel, thread = payload.get("channel"), payload.get("thread_ts")
     channel = channel if isinstance(channel, str) else None

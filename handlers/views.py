@@ -14,6 +14,7 @@ from slack_bolt.context.ack.async_ack import AsyncAck
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.blocks import fields
+from bot.blocks.messages import Notice
 from bot.blocks.modals import validation_errors
 from bot.blocks.text import is_plausible_email
 from bot.blocks.values import decode_value
@@ -37,7 +38,7 @@ def register(app: AsyncApp, services: Services) -> None:
         reply = Reply(client, user, channel_id=metadata.get("ch"), thread_ts=metadata.get("t"))
         if metadata.get("u") != user.user_id:
             await ack()
-            after_ack(services, reply, fail(reply, "not_your_button"), name="refuse submission")
+            after_ack(services, reply, fail(reply, Notice.NOT_YOUR_BUTTON), name="refuse submission")
             return
         command, errors = _command_from(view, metadata)
         if errors:

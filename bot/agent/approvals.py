@@ -167,7 +167,7 @@ class ApprovalDesk:
             return await self._failed(record, description, reason, None, output=_output(result))
         if isinstance(result, Failure) and result.reason is FailureReason.WRITE_UNCONFIRMED:
             # It may have been written: never send it again, say so.
-            reason = user_message(result.reason.value, result.detail)
+            reason = user_message(result.reason, result.detail)
             return await self._failed(record, description, reason, result)
         await self._store.approvals.release_write(record.id)  # Rollout never ran it: another Approve may
         return await self._not_sent(record, description, result)
@@ -195,7 +195,7 @@ class ApprovalDesk:
     ) -> Decided:
         """Nothing was written: the approval stays approved, and Approve again (after fixing the cause) finishes it."""
         if isinstance(problem, Failure):
-            reason = user_message(problem.reason.value, problem.detail)
+            reason = user_message(problem.reason, problem.detail)
         else:
             reason = "Your CRM account needs attention first."
         current = await self._store.approvals.get(record.id) or record

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from enum import StrEnum
+
 from slack_sdk.models.blocks import Block
 
 from bot.blocks.elements import context, section
@@ -9,9 +11,31 @@ from bot.blocks.text import clean, escape_mrkdwn
 from bot.ids import SLASH_COMMAND
 from bot.rollout.outcomes import FailureReason
 
-# Reason code → one short sentence saying what happened and what to do about it. Codes are FailureReason values
-# plus the Slack layer's own.
-USER_MESSAGES: dict[str, str] = {
+
+class Notice(StrEnum):
+    """What went wrong outside Rollout, as the user is told it (Rollout's own reasons are FailureReason)."""
+
+    SLACK_ERROR = "slack_error"
+    LLM_UNAVAILABLE = "llm_unavailable"
+    LLM_NOT_CONFIGURED = "llm_not_configured"
+    LLM_RATE_LIMITED = "llm_rate_limited"
+    LLM_BUDGET = "llm_budget"
+    LLM_BUDGET_TEAM = "llm_budget_team"
+    NOT_YOUR_BUTTON = "not_your_button"
+    EXPIRED = "expired"
+    ALREADY_DONE = "already_done"
+    WRITE_IN_PROGRESS = "write_in_progress"
+    INVALID_INPUT = "invalid_input"
+    NOT_FOUND = "not_found"
+    INTERNAL = "internal"
+
+
+Code = FailureReason | Notice
+"""Every reason a user can be told: a name, never a bare string, so a typo fails the type check instead of reading
+as "internal"."""
+
+# Reason → one short sentence saying what happened and what to do about it.
+USER_MESSAGES: dict[Code, str] = {
     FailureReason.UNREACHABLE: "I couldn't reach Rollout just now — try again in a minute.",
     FailureReason.TIMEOUT: "Rollout didn't answer in time — try again in a moment.",
     FailureReason.WRITE_UNCONFIRMED: "Rollout didn't confirm the change in time, so it may or may not have been "
@@ -25,33 +49,33 @@ USER_MESSAGES: dict[str, str] = {
     FailureReason.CREDENTIAL_GONE: "That CRM account isn't connected any more — pick another with "
     f"`{SLASH_COMMAND} credentials` or reconnect with `{SLASH_COMMAND} connect`.",
     FailureReason.NEEDS_MORE: "I need a little more to do that.",
-    "slack_error": "Slack didn't accept my reply — try again in a moment.",
-    "llm_unavailable": "The assistant isn't available right now — try a slash command, "
+    Notice.SLACK_ERROR: "Slack didn't accept my reply — try again in a moment.",
+    Notice.LLM_UNAVAILABLE: "The assistant isn't available right now — try a slash command, "
     f"e.g. `{SLASH_COMMAND} overview ada@example.com`.",
-    "llm_not_configured": "The assistant isn't set up in this workspace — use a slash command, "
+    Notice.LLM_NOT_CONFIGURED: "The assistant isn't set up in this workspace — use a slash command, "
     f"see `{SLASH_COMMAND} help`.",
-    "llm_rate_limited": "The assistant is busy — try again in a minute.",
-    "llm_budget": "You've used today's assistant allowance; it resets at midnight UTC. Slash commands keep working, "
-    f"e.g. `{SLASH_COMMAND} overview ada@example.com`.",
-    "llm_budget_team": "This workspace has used today's assistant allowance; it resets at midnight UTC. Slash "
+    Notice.LLM_RATE_LIMITED: "The assistant is busy — try again in a minute.",
+    Notice.LLM_BUDGET: "You've used today's assistant allowance; it resets at midnight UTC. Slash commands keep "
+    f"working, e.g. `{SLASH_COMMAND} overview ada@example.com`.",
+    Notice.LLM_BUDGET_TEAM: "This workspace has used today's assistant allowance; it resets at midnight UTC. Slash "
     f"commands keep working, e.g. `{SLASH_COMMAND} overview ada@example.com`.",
-    "not_your_button": "That button belongs to someone else's request — run the command yourself to get your own.",
-    "expired": "That request has expired — run the command again.",
-    "already_done": "That was already handled — nothing more to do.",
-    "write_in_progress": "That change is already being written — if no confirmation shows up, check your CRM before "
-    "asking again.",
-    "invalid_input": "That doesn't look right — check what you entered and try again.",
-    "not_found": "I couldn't find that — check the name or email and try again.",
-    "internal": "Something went wrong on my side — try again, and tell your admin if it keeps happening.",
+    Notice.NOT_YOUR_BUTTON: "That button belongs to someone else's request — run the command yourself to get your own.",
+    Notice.EXPIRED: "That request has expired — run the command again.",
+    Notice.ALREADY_DONE: "That was already handled — nothing more to do.",
+    Notice.WRITE_IN_PROGRESS: "That change is already being written — if no confirmation shows up, check your CRM "
+    "before asking again.",
+    Notice.INVALID_INPUT: "That doesn't look right — check what you entered and try again.",
+    Notice.NOT_FOUND: "I couldn't find that — check the name or email and try again.",
+    Notice.INTERNAL: "Something went wrong on my side — try again, and tell your admin if it keeps happening.",
 }
 
 
-def user_message(code: str, detail: str = "") -> str:
-    """The sentence for a reason code (unknown codes read as "internal"), with an optional detail after it.
+def user_message(code: Code, detail: str = "") -> str:
+    """The sentence for a reason, with an optional detail after it.
 
     The result is raw text: escape it when putting it into mrkdwn (error_message does).
     """
-    message = USER_MESSAGES.get(code, USER_MESSAGES["internal"])
+    message = USER_MESSAGES[code]
     detail = clean(detail, single_line=True)
     return f"{message} ({detail})" if detail else message
 

@@ -8,6 +8,8 @@ Point the app's web client at `base_url` (SLACK_API_URL). Interaction payloads a
         card = await slack.wait_for("chat.postMessage", lambda call: "Ada" in call.text)
 
 Waiting uses an asyncio condition, never sleeps. `fail_next` injects rate limits, server errors and Slack errors.
+Streamed messages (chat.startStream / appendStream / stopStream) keep their chunks: `stream_text(ts)`. Threads for
+conversations.replies (cursor pagination, `oldest`) are set up with `add_thread`.
 With `scopes=`, answers to calls with the right token carry Slack's `x-oauth-scopes` header (the token's granted
 scopes, comma-separated), which `rollout-bot doctor` compares with manifest.yml.
 """
@@ -44,12 +46,14 @@ _REQUIRED: dict[str, tuple[str, ...]] = {
     "views.publish": ("user_id", "view"),
     "users.info": ("user",),
     "assistant.threads.setStatus": ("channel_id", "thread_ts", "status"),
-    "assistant.threads.setSuggestedPrompts": ("channel_id", "thread_ts", "prompts"),
+    "assistant.threads.setSuggestedPrompts": ("channel_id", "prompts"),  # no thread_ts in the Agent view
     "assistant.threads.setTitle": ("channel_id", "thread_ts", "title"),
     "chat.startStream": ("channel", "thread_ts"),
     "chat.appendStream": ("channel", "ts"),
     "chat.stopStream": ("channel", "ts"),
+    "conversations.replies": ("channel", "ts"),
 }
+REPLIES_PAGE_LIMIT = 1000  # Slack's largest `limit` for conversations.replies
 _MESSAGE_BLOCKS = 50
 _VIEW_BLOCKS = 100
 
@@ -99,6 +103,17 @@ class Call:
         raise AssertionError(f"no {action_id} button in {self.method} call; action ids: {self.action_ids}")
 
 
+_CHUNK_TYPES = frozenset({"markdown_text", "task_update", "plan_update", "blocks"})
+
+
+@dataclass(slots=True)
+class _Stream:
+    channel: str
+    chunks: list[dict[str, Any]]
+    stopped: bool = False
+    blocks: list[dict[str, Any]] | None = None
+
+
 @dataclass(frozen=True, slots=True)
 class _Fault:
     status: int
@@ -131,6 +146,8 @@ class FakeSlackApi(LoopbackServer):
         self._faults: dict[str, deque[_Fault]] = defaultdict(deque)
         self._views: dict[str, dict[str, Any]] = {}
         self._counter = itertools.count(1)
+        self._streams: dict[str, _Stream] = {}
+        self._threads: dict[tuple[str, str], list[dict[str, Any]]] = {}
 
     # ---- lifecycle ---------------------------------------------------------------------------------------------
 
@@ -189,6 +206,28 @@ class FakeSlackApi(LoopbackServer):
         assert found is not None
         return found
 
+    async def wait_for_answer(self, needle: str, *, since: int = 0, timeout: float = 5.0) -> Call:  # noqa: ASYNC109
+        """The call that completed a message showing `needle`: a stream's chat.stopStream, or a chat.update."""
+
+        def shows(call: Call) -> bool:
+            if call.method == "chat.stopStream":
+                return call.ok and needle in self.stream_text(str(call.args.get("ts")))
+            return call.method == "chat.update" and call.contains(needle)
+
+        def first() -> Call | None:
+            return next((c for c in self._calls[since:] if shows(c)), None)
+
+        async with self._changed:
+            try:
+                async with asyncio.timeout(timeout):
+                    await self._changed.wait_for(lambda: first() is not None)
+            except TimeoutError:
+                seen = ", ".join(c.method for c in self._calls[since:]) or "none"
+                raise AssertionError(f"no answer showing {needle!r} within {timeout}s (calls: {seen})") from None
+            found = first()
+        assert found is not None
+        return found
+
     def fail_next(
         self, method: str, *, status: int = 429, retry_after: int | None = 1, error: str | None = None
     ) -> None:
@@ -197,9 +236,51 @@ class FakeSlackApi(LoopbackServer):
         self._faults[method].append(_Fault(status, error or default_error, retry_after if status == 429 else None))
 
     def clear(self) -> None:
-        """Forget recorded calls and pending faults (between tests sharing one fake)."""
+        """Forget recorded calls, pending faults, streams and threads (between tests sharing one fake)."""
         self._calls.clear()
         self._faults.clear()
+        self._streams.clear()
+        self._threads.clear()
+
+    # ---- streamed messages -------------------------------------------------------------------------------------
+
+    def stream_chunks(self, ts: str) -> list[dict[str, Any]]:
+        """Every chunk the streamed message `ts` received, in order (startStream, appendStream…, stopStream)."""
+        stream = self._streams.get(ts)
+        return list(stream.chunks) if stream else []
+
+    def stream_text(self, ts: str) -> str:
+        """The Markdown the streamed message `ts` shows: its markdown_text chunks (and markdown_text args) joined."""
+        return "".join(str(c.get("text") or "") for c in self.stream_chunks(ts) if c.get("type") == "markdown_text")
+
+    def stream_stopped(self, ts: str) -> bool:
+        stream = self._streams.get(ts)
+        return bool(stream and stream.stopped)
+
+    # ---- threads people wrote ----------------------------------------------------------------------------------
+
+    def add_thread(self, channel: str, messages: Iterable[dict[str, Any]]) -> str:
+        """A thread in `channel` for conversations.replies: its first message is the parent; returns the thread ts.
+
+        Each message needs at least `text`; `ts` (ascending), `user`, `bot_id`, `subtype`, `team` are as Slack sends.
+        """
+        stored = []
+        for message in messages:
+            entry = {"type": "message", **message}
+            entry.setdefault("ts", self._next_ts())
+            stored.append(entry)
+        thread_ts = str(stored[0]["ts"])
+        for entry in stored:
+            entry["thread_ts"] = thread_ts
+        self._threads[(channel, thread_ts)] = stored
+        return thread_ts
+
+    def add_replies(self, channel: str, thread_ts: str, messages: Iterable[dict[str, Any]]) -> None:
+        """More replies in a thread made with add_thread."""
+        for message in messages:
+            entry = {"type": "message", "thread_ts": thread_ts, **message}
+            entry.setdefault("ts", self._next_ts())
+            self._threads[(channel, thread_ts)].append(entry)
 
     # ---- HTTP --------------------------------------------------------------------------------------------------
 
@@ -279,10 +360,10 @@ class FakeSlackApi(LoopbackServer):
                 return {"ok": True, "user": _user(str(args["user"]), self.team_id)}
             case "assistant.threads.setStatus" | "assistant.threads.setSuggestedPrompts" | "assistant.threads.setTitle":
                 return {"ok": True}
-            case "chat.startStream":
-                return {"ok": True, "channel": args["channel"], "ts": self._next_ts()}
-            case "chat.appendStream" | "chat.stopStream":
-                return {"ok": True, "channel": args["channel"], "ts": args["ts"]}
+            case "chat.startStream" | "chat.appendStream" | "chat.stopStream":
+                return self._stream(method, args)
+            case "conversations.replies":
+                return self._replies(args)
             case _:
                 return {"ok": False, "error": "unknown_method"}
 
@@ -323,6 +404,41 @@ class FakeSlackApi(LoopbackServer):
         }
         self._views[str(view_id)] = stored
         return {"ok": True, "view": stored}
+
+    def _stream(self, method: str, args: dict[str, Any]) -> dict[str, Any]:
+        chunks = list(args.get("chunks") or [])
+        if args.get("markdown_text"):
+            chunks.insert(0, {"type": "markdown_text", "text": args["markdown_text"]})
+        if any(not isinstance(c, dict) or c.get("type") not in _CHUNK_TYPES for c in chunks):
+            return {"ok": False, "error": "invalid_chunks"}
+        if method == "chat.startStream":
+            ts = self._next_ts()
+            self._streams[ts] = _Stream(str(args["channel"]), chunks)
+            return {"ok": True, "channel": args["channel"], "ts": ts}
+        stream = self._streams.get(str(args["ts"]))
+        if stream is None or stream.channel != args["channel"]:
+            return {"ok": False, "error": "message_not_found"}
+        if stream.stopped:
+            return {"ok": False, "error": "message_not_in_streaming_state"}
+        stream.chunks.extend(chunks)
+        if method == "chat.stopStream":
+            stream.stopped = True
+            stream.blocks = list(args.get("blocks") or [])
+        return {"ok": True, "channel": args["channel"], "ts": args["ts"]}
+
+    def _replies(self, args: dict[str, Any]) -> dict[str, Any]:
+        """One page of a thread, oldest first, with Slack's cursor pagination."""
+        thread = self._threads.get((str(args["channel"]), str(args["ts"])))
+        if thread is None:
+            return {"ok": False, "error": "thread_not_found"}
+        limit = min(int(args.get("limit") or 1000), REPLIES_PAGE_LIMIT)
+        oldest = float(args.get("oldest") or 0)
+        start = int(args.get("cursor") or 0)
+        matching = [m for m in thread if float(m["ts"]) >= oldest or m["ts"] == thread[0]["ts"]]
+        page = matching[start : start + limit]
+        more = start + limit < len(matching)
+        metadata = {"next_cursor": str(start + limit) if more else ""}
+        return {"ok": True, "messages": page, "has_more": more, "response_metadata": metadata}
 
     def _next_ts(self) -> str:
         return f"1700000000.{next(self._counter):06d}"

@@ -46,7 +46,8 @@ def overview_then(text: str) -> tuple[Reply, Reply]:
 
 
 def answer_of(harness: AppHarness, text: str) -> Any:
-    return harness.slack.wait_for("chat.update", lambda call: call.contains(text))
+    """The call that completed an answer showing `text` (a stream's stop, or an update of the placeholder)."""
+    return harness.slack.wait_for_answer(text)
 
 
 # ---- mentions ------------------------------------------------------------------------------------------------
@@ -62,14 +63,15 @@ async def test_a_mention_is_answered_in_its_thread_with_progress_and_a_person_ca
     await harness.event(event)
 
     answer = await answer_of(harness, "is Head of Research")
-    placeholder = harness.slack.calls_to("chat.postMessage")[0]
-    assert placeholder.args["thread_ts"] == event["ts"] and placeholder.contains("Thinking")
-    assert answer.args["ts"] == placeholder.response["ts"]  # updated in place, not a second message
-    assert answer.blocks[0]["text"]["text"] == "*Ada* is Head of Research."  # Markdown became mrkdwn
-    progress = [c for c in harness.slack.calls_to("chat.update") if c.contains("Looking up")]
-    assert progress, "the placeholder said what the agent was doing"
+    (started,) = harness.slack.calls_to("chat.startStream")
+    assert started.args["thread_ts"] == event["ts"] and started.args["recipient_user_id"] == user.user_id
+    assert answer.args["ts"] == started.response["ts"]  # one streamed message
+    assert harness.slack.stream_text(answer.args["ts"]) == "**Ada** is Head of Research."  # Slack renders Markdown
+    steps = [c for c in harness.slack.stream_chunks(answer.args["ts"]) if c["type"] == "task_update"]
+    assert [s["status"] for s in steps] == ["in_progress", "complete"] and "Looking up" in steps[0]["title"]
     card = await harness.slack.wait_for("chat.postMessage", lambda call: Action.PERSON_ADD_NOTE in call.action_ids)
     assert card.args["thread_ts"] == event["ts"] and card.contains("Analytical Engines Ltd")
+    assert card.args["unfurl_links"] is False and card.args["unfurl_media"] is False
     assert model.requests[0].messages[0]["content"][0]["text"] == "what's new with Ada?"  # no bot mention
 
 
@@ -85,7 +87,7 @@ async def test_a_retried_event_is_answered_once(harness: AppHarness, model: Fake
     await harness.settle()
 
     assert len(model.requests) == 1 and model.unused == 1
-    assert len(harness.slack.calls_to("chat.postMessage")) == 1
+    assert len(harness.slack.calls_to("chat.startStream")) == 1
 
 
 async def test_the_bots_own_messages_and_edits_are_ignored(harness: AppHarness, model: FakeAnthropic) -> None:
@@ -127,13 +129,13 @@ async def test_a_thread_continues_after_a_restart(
         first = mention(user, "remember the word 'pineapple'")
         model.script(Reply(text="Noted: pineapple."))
         await before.event(first)
-        await before.slack.wait_for("chat.update", lambda call: call.contains("pineapple"))
+        await before.slack.wait_for_answer("pineapple")
         await before.settle()
 
     async with start_app_harness(database_url=database, **settings) as after:
         model.script(Reply(text="You said pineapple."))
         await after.event(mention(user, "what was the word?", thread_ts=first["ts"]))
-        await after.slack.wait_for("chat.update", lambda call: call.contains("You said pineapple."))
+        await after.slack.wait_for_answer("You said pineapple.")
         await after.settle()
 
     assert "Noted: pineapple." in json.dumps(model.requests[-1].messages)
@@ -161,8 +163,8 @@ async def test_a_busy_model_gets_a_try_again_message_not_a_stuck_placeholder(
 
     await harness.event(mention(harness.new_user(), "hello"))
 
-    final = await harness.slack.wait_for("chat.update", lambda call: call.contains("busy"))
-    assert final.contains(USER_MESSAGES["llm_rate_limited"])
+    final = await answer_of(harness, "busy")
+    assert USER_MESSAGES["llm_rate_limited"] in harness.slack.stream_text(final.args["ts"])
 
 
 async def test_several_crm_accounts_get_the_same_picker_as_slash_commands(
@@ -316,7 +318,7 @@ async def test_the_assistant_status_is_cleared_when_the_model_fails(harness: App
 
     await harness.event(_panel_message(harness, harness.new_user(), "hello"))
 
-    await harness.slack.wait_for("chat.update", lambda call: call.contains("busy"))
+    await answer_of(harness, "busy")
     await harness.settle()
     assert [c.args["status"] for c in harness.slack.calls_to("assistant.threads.setStatus")] == [THINKING, ""]
 

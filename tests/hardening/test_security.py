@@ -165,13 +165,13 @@ async def test_another_user_in_the_same_thread_does_not_get_the_first_users_crm_
     model.script(Reply(tool_calls=(ToolCall("get_person_overview", {"email": ADA}),)), Reply(text="Ada is doing well."))
     started = _mention(alice, "how is Ada?")
     await harness.event(started)
-    await harness.slack.wait_for("chat.update", lambda c: c.contains("Ada is doing well."))
+    await harness.slack.wait_for_answer("Ada is doing well.")
     await harness.settle()
     assert secret in model.requests[-1].text()  # Alice's own turn did read it
 
     model.script(Reply(text="Here is what I know."))
     await harness.event(_mention(bob, "what did that say?", thread_ts=started["ts"]))
-    await harness.slack.wait_for("chat.update", lambda c: c.contains("Here is what I know."))
+    await harness.slack.wait_for_answer("Here is what I know.")
     await harness.settle()
 
     bobs_turn = model.requests[-1]

@@ -103,17 +103,17 @@ async def test_a_model_that_does_not_answer_in_time_leaves_no_stuck_placeholder(
         await harness.event(first)
         await harness.settle()
 
-        placeholder = harness.slack.calls_to("chat.postMessage")[0]
-        updates = [c for c in harness.slack.calls_to("chat.update") if c.args["ts"] == placeholder.response["ts"]]
-        assert updates, "the placeholder was replaced"
-        assert not updates[-1].contains("Thinking") and not updates[-1].contains("Too late.")
+        (stream,) = harness.slack.calls_to("chat.startStream")
+        ts = stream.response["ts"]
+        assert harness.slack.stream_stopped(ts), "the streamed answer was ended"
+        assert "Too late." not in harness.slack.stream_text(ts) and harness.slack.stream_text(ts).strip()
     finally:
         never.set()  # lets the fake finish the held answers
 
     model.reset()
     model.script(Reply(text="Here now."))
     await harness.event(mention(user, "and now?", thread_ts=first["ts"]))
-    await harness.slack.wait_for("chat.update", lambda call: call.contains("Here now."))
+    await harness.slack.wait_for_answer("Here now.")
 
 
 # ---- a restart between the click and the write -------------------------------------------------------------------

@@ -232,12 +232,12 @@ async def test_an_event_delivered_to_both_processes_is_answered_once(pair: Pair)
         pair.second.event(event, event_id="EvTWOPROCS1"),
     )
     assert [s.status for s in sent] == [200, 200, 200]
-    await pair.slack.wait_for("chat.update", lambda c: c.contains("Hello from one process."), timeout=30)
+    await pair.slack.wait_for_answer("Hello from one process.", timeout=30)
 
     await pair.stop()
 
     assert len(pair.model.requests) == 1 and pair.model.unused == 1
-    assert len(pair.slack.calls_to("chat.postMessage")) == 1  # one placeholder, updated with the one answer
+    assert len(pair.slack.calls_to("chat.startStream")) == 1  # one streamed message, with the one answer
 
 
 def _sender(slack: FakeSlackApi, sandbox: RunningSandbox, http: aiohttp.ClientSession, url: str) -> AppHarness:

@@ -1,0 +1,173 @@
+"""Answers streamed into Slack: tool steps as tasks, batched appends, feedback buttons, and the one fallback."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+
+from bot.blocks.messages import stopped_early_note
+from bot.fakes.anthropic_api import FakeAnthropic, Reply, ToolCall
+from bot.identity import SlackUser
+from bot.ids import Action
+from handlers.streaming import WAITING_FOR_APPROVAL
+from tests.agent.conftest import llm_settings
+from tests.agent.test_slack import ADA, mention, overview_then, propose
+from tests.harness import APP_ID, CHANNEL_ID, AppHarness, start_app_harness
+
+
+def _steps(harness: AppHarness, ts: str) -> list[tuple[str, str]]:
+    return [(c["id"], c["status"]) for c in harness.slack.stream_chunks(ts) if c["type"] == "task_update"]
+
+
+async def test_each_tool_step_is_a_task_that_runs_then_completes_before_the_answer(
+    harness: AppHarness, model: FakeAnthropic
+) -> None:
+    user = harness.new_user()
+    model.script(
+        Reply(text="Let me look.", tool_calls=(ToolCall("get_person_overview", {"email": ADA}),)),
+        Reply(tool_calls=(ToolCall("get_person_overview", {"query": "Grace Hopper"}),)),
+        Reply(text="Both found."),
+    )
+
+    await harness.event(mention(user, "Ada and Grace?"))
+
+    stop = await harness.slack.wait_for_answer("Both found.")
+    ts = stop.args["ts"]
+    assert _steps(harness, ts) == [
+        ("step-1", "in_progress"),
+        ("step-1", "complete"),
+        ("step-2", "in_progress"),
+        ("step-2", "complete"),
+    ]
+    assert harness.slack.stream_text(ts) == "Let me look.\n\nBoth found."
+    chunks = harness.slack.stream_chunks(ts)
+    last_step = max(i for i, c in enumerate(chunks) if c["type"] == "task_update")
+    assert chunks[-1]["type"] == "markdown_text" and last_step < len(chunks) - 1  # the answer comes after the steps
+    assert [b["type"] for b in stop.args["blocks"]] == ["context_actions"]  # feedback buttons under the answer
+    assert stop.args["blocks"][0]["elements"][0]["action_id"] == Action.ANSWER_FEEDBACK
+
+
+async def test_a_proposed_write_ends_the_stream_waiting_for_approval(harness: AppHarness, model: FakeAnthropic) -> None:
+    user = harness.new_user()
+
+    card = await propose(harness, model, user)
+
+    (stop,) = harness.slack.calls_to("chat.stopStream")
+    tasks = [c for c in harness.slack.stream_chunks(stop.args["ts"]) if c["type"] == "task_update"]
+    assert tasks[-1]["title"] == WAITING_FOR_APPROVAL and tasks[-1]["status"] == "pending"
+    assert card.seq > stop.seq and card.args["unfurl_links"] is False  # the card follows the finished answer
+
+
+async def test_model_text_cannot_mention_anyone_in_a_stream(harness: AppHarness, model: FakeAnthropic) -> None:
+    model.script(Reply(text="Hey <!channel> and <@U0BOSS>!"))
+
+    await harness.event(mention(harness.new_user(), "shout"))
+
+    stop = await harness.slack.wait_for("chat.stopStream")
+    text = harness.slack.stream_text(stop.args["ts"])
+    assert "<!channel>" not in text and "<@U0BOSS>" not in text and "channel>" in text
+
+
+async def test_when_slack_refuses_the_stream_the_answer_updates_a_placeholder(
+    harness: AppHarness, model: FakeAnthropic
+) -> None:
+    harness.slack.fail_next("chat.startStream", status=200, error="channel_type_not_supported")
+    model.script(*overview_then("Ada leads research."))
+    event = mention(harness.new_user(), "Ada?")
+
+    await harness.event(event)
+
+    answer = await harness.slack.wait_for_answer("Ada leads research.")
+    placeholder = next(c for c in harness.slack.calls_to("chat.postMessage") if c.contains("Thinking"))
+    assert answer.method == "chat.update" and answer.args["ts"] == placeholder.response["ts"]
+    assert placeholder.args["thread_ts"] == event["ts"] and placeholder.args["unfurl_links"] is False
+    assert answer.blocks[-1]["type"] == "context_actions"  # feedback buttons here too
+    assert not harness.slack.calls_to("chat.appendStream")
+
+
+async def test_when_slack_drops_the_stream_midway_the_whole_answer_replaces_it(
+    harness: AppHarness, model: FakeAnthropic
+) -> None:
+    harness.slack.fail_next("chat.stopStream", status=200, error="message_not_in_streaming_state")
+    model.script(Reply(text="Complete answer."))
+
+    await harness.event(mention(harness.new_user(), "hi"))
+
+    answer = await harness.slack.wait_for_answer("Complete answer.")
+    assert answer.method == "chat.update"
+    assert answer.args["ts"] == harness.slack.calls_to("chat.startStream")[0].response["ts"]
+
+
+async def test_a_feedback_click_is_recorded_with_the_answer_once(harness: AppHarness, model: FakeAnthropic) -> None:
+    user = harness.new_user()
+    model.script(Reply(text="An answer."))
+    await harness.event(mention(user, "hi"))
+    stop = await harness.slack.wait_for_answer("An answer.")
+
+    click = _feedback_click(harness, user, stop.args["ts"], "not_helpful")
+    await harness.interaction(click)
+    await harness.interaction(click)  # a double click
+    await harness.settle()
+
+    recent = await harness.services.store.activity.recent(user)
+    assert [entry.text for entry in recent] == [f"Rated an answer not helpful ({CHANNEL_ID}/{stop.args['ts']})"]
+
+
+def _feedback_click(harness: AppHarness, user: SlackUser, ts: str, value: str) -> dict[str, Any]:
+    action = {
+        "type": "feedback_buttons",
+        "action_id": Action.ANSWER_FEEDBACK.value,
+        "block_id": "feedback",
+        "value": value,
+        "action_ts": f"{time.time():.6f}",
+    }
+    return {
+        "type": "block_actions",
+        "user": {"id": user.user_id, "team_id": user.team_id},
+        "team": {"id": user.team_id},
+        "api_app_id": APP_ID,
+        "trigger_id": "1.2.3",
+        "actions": [action],
+        "container": {"type": "message", "message_ts": ts, "channel_id": CHANNEL_ID, "is_ephemeral": False},
+        "channel": {"id": CHANNEL_ID},
+        "message": {"type": "message", "ts": ts, "text": "An answer."},
+        "response_url": harness.slack.new_response_url(),
+    }
+
+
+# ---- rate limits -------------------------------------------------------------------------------------------------
+
+TURN_SECONDS = 1.5
+
+
+@pytest.fixture(scope="module")
+async def short_turns(
+    tmp_path_factory: pytest.TempPathFactory, model_server: FakeAnthropic
+) -> AsyncIterator[AppHarness]:
+    database = tmp_path_factory.mktemp("short-turns") / "app.db"
+    settings = {**llm_settings(model_server), "agent_timeout_seconds": TURN_SECONDS}
+    async with start_app_harness(database_url=f"sqlite+aiosqlite:///{database}", **settings) as harness:
+        yield harness
+
+
+async def test_a_rate_limited_append_waits_outside_the_agents_time_budget(
+    short_turns: AppHarness, model: FakeAnthropic
+) -> None:
+    harness = short_turns
+    harness.slack.clear()
+    # Slack asks for a wait longer than the whole turn may take: the turn must not spend its budget on it.
+    harness.slack.fail_next("chat.appendStream", retry_after=2)
+    model.script(*overview_then("Found Ada."))
+
+    await harness.event(mention(harness.new_user(), "Ada?"))
+
+    stop = await harness.slack.wait_for_answer("Found Ada.", timeout=10)
+    await harness.settle()
+    appends = harness.slack.calls_to("chat.appendStream")
+    assert [a.status for a in appends] == [429, 200]  # the same step, sent again after Retry-After
+    assert appends[0].args["chunks"] == appends[1].args["chunks"]
+    assert stopped_early_note()[0].to_dict()["elements"][0]["text"] not in str(stop.args.get("blocks"))
+    assert _steps(harness, stop.args["ts"]) == [("step-1", "in_progress"), ("step-1", "complete")]

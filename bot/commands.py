@@ -138,7 +138,7 @@ def from_record(record: Mapping[str, Any]) -> CrmCommand | None:
             if item.name in ("person", "target") and isinstance(value, Mapping):
                 if not isinstance(value.get("id"), str) or not value["id"]:
                     return None
-                value = PersonRef(**{f.name: value.get(f.name) for f in fields(PersonRef) if f.name in value})
+                value = PersonRef(**{f.name: value[f.name] for f in fields(PersonRef) if f.name in value})
             elif item.name == "due" and isinstance(value, str):
                 value = date.fromisoformat(value)
             values[item.name] = value

@@ -113,8 +113,6 @@ def approval_edit_modal(approval_id: str, fields: Mapping[str, str]) -> SlackVie
     inputs: list[Block] = []
     not_editable: list[str] = []
     for name, raw in fields.items():
-        if not isinstance(raw, str):
-            continue
         value = clean(raw)
         block_id = approval_field(name)
         if len(block_id) > BLOCK_ID or slack_len(value) > PLAIN_TEXT_INPUT or len(inputs) >= _MAX_EDIT_FIELDS:

@@ -102,7 +102,8 @@ class Recorded:
     def tool_results(self) -> list[dict[str, Any]]:
         """tool_result blocks of the last message (what the previous step's tools returned)."""
         last = self.messages[-1] if self.messages else {}
-        content = last.get("content") if isinstance(last.get("content"), list) else []
+        found = last.get("content")
+        content: list[Any] = found if isinstance(found, list) else []
         return [b for b in content if isinstance(b, dict) and b.get("type") == "tool_result"]
 
     def text(self) -> str:

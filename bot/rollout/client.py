@@ -233,7 +233,8 @@ class RolloutClient:
         answer = await self.invoke(user, Capability.CREATE_NOTE, values, query=person_id)
         if not isinstance(answer, ToolAnswer):
             return answer
-        note = answer.body.get("note") if isinstance(answer.body.get("note"), dict) else answer.body
+        found = answer.body.get("note")
+        note: dict[str, Any] = found if isinstance(found, dict) else answer.body
         preview = content if len(content) <= 80 else content[:79] + "…"
         return Created("note", str(note.get("id", "")), f"Note “{preview}”", person_id=person_id)
 
@@ -257,7 +258,8 @@ class RolloutClient:
         answer = await self.invoke(user, Capability.CREATE_TASK, values, query=person_id)
         if not isinstance(answer, ToolAnswer):
             return answer
-        task = answer.body.get("task") if isinstance(answer.body.get("task"), dict) else answer.body
+        found = answer.body.get("task")
+        task: dict[str, Any] = found if isinstance(found, dict) else answer.body
         due = f" due {due_date}" if due_date else ""
         return Created("task", str(task.get("id", "")), f"Task “{title}”{due}", person_id=person_id)
 

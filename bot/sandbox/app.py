@@ -17,6 +17,7 @@ from mcp.server.mcpserver import MCPServer
 from mcp.server.transport_security import TransportSecuritySettings
 from mcp.shared.exceptions import MCPError
 from mcp_types.version import HANDSHAKE_PROTOCOL_VERSIONS, MODERN_PROTOCOL_VERSIONS
+from pydantic import AnyHttpUrl
 from starlette.applications import Starlette
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.types import ASGIApp, Receive, Scope, Send
@@ -99,7 +100,7 @@ def build_sandbox_app(
         instructions="CRM tools for the authenticated user's connected CRM accounts.",
         token_verifier=verifier,
         # The SDK wants an issuer URL for its (here unused) OAuth metadata; Rollout tokens are issued by the app.
-        auth=AuthSettings(issuer_url=public_base_url, resource_server_url=None),
+        auth=AuthSettings(issuer_url=AnyHttpUrl(public_base_url), resource_server_url=None),
         # Every user sees the same tools, so modern clients may share one cached list and one discover result.
         cache_hints={
             "tools/list": CacheHint(ttl_ms=tools_ttl_ms, scope="public"),

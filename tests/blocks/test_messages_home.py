@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta, timezone
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -14,29 +15,16 @@ from bot.blocks import (
     thinking_message,
     user_message,
 )
+from bot.blocks.messages import Notice
 from bot.ids import Action
 from bot.rollout.outcomes import Credential, FailureReason
 
 from . import slack_checks as check
 from .strategies import FAST, credentials, hostile_text, ids
 
-SLACK_CODES = [
-    "slack_error",
-    "llm_unavailable",
-    "llm_not_configured",
-    "llm_rate_limited",
-    "not_your_button",
-    "expired",
-    "already_done",
-    "write_in_progress",
-    "invalid_input",
-    "not_found",
-    "internal",
-]
-
 
 def test_every_reason_code_has_a_short_actionable_message() -> None:
-    codes = [reason.value for reason in FailureReason] + SLACK_CODES
+    codes = [*FailureReason, *Notice]
     assert set(codes) == set(USER_MESSAGES)
     for code in codes:
         message = USER_MESSAGES[code]
@@ -44,10 +32,11 @@ def test_every_reason_code_has_a_short_actionable_message() -> None:
         assert message.endswith("."), code
 
 
-def test_user_message_adds_the_detail_and_falls_back_to_internal() -> None:
+def test_user_message_adds_the_detail_and_refuses_an_unknown_code() -> None:
     assert user_message("rollout_timeout") == "Rollout didn't answer in time — try again in a moment."
     assert user_message(FailureReason.INVALID_INPUT, "email is\ninvalid").endswith("(email is invalid)")
-    assert user_message("no_such_code") == USER_MESSAGES["internal"]
+    with pytest.raises(KeyError):  # a typo is an error, never a silent "internal"
+        user_message("no_such_code")  # type: ignore[arg-type]
 
 
 def test_error_message_escapes_the_text() -> None:

@@ -19,7 +19,7 @@ from slack_sdk.models.blocks import Block
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.agent import Agent, Decided, Edited
-from bot.blocks.approvals import approval_card, approval_edit_modal
+from bot.blocks.approvals import ApprovalStatus, approval_card, approval_edit_modal
 from bot.blocks.elements import to_dicts
 from bot.blocks.feedback import verdict_of
 from bot.blocks.fields import read_approval_fields
@@ -37,7 +37,7 @@ from handlers.agent_output import (
     surface_for,
     thread_surface,
 )
-from handlers.payloads import actor, click_key, click_reply, clicked_value
+from handlers.payloads import actor, click_key, click_reply, clicked_value, object_at
 from handlers.respond import Reply, after_ack, fail, open_modal, present
 
 if TYPE_CHECKING:
@@ -182,18 +182,30 @@ async def _update_card(body: Mapping[str, Any], reply: Reply, decided: Decided) 
     record, description = decided.record, decided.description
     if record is None or description is None:
         return
-    status = "retry" if decided.status == "retry" else record.status if record.status != "pending" else decided.status
+    status = _card_status(decided, record)
     card = approval_card(
         record.id, description.summary, description.label, description.details, status, decided.result_text
     )
     await _replace_card(body, reply, record, card, f"{description.label}: {status}")
 
 
+def _card_status(decided: Decided, record: ApprovalRecord) -> ApprovalStatus:
+    """A retry shows as such; otherwise the record's status once it has left pending, else what was decided."""
+    if decided.status == "retry":
+        return "retry"
+    if record.status != "pending":
+        return record.status
+    match decided.status:
+        case "cancelled" | "done" | "failed" | "expired" as shown:
+            return shown
+    raise ValueError(f"an approval card has no {decided.status!r} state")  # refusals never reach the card
+
+
 async def _replace_card(
     body: Mapping[str, Any], reply: Reply, record: ApprovalRecord, card: list[Block], text: str
 ) -> None:
     """Rewrite the card where it is: chat.update for a message, the click's response_url for an ephemeral one."""
-    container = body.get("container") if isinstance(body.get("container"), Mapping) else {}
+    container = object_at(body, "container")
     channel, ts = record.channel_id, record.message_ts
     if container.get("type") == "message" and not container.get("is_ephemeral"):
         channel, ts = container.get("channel_id") or channel, container.get("message_ts") or ts
@@ -234,7 +246,7 @@ async def save_edit(services: Services, body: Mapping[str, Any], view: Mapping[s
     if agent is None:
         return
     approval_id = decode_value(str(view.get("private_metadata") or "")).get("a", "")
-    state = view.get("state") if isinstance(view.get("state"), Mapping) else {}
+    state = object_at(view, "state")
     edited = await agent.approvals.edit(approval_id, reply.user, read_approval_fields(state))
     record = edited.record
     where = replace(reply, channel_id=_card_channel(record))

@@ -17,8 +17,6 @@ from slack_bolt.middleware.assistant.async_assistant import AsyncAssistant
 from slack_bolt.request.async_request import AsyncBoltRequest
 from slack_bolt.response import BoltResponse
 
-import handlers.assistant
-import handlers.events
 from bot.app import SLACK_PATH
 from bot.ids import SLASH_COMMAND, Action, Shortcut, View
 from tests.harness import AppHarness
@@ -27,14 +25,7 @@ MANIFEST: dict[str, Any] = yaml.safe_load((Path(__file__).resolve().parents[2] /
 FEATURES, SETTINGS = MANIFEST["features"], MANIFEST["settings"]
 BOT_SCOPES = set(MANIFEST["oauth_config"]["scopes"]["bot"])
 
-# The LLM issue registers these in handlers/events.py and handlers/assistant.py; until it lands they can't match.
-_LLM_EVENTS = {"app_mention", "message.im", "assistant_thread_started", "assistant_thread_context_changed"}
-_LLM_IDS = {Action.APPROVAL_APPROVE, Action.APPROVAL_EDIT, Action.APPROVAL_CANCEL, View.APPROVAL_EDIT_SUBMIT}
-_LLM_PENDING = any((module.__doc__ or "").startswith("Placeholder") for module in (handlers.events, handlers.assistant))
 _EVENT_SCOPES = {"app_mention": "app_mentions:read", "message.im": "im:history"}
-
-
-_PENDING = pytest.mark.xfail(_LLM_PENDING, reason="handled by the LLM issue's surfaces, not built yet", strict=True)
 
 
 # ---- Slack-shaped requests ----------------------------------------------------------------------------------------
@@ -99,16 +90,13 @@ async def _handlers_of(app: AsyncApp, body: dict[str, Any]) -> int:
 MANIFEST_REQUESTS: list[Any] = [
     *(pytest.param(_command(c["command"]), id=f"command {c['command']}") for c in FEATURES["slash_commands"]),
     *(pytest.param(_shortcut(s["callback_id"]), id=f"shortcut {s['callback_id']}") for s in FEATURES["shortcuts"]),
-    *(
-        pytest.param(_event(e), id=f"event {e}", marks=_PENDING if e in _LLM_EVENTS else ())
-        for e in SETTINGS["event_subscriptions"]["bot_events"]
-    ),
+    *(pytest.param(_event(e), id=f"event {e}") for e in SETTINGS["event_subscriptions"]["bot_events"]),
 ]
 # The person select sits in an input block: Slack asks it for options and sends no click for it.
 CLICKABLE = [a for a in Action if a is not Action.PERSON_SELECT]
 REGISTRY_REQUESTS: list[Any] = [
-    *(pytest.param(_action(a), id=f"action {a}", marks=_PENDING if a in _LLM_IDS else ()) for a in CLICKABLE),
-    *(pytest.param(_submission(v), id=f"view {v}", marks=_PENDING if v in _LLM_IDS else ()) for v in View),
+    *(pytest.param(_action(a), id=f"action {a}") for a in CLICKABLE),
+    *(pytest.param(_submission(v), id=f"view {v}") for v in View),
     *(pytest.param(_shortcut(s), id=f"shortcut {s}") for s in Shortcut),
     pytest.param(_command(SLASH_COMMAND), id=f"command {SLASH_COMMAND}"),
     pytest.param(_suggestion(Action.PERSON_SELECT), id=f"options {Action.PERSON_SELECT}"),

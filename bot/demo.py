@@ -9,13 +9,14 @@ import asyncio
 import re
 import secrets
 import sys
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date
-from typing import Any, TextIO
+from typing import TextIO
 
 from cryptography.fernet import Fernet
 from pydantic import SecretStr
+from slack_sdk.models.blocks import Block
 
 from bot import blocks, commands
 from bot.agent.results import Decided, TurnResult
@@ -209,7 +210,7 @@ def render(outcome: object) -> str:
     return str(outcome)
 
 
-def as_text(block_list: list[Any]) -> str:
+def as_text(block_list: Sequence[Block]) -> str:
     """A plain rendering of Block Kit for a terminal: headers, text, fields, context and buttons."""
     lines: list[str] = []
     for block in blocks.to_dicts(block_list):

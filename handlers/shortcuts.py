@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from typing import TYPE_CHECKING, Any, Literal
 
 from slack_bolt.context.ack.async_ack import AsyncAck
@@ -30,7 +30,9 @@ _MIN_QUERY = 2
 
 
 def register(app: AsyncApp, services: Services) -> None:
-    def from_message(kind: Literal["note", "task"]) -> Any:
+    def from_message(
+        kind: Literal["note", "task"],
+    ) -> Callable[[AsyncAck, dict[str, Any], AsyncWebClient], Awaitable[None]]:
         async def shortcut(ack: AsyncAck, shortcut: dict[str, Any], client: AsyncWebClient) -> None:
             await ack()
             channel = _dict(shortcut.get("channel")).get("id")

@@ -10,7 +10,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, time, timedelta
-from typing import Any, Literal
+from typing import Literal
+
+import anthropic
 
 from bot.identity import SlackUser
 from bot.store import UsageRepository
@@ -35,7 +37,7 @@ class Usage:
     output: int = 0
 
     @classmethod
-    def of(cls, usage: Any) -> Usage:
+    def of(cls, usage: anthropic.types.Usage) -> Usage:
         def count(name: str) -> int:
             return int(getattr(usage, name, None) or 0)
 

@@ -99,7 +99,7 @@ def actions(elements: Iterable[ButtonElement]) -> list[ActionsBlock]:
     return [ActionsBlock(elements=present)] if present else []
 
 
-def to_dicts(objects: Iterable[Block | Any]) -> list[dict[str, Any]]:
+def to_dicts(objects: Iterable[JsonObject]) -> list[dict[str, Any]]:
     """Block Kit JSON for blocks (or options). Validates: raises SlackObjectFormationError on anything invalid."""
     return [obj.to_dict() for obj in objects]
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import signal
 from datetime import timedelta
 from typing import Any
 from urllib.parse import urlsplit
@@ -19,19 +20,19 @@ from slack_sdk.http_retry.builtin_async_handlers import AsyncRateLimitErrorRetry
 from slack_sdk.signature import SignatureVerifier
 from slack_sdk.web.async_client import AsyncWebClient
 
+from bot import metrics
 from bot.config import Settings
 from bot.crm import CrmService
 from bot.logs import configure_logging
 from bot.maintenance import prune_forever
-from bot.rollout.client import RolloutClient
 from bot.rollout.pool import SessionPool
-from bot.rollout.tokens import TokenMinter, TokenService
 from bot.services import BackgroundWork, Services
 from bot.store import Store
 
 log = logging.getLogger(__name__)
 
-SLACK_PATH = "/slack/events"
+SLACK_PATH = metrics.SLACK_EVENTS_PATH
+METRICS_PATH = "/metrics"
 
 
 async def build_services(settings: Settings, *, migrate: bool = True) -> Services:
@@ -41,10 +42,10 @@ async def build_services(settings: Settings, *, migrate: bool = True) -> Service
     store = await Store.open(settings.database_url, settings.encryption_keys)
     if migrate:
         await store.migrate()
-    minter = TokenMinter(
+    minter = metrics.MeteredTokenMinter(
         settings.rollout_client_id, settings.rollout_client_secret.get_secret_value(), settings.rollout_token_ttl
     )
-    tokens = TokenService(minter, store.users)
+    tokens = metrics.MeteredTokenService(minter, store.users)
     pool = SessionPool(
         settings.rollout_mcp_url,
         tokens,
@@ -53,12 +54,13 @@ async def build_services(settings: Settings, *, migrate: bool = True) -> Service
         connect_timeout=settings.rollout_timeout_seconds,
     )
     mcp_url = urlsplit(settings.rollout_mcp_url)
-    rollout = RolloutClient(
+    rollout = metrics.MeteredRolloutClient(
         pool,
         timeout=settings.rollout_timeout_seconds,
         tool_names=settings.rollout_tool_overrides,
         rollout_origin=f"{mcp_url.scheme}://{mcp_url.netloc}",
     )
+    metrics.observe_pool(pool)
     crm = CrmService(rollout, store, tokens, settings.rollout_mcp_url)
     services = Services(settings, store, tokens, pool, rollout, crm, BackgroundWork())
     if settings.llm_enabled:
@@ -74,7 +76,11 @@ def build_slack_app(settings: Settings, services: Services) -> AsyncApp:
     client_options: dict[str, Any] = {
         "token": settings.slack_bot_token.get_secret_value(),
         # Slack answers 429 before doing anything, so waiting Retry-After and sending again cannot duplicate a post.
-        "retry_handlers": [*async_default_handlers(), AsyncRateLimitErrorRetryHandler(max_retry_count=2)],
+        "retry_handlers": [
+            metrics.SlackResponseMeter(),  # first, so it sees every response, including the 429s retried below
+            *async_default_handlers(),
+            AsyncRateLimitErrorRetryHandler(max_retry_count=2),
+        ],
     }
     if settings.slack_api_url:
         client_options["base_url"] = settings.slack_api_url.rstrip("/") + "/"
@@ -83,6 +89,7 @@ def build_slack_app(settings: Settings, services: Services) -> AsyncApp:
         signing_secret=settings.slack_signing_secret.get_secret_value(),
         logger=logging.getLogger("bot.slack"),
     )
+    app.use(metrics.bolt_request_context)
     import handlers  # the composition root is the one place bot/ reaches into handlers/
 
     handlers.register_all(app, services)
@@ -115,38 +122,65 @@ def build_web_app(slack_app: AsyncApp, services: Services) -> web.Application:
     async def on_cleanup(_: web.Application) -> None:
         await services.close()
 
-    web_app = web.Application()
+    web_app = web.Application(middlewares=[metrics.time_slack_acks])
     web_app.router.add_post(SLACK_PATH, slack_events)
     web_app.router.add_get("/healthz", healthz)
+    if services.settings.metrics_port is None:
+        web_app.router.add_get(METRICS_PATH, metrics.metrics_endpoint)
     web_app.on_cleanup.append(on_cleanup)
     return web_app
 
 
 async def serve(settings: Settings) -> None:
-    """Run until cancelled: Socket Mode when SLACK_APP_TOKEN is set, else HTTP on PORT."""
-    configure_logging(settings.log_level)
+    """Run until SIGTERM or SIGINT: Socket Mode when SLACK_APP_TOKEN is set, else HTTP on PORT.
+
+    On the signal it stops taking requests, lets acked work finish for up to SHUTDOWN_GRACE_SECONDS, and returns.
+    """
+    configure_logging(settings.log_level, settings.log_format)
     settings.require_serve()
     services = await build_services(settings)
     slack_app = build_slack_app(settings, services)
     retention = timedelta(days=settings.retention_days)
     pruning = asyncio.create_task(prune_forever(services.store, retention=retention), name="prune")
+    stopping = _event_on_signals(signal.SIGTERM, signal.SIGINT)
+    grace = settings.shutdown_grace_seconds
     try:
         if settings.slack_app_token is not None:
             from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 
             handler = AsyncSocketModeHandler(slack_app, settings.slack_app_token.get_secret_value())
             try:
-                await handler.start_async()
+                await handler.connect_async()
+                log.info("connected over Socket Mode")
+                await stopping.wait()
+                await handler.close_async()
             finally:
                 await services.close()
             return
-        runner = web.AppRunner(build_web_app(slack_app, services), access_log=None)
-        await runner.setup()
-        await web.TCPSite(runner, "0.0.0.0", settings.port).start()  # a PaaS routes to all interfaces
+        runners = [web.AppRunner(build_web_app(slack_app, services), access_log=None, shutdown_timeout=grace)]
+        if settings.metrics_port is not None:
+            metrics_app = web.Application()
+            metrics_app.router.add_get(METRICS_PATH, metrics.metrics_endpoint)
+            runners.append(web.AppRunner(metrics_app, access_log=None, shutdown_timeout=1.0))
+        for runner, port in zip(runners, (settings.port, settings.metrics_port), strict=False):
+            await runner.setup()
+            await web.TCPSite(runner, "0.0.0.0", port).start()  # a PaaS routes to all interfaces
         log.info("listening on port %s", settings.port)
         try:
-            await asyncio.Event().wait()
+            await stopping.wait()
+            log.info("stopping: no new requests; acked work gets up to %s s to finish", grace)
         finally:
-            await runner.cleanup()  # its on_cleanup closes the services
+            for runner in runners:
+                await runner.cleanup()  # the Slack app's on_cleanup closes the services, draining acked work
+        log.info("stopped")
     finally:
         pruning.cancel()
+
+
+def _event_on_signals(*signals: signal.Signals) -> asyncio.Event:
+    """An event set by any of `signals`: the orderly way out, instead of an exception at some random await."""
+    event = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for number in signals:
+        loop.add_signal_handler(number, event.set)
+    return event

@@ -75,6 +75,9 @@ class Settings(BaseSettings):
     retention_days: int = Field(default=30, ge=1)  # conversations, approvals and activity older than this go
     port: int = Field(default=3000, ge=1, le=65535)
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    log_format: Literal["text", "json"] = "text"
+    metrics_port: int | None = Field(default=None, ge=0, le=65535)  # unset: GET /metrics on PORT
+    shutdown_grace_seconds: float = Field(default=10.0, ge=0)  # how long SIGTERM waits for acked work
 
     @field_validator("rollout_token_ttl")
     @classmethod

@@ -61,7 +61,8 @@ class Services:
     agent: Agent | None = None  # when ANTHROPIC_API_KEY is set
 
     async def close(self) -> None:
-        await self.background.drain()
+        if not await self.background.drain(self.settings.shutdown_grace_seconds):
+            log.warning("stopped with acked work still running after %s s", self.settings.shutdown_grace_seconds)
         if self.agent is not None:
             await self.agent.close()
         await self.pool.close()

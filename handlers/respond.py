@@ -8,6 +8,7 @@ to the person who asked, and a reply that cannot be delivered where it was meant
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Awaitable, Coroutine, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
@@ -32,6 +33,7 @@ from bot.blocks.person import (
     unrecognised_card,
 )
 from bot.identity import SlackUser
+from bot.metrics import work_finished
 from bot.rollout.outcomes import (
     ChooseCredential,
     ConnectNeeded,
@@ -220,17 +222,20 @@ def after_ack(
     """
 
     async def guarded() -> None:
-        started = False
+        started, outcome, began = False, "duplicate", time.monotonic()
         try:
             if once is None or await services.store.deliveries.claim(once):
                 started = True
                 await work
+                outcome = "ok"
         except Exception as error:  # the user must hear back whatever broke; the log gets the type, not the text
+            outcome = "error"
             log.error("%s failed for %s: %s", name, reply.user, type(error).__name__)
             await fail(reply, Notice.INTERNAL)
         finally:
             if not started:
                 work.close()  # a duplicate delivery: the first one does the work
+            work_finished(name, outcome, began)
 
     services.background.spawn(guarded(), name=name)
 

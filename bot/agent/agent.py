@@ -18,6 +18,7 @@ from typing import Any
 import anthropic
 import mcp_types as types
 
+from bot import metrics
 from bot.agent.approvals import ApprovalDesk
 from bot.agent.budget import TokenBudget, Usage
 from bot.agent.history import CHARS_PER_TOKEN, Block, Message, for_request, text_of, tool_result
@@ -34,7 +35,7 @@ from bot.agent.results import (
 from bot.agent.threads import ONE_AT_A_TIME, ConversationLocks, closing_results, pending_marker, resolution
 from bot.agent.toolset import Classify, Toolbox, build_toolbox, model_arguments
 from bot.agent.writes import describe, people_seen, person_of
-from bot.blocks.messages import user_message
+from bot.blocks.messages import Notice, user_message
 from bot.config import Settings
 from bot.crm import CrmService
 from bot.identity import SlackUser
@@ -153,7 +154,7 @@ class Agent:
         self._today = today
         self.budget = budget
         self._locks = ConversationLocks()
-        self.approvals = ApprovalDesk(store, crm, classify, self._locks)
+        self.approvals = CountedApprovalDesk(store, crm, classify, self._locks)
 
     async def close(self) -> None:
         await self._client.close()
@@ -195,7 +196,8 @@ class Agent:
     ) -> TurnResult:
         if self.budget is not None and (whose := await self.budget.exhausted(user)) is not None:
             # Checked before anything else: an over-budget request costs neither a model call nor a Rollout call.
-            return TurnResult(error="llm_budget" if whose == "user" else "llm_budget_team")
+            metrics.LLM_REFUSED_BUDGET.labels(whose).inc()
+            return TurnResult(error=Notice.LLM_BUDGET if whose == "user" else Notice.LLM_BUDGET_TEAM)
         tools = await self._crm.tools(user)
         if isinstance(tools, Failure):
             return TurnResult(problem=tools)
@@ -275,6 +277,7 @@ class Agent:
                     await progress.partial(turn.streamed)
             message = await stream.get_final_message()
         usage = message.usage
+        metrics.llm_call(message.stop_reason, Usage.of(usage))
         if self.budget is not None:
             await self.budget.spend(user, Usage.of(usage))
         log.debug(
@@ -329,7 +332,7 @@ class Agent:
         if isinstance(result, Failure):
             if result.reason is FailureReason.CREDENTIAL_GONE:
                 return tool_result(call_id, "Not done: the CRM account is no longer connected.", is_error=True), result
-            return tool_result(call_id, user_message(result.reason.value, result.detail), is_error=True), None
+            return tool_result(call_id, user_message(result.reason, result.detail), is_error=True), None
         if isinstance(result, NotFound):
             return tool_result(call_id, "Nothing matched.", is_error=True), None
         text = _result_text(result)
@@ -392,6 +395,15 @@ class Agent:
         await self._store.conversations.append(conversation, messages)
 
 
+class CountedApprovalDesk(ApprovalDesk):
+    """The approval desk, counting each click's outcome for /metrics."""
+
+    async def decide(self, *args: Any, **kwargs: Any) -> Decided:
+        decided = await super().decide(*args, **kwargs)
+        metrics.APPROVALS.labels(decided.status).inc()
+        return decided
+
+
 def _block_param(block: anthropic.types.ContentBlock) -> Block:
     if block.type == "text":
         return {"type": "text", "text": block.text}
@@ -431,14 +443,14 @@ def _status_line(calls: Sequence[Block], toolbox: Toolbox) -> str:
     return "\n".join(dict.fromkeys(lines)) or "Working…"
 
 
-def _error_code(error: anthropic.APIError) -> str:
+def _error_code(error: anthropic.APIError) -> Notice:
     if isinstance(error, anthropic.RateLimitError | anthropic.OverloadedError):
-        return "llm_rate_limited"
+        return Notice.LLM_RATE_LIMITED
     body = getattr(error, "body", None)
     kind = body.get("error", {}).get("type") if isinstance(body, dict) else None
     if kind in ("overloaded_error", "rate_limit_error"):  # arrived as an error event mid-stream
-        return "llm_rate_limited"
-    return "llm_unavailable"
+        return Notice.LLM_RATE_LIMITED
+    return Notice.LLM_UNAVAILABLE
 
 
 def _status(error: anthropic.APIError) -> str:

@@ -1,27 +1,27 @@
-"""The Slack AI assistant panel: suggested prompts on a new thread, a "thinking…" status while the agent works.
+"""Slack's Agent messaging experience (`agent_view`): the app's Messages tab is where people talk to the agent.
 
-Every assistant thread is a conversation of its own (stored by thread ts), answered like a mention in a channel.
+Following Slack's migration guide: opening the Messages tab (`app_home_opened` with `tab == "messages"`) shows the
+suggested prompts, set without a thread_ts (an agent app's prompts belong to the DM, not to a thread); every
+top-level message there starts a thread of its own, answered in that thread (handlers/events.py); and
+`app_context_changed` says which channel the person is looking at, which the agent gets as context with their next
+message ("this channel's customer").
 """
 
 from __future__ import annotations
 
-import asyncio
 import logging
-from collections.abc import Awaitable, Callable, Mapping
+from collections import OrderedDict
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from slack_bolt.context.say.async_say import AsyncSay
-from slack_bolt.context.set_status.async_set_status import AsyncSetStatus
-from slack_bolt.context.set_suggested_prompts.async_set_suggested_prompts import AsyncSetSuggestedPrompts
-from slack_bolt.middleware.assistant.async_assistant import AsyncAssistant
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.blocks.text import slack_to_plain
+from bot.blocks.text import clean, slack_to_plain
 from bot.identity import SlackUser
 from bot.store import ConversationKey
-from handlers.agent_output import CONFIGURE_HINT, ThreadSurface, deliver
-from handlers.respond import Reply, fail
+from handlers.events import answer_event, from_a_bot
+from handlers.respond import Reply
 
 if TYPE_CHECKING:
     from slack_bolt.async_app import AsyncApp
@@ -30,74 +30,119 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-GREETING = "Hi! Ask me about anyone in your CRM, or tell me what to note or follow up on."
+PROMPTS_TITLE = "Try asking"
 SUGGESTED_PROMPTS: tuple[dict[str, str], ...] = (
     {"title": "Catch up on a lead", "message": "What's new with my contact at Acme?"},
     {"title": "Plan a follow-up", "message": "Remind me to call my contact at Acme on Friday about the demo."},
     {"title": "Log a call", "message": "Add a note to my contact at Acme: they want pricing for 20 seats."},
+    {"title": "This channel's customer", "message": "Who is the customer this channel is about, and what's new?"},
 )
-THINKING = "is thinking…"
+_REMEMBERED_VIEWERS = 10_000  # people whose current channel is kept; the oldest are forgotten first
+
+
+class ViewingContext:
+    """Which channel each person last looked at while the agent was open.
+
+    Kept in memory on purpose: it is a hint that Slack sends again whenever it changes, not state that must survive a
+    restart or be shared — a process that never saw it just answers without it.
+    """
+
+    def __init__(self, limit: int = _REMEMBERED_VIEWERS) -> None:
+        self._channels: OrderedDict[SlackUser, str] = OrderedDict()
+        self._limit = limit
+
+    def seen(self, user: SlackUser, channel_id: str | None) -> None:
+        self._channels.pop(user, None)
+        if channel_id:
+            self._channels[user] = channel_id
+            while len(self._channels) > self._limit:
+                self._channels.popitem(last=False)
+
+    def channel_of(self, user: SlackUser) -> str | None:
+        return self._channels.get(user)
 
 
 def register(app: AsyncApp, services: Services) -> None:
-    assistant = AsyncAssistant(logger=logging.getLogger("bot.slack.assistant"))
+    viewing = ViewingContext()
 
-    async def thread_started(say: AsyncSay, set_suggested_prompts: AsyncSetSuggestedPrompts) -> None:
-        services.background.spawn(_welcome(say, set_suggested_prompts), "assistant thread started")
+    async def context_changed(event: dict[str, Any], body: dict[str, Any]) -> None:
+        user = SlackUser(_team(body, event), str(event.get("user") or _authorized_user(body) or ""))
+        viewing.seen(user, viewed_channel(event))
 
-    async def context_changed() -> None:
-        return None  # we don't use the channel the user is viewing; Bolt's default would store it via more API calls
-
-    async def user_message(
-        payload: dict[str, Any], body: dict[str, Any], client: AsyncWebClient, set_status: AsyncSetStatus
-    ) -> None:
-        user = SlackUser(str(body.get("team_id") or payload.get("team") or ""), str(payload.get("user") or ""))
-        channel, thread_ts = str(payload.get("channel") or ""), str(payload.get("thread_ts") or "")
+    async def direct_message(event: dict[str, Any], body: dict[str, Any], client: AsyncWebClient) -> None:
+        # Channels need a mention (handlers/events.py); here every person's own message in the bot's DM counts.
+        if event.get("channel_type") != "im" or from_a_bot(event):
+            return
+        user = SlackUser(_team(body, event), str(event.get("user") or ""))
+        channel = str(event.get("channel") or "")
+        # Each top-level message starts a thread of its own, answered in it; a reply continues that thread.
+        thread_ts = str(event.get("thread_ts") or event.get("ts") or "")
         key = ConversationKey(user.team_id, channel, thread_ts)
         reply = Reply(client, user, channel_id=channel, thread_ts=thread_ts)
-        text = slack_to_plain(str(payload.get("text") or ""))
-        work = answer_in_panel(services, body, key, reply, text, set_status)
-        services.background.spawn(work, "assistant message")
+        text = slack_to_plain(str(event.get("text") or ""))
+        work = answer_in_dm(services, body, key, reply, text, viewing.channel_of(user))
+        services.background.spawn(work, "answer DM")  # at once, so shutdown and tests see the work
 
-    assistant.thread_started(thread_started)
-    assistant.thread_context_changed(context_changed)
-    assistant.user_message(user_message)
-    app.assistant(assistant)
+    app.event("app_context_changed")(context_changed)
+    app.event("message")(direct_message)
 
 
-async def answer_in_panel(
+async def answer_in_dm(
     services: Services,
     body: Mapping[str, Any],
     key: ConversationKey,
     reply: Reply,
     text: str,
-    set_status: Callable[[str], Awaitable[Any]],
+    viewing_channel: str | None,
 ) -> None:
-    event_id = body.get("event_id")
+    if services.agent is not None and text.strip():
+        text = await with_viewing_context(reply.client, viewing_channel, text)
+    await answer_event(services, body, key, reply, text)
+
+
+async def show_prompts(services: Services, client: AsyncWebClient, channel_id: str, *, event_id: str | None) -> None:
+    """The suggested prompts of the Messages tab; once per opening, however often Slack delivers it."""
     if event_id and not await services.store.deliveries.claim(f"event:{event_id}"):
         return
-    agent = services.agent
-    if agent is None:
-        await fail(reply, "llm_not_configured", CONFIGURE_HINT)
-        return
-    await _status(set_status, THINKING, reply)
     try:
-        surface = ThreadSurface(reply, asyncio.get_running_loop().time)
-        await deliver(services, surface, lambda progress: agent.answer(reply.user, key, text, progress))
-    finally:
-        await _status(set_status, "", reply)  # never left spinning, whatever happened
+        await client.assistant_threads_setSuggestedPrompts(
+            channel_id=channel_id, prompts=list(SUGGESTED_PROMPTS), title=PROMPTS_TITLE
+        )
+    except SlackApiError as error:  # prompts are a courtesy: the person can type anyway
+        log.warning("suggested prompts failed: %s", error.response.get("error"))
 
 
-async def _welcome(say: AsyncSay, set_suggested_prompts: AsyncSetSuggestedPrompts) -> None:
+async def with_viewing_context(client: AsyncWebClient, channel_id: str | None, text: str) -> str:
+    """The person's words, preceded by the channel they are looking at (by name when Slack tells us)."""
+    if not channel_id:
+        return text
+    name = channel_id
     try:
-        await say(GREETING)
-        await set_suggested_prompts(prompts=list(SUGGESTED_PROMPTS), title="Try asking")
-    except SlackApiError as error:
-        log.warning("assistant welcome failed: %s", error.response.get("error"))
+        info = await client.conversations_info(channel=channel_id)
+        name = f"#{clean(str(info['channel'].get('name') or channel_id), single_line=True)}"
+    except SlackApiError as error:  # a channel the bot can't see: its id is still a hint
+        log.info("channel name unavailable: %s", error.response.get("error"))
+    return f"(Context from Slack: the user is looking at the channel {name} while asking.)\n\n{text}"
 
 
-async def _status(set_status: Callable[[str], Awaitable[Any]], text: str, reply: Reply) -> None:
-    try:
-        await set_status(text)
-    except SlackApiError as error:  # a status is a courtesy: the answer matters more
-        log.warning("assistant status failed for %s: %s", reply.user, error.response.get("error"))
+def viewed_channel(event: Mapping[str, Any]) -> str | None:
+    """The most relevant channel in an app_context_changed event (Slack orders the entities by relevance)."""
+    context = event.get("context") if isinstance(event.get("context"), Mapping) else {}
+    entities = context.get("entities") if isinstance(context.get("entities"), list) else []
+    for entity in entities:
+        if isinstance(entity, Mapping) and entity.get("type") == "slack#/types/channel_id" and entity.get("value"):
+            return str(entity["value"])
+    return None
+
+
+def _team(body: Mapping[str, Any], event: Mapping[str, Any]) -> str:
+    return str(body.get("team_id") or event.get("team") or "")
+
+
+def _authorized_user(body: Mapping[str, Any]) -> str | None:
+    """Slack's example event carries no user: the authorization of a user (not the bot) names them."""
+    authorizations = body.get("authorizations") if isinstance(body.get("authorizations"), list) else []
+    for authorization in authorizations:
+        if isinstance(authorization, Mapping) and not authorization.get("is_bot") and authorization.get("user_id"):
+            return str(authorization["user_id"])
+    return None

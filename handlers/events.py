@@ -1,4 +1,5 @@
-"""@mentions in channels and messages in the bot's DM go to the agent; the approval card's buttons and edit modal.
+"""@mentions in channels go to the agent (the bot's DM is handlers/assistant.py); the approval card's buttons and edit
+modal; the feedback buttons under answers.
 
 Events are acked by Bolt before listeners run and Slack retries them (X-Slack-Retry-Num) when the ack is late, so
 each listener hands off at once and the work claims the event_id first: a retry or a duplicate delivery answers once.
@@ -23,6 +24,7 @@ from bot.blocks.approvals import ApprovalStatus, approval_card, approval_edit_mo
 from bot.blocks.elements import to_dicts
 from bot.blocks.feedback import verdict_of
 from bot.blocks.fields import read_approval_fields
+from bot.blocks.messages import Notice
 from bot.blocks.text import slack_to_plain
 from bot.blocks.values import decode_value
 from bot.identity import SlackUser
@@ -30,7 +32,6 @@ from bot.ids import Action, View
 from bot.store import ApprovalRecord, ConversationKey
 from handlers.agent_output import (
     CONFIGURE_HINT,
-    DM_CONVERSATION,
     deliver,
     mention_conversation,
     send_to_response_url,
@@ -49,17 +50,17 @@ log = logging.getLogger(__name__)
 
 _MENTION = re.compile(r"<@([A-Z0-9]+)(?:\|[^>]*)?>")
 _REFUSALS = {
-    "missing": "expired",
-    "not_yours": "not_your_button",
-    "already_done": "already_done",
-    "in_progress": "write_in_progress",
-    "expired": "expired",
+    "missing": Notice.EXPIRED,
+    "not_yours": Notice.NOT_YOUR_BUTTON,
+    "already_done": Notice.ALREADY_DONE,
+    "in_progress": Notice.WRITE_IN_PROGRESS,
+    "expired": Notice.EXPIRED,
 }
 
 
 def register(app: AsyncApp, services: Services) -> None:
     async def mentioned(event: dict[str, Any], body: dict[str, Any], client: AsyncWebClient, context: Any) -> None:
-        if _from_a_bot(event):
+        if from_a_bot(event):
             return
         user = SlackUser(_team(body, event), str(event.get("user") or ""))
         thread_ts = str(event.get("thread_ts") or event.get("ts") or "")
@@ -69,17 +70,6 @@ def register(app: AsyncApp, services: Services) -> None:
         text = _words(str(event.get("text") or ""), getattr(context, "bot_user_id", None))
         # Hand off at once (before any await), so shutdown and tests see the work in services.background.
         services.background.spawn(answer_event(services, body, key, reply, text), "answer mention")
-
-    async def direct_message(event: dict[str, Any], body: dict[str, Any], client: AsyncWebClient) -> None:
-        # Threaded DM messages belong to the assistant panel (handlers/assistant.py); channels need a mention.
-        if event.get("channel_type") != "im" or event.get("thread_ts") or _from_a_bot(event):
-            return
-        user = SlackUser(_team(body, event), str(event.get("user") or ""))
-        channel = str(event.get("channel") or "")
-        key = ConversationKey(user.team_id, channel, DM_CONVERSATION)
-        reply = Reply(client, user, channel_id=channel)
-        text = slack_to_plain(str(event.get("text") or ""))
-        services.background.spawn(answer_event(services, body, key, reply, text), "answer DM")
 
     async def approve(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
         await ack()
@@ -108,7 +98,6 @@ def register(app: AsyncApp, services: Services) -> None:
 
     app.event("app_mention")(mentioned)
     app.action(Action.ANSWER_FEEDBACK.value)(feedback)
-    app.event("message")(direct_message)
     app.action(Action.APPROVAL_APPROVE.value)(approve)
     app.action(Action.APPROVAL_CANCEL.value)(cancel)
     app.action(Action.APPROVAL_EDIT.value)(edit)
@@ -127,7 +116,7 @@ async def answer_event(
         return
     agent = services.agent
     if agent is None:
-        await fail(reply, "llm_not_configured", CONFIGURE_HINT)
+        await fail(reply, Notice.LLM_NOT_CONFIGURED, CONFIGURE_HINT)
         return
     surface = thread_surface(reply, _clock())
     if not text.strip():
@@ -154,7 +143,7 @@ async def decide_clicked(services: Services, body: Mapping[str, Any], reply: Rep
     # repeated click must be able to finish what a failed or interrupted one started.
     agent = services.agent
     if agent is None:
-        await fail(reply, "llm_not_configured", CONFIGURE_HINT)
+        await fail(reply, Notice.LLM_NOT_CONFIGURED, CONFIGURE_HINT)
         return
     approval_id = decode_value(clicked_value(body)).get("a", "")
     decided = await agent.approvals.decide(approval_id, reply.user, approve=approve)
@@ -225,17 +214,17 @@ async def _replace_card(
 async def open_edit(services: Services, body: Mapping[str, Any], reply: Reply) -> None:
     agent = services.agent
     if agent is None:
-        await fail(reply, "llm_not_configured", CONFIGURE_HINT)
+        await fail(reply, Notice.LLM_NOT_CONFIGURED, CONFIGURE_HINT)
         return
     approval_id = decode_value(clicked_value(body)).get("a", "")
     form = await agent.approvals.edit_form(approval_id, reply.user)
     if isinstance(form, Edited):
-        await fail(reply, _REFUSALS.get(form.status, "expired"))
+        await fail(reply, _REFUSALS.get(form.status, Notice.EXPIRED))
         return
     trigger_id = body.get("trigger_id")
     modal = approval_edit_modal(approval_id, form)
     if not await open_modal(reply.client, str(trigger_id) if trigger_id else None, modal, reply.user):
-        await fail(reply, "slack_error")
+        await fail(reply, Notice.SLACK_ERROR)
 
 
 async def save_edit(services: Services, body: Mapping[str, Any], view: Mapping[str, Any], reply: Reply) -> None:
@@ -251,7 +240,7 @@ async def save_edit(services: Services, body: Mapping[str, Any], view: Mapping[s
     record = edited.record
     where = replace(reply, channel_id=_card_channel(record))
     if edited.status != "saved" or record is None or edited.description is None:
-        await fail(where, _REFUSALS.get(edited.status, "expired"))
+        await fail(where, _REFUSALS.get(edited.status, Notice.EXPIRED))
         return
     description = edited.description
     card = approval_card(record.id, description.summary, description.label, description.details, "pending")
@@ -267,7 +256,7 @@ def _card_channel(record: ApprovalRecord | None) -> str | None:
     return record.channel_id or (record.conversation.channel_id if record.conversation else None) or None
 
 
-def _from_a_bot(event: Mapping[str, Any]) -> bool:
+def from_a_bot(event: Mapping[str, Any]) -> bool:
     """Bots (this one included) and edits, joins and other message subtypes are not requests."""
     return bool(event.get("bot_id") or event.get("subtype") or event.get("bot_profile") or not event.get("user"))
 

@@ -1,4 +1,5 @@
-"""App Home: connection status, quick actions (connect, look up a person) and recent actions."""
+"""App Home: connection status, quick actions (connect, look up a person) and recent actions; opening the Messages tab
+shows the agent's suggested prompts."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from bot.blocks.modals import lookup_modal
 from bot.identity import SlackUser
 from bot.ids import Action
 from bot.rollout.outcomes import Credentials
+from handlers.assistant import show_prompts
 from handlers.payloads import actor, click_key
 from handlers.respond import Reply, after_ack, fail, open_modal
 from handlers.surface import connect, modal_metadata
@@ -26,6 +28,11 @@ if TYPE_CHECKING:
 
 def register(app: AsyncApp, services: Services) -> None:
     async def home_opened(event: dict[str, Any], body: dict[str, Any], client: AsyncWebClient) -> None:
+        if event.get("tab") == "messages" and event.get("channel"):
+            # The Agent view: the Messages tab is where people talk to the agent (handlers/assistant.py).
+            work = show_prompts(services, client, str(event["channel"]), event_id=body.get("event_id"))
+            services.background.spawn(work, "suggested prompts")
+            return
         if event.get("tab") != "home":
             return
         user = SlackUser(str(body.get("team_id") or ""), str(event.get("user") or ""))

@@ -52,6 +52,7 @@ _REQUIRED: dict[str, tuple[str, ...]] = {
     "chat.appendStream": ("channel", "ts"),
     "chat.stopStream": ("channel", "ts"),
     "conversations.replies": ("channel", "ts"),
+    "conversations.info": ("channel",),
 }
 REPLIES_PAGE_LIMIT = 1000  # Slack's largest `limit` for conversations.replies
 _MESSAGE_BLOCKS = 50
@@ -147,6 +148,9 @@ class FakeSlackApi(LoopbackServer):
         self._views: dict[str, dict[str, Any]] = {}
         self._counter = itertools.count(1)
         self._streams: dict[str, _Stream] = {}
+        # conversations.info: names by channel id (else "channel-<id>"); hidden ones answer channel_not_found.
+        self.channel_names: dict[str, str] = {}
+        self.hidden_channels: set[str] = set()
         self._threads: dict[tuple[str, str], list[dict[str, Any]]] = {}
 
     # ---- lifecycle ---------------------------------------------------------------------------------------------
@@ -364,6 +368,12 @@ class FakeSlackApi(LoopbackServer):
                 return self._stream(method, args)
             case "conversations.replies":
                 return self._replies(args)
+            case "conversations.info":
+                channel = str(args["channel"])
+                if channel in self.hidden_channels:
+                    return {"ok": False, "error": "channel_not_found"}
+                name = self.channel_names.get(channel, f"channel-{channel.lower()}")
+                return {"ok": True, "channel": {"id": channel, "name": name, "is_member": True}}
             case _:
                 return {"ok": False, "error": "unknown_method"}
 

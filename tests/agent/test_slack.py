@@ -18,7 +18,6 @@ from bot.fakes.anthropic_api import Fail, FakeAnthropic, Reply, ToolCall
 from bot.identity import SlackUser
 from bot.ids import Action, View
 from handlers.agent_output import answer_command
-from handlers.assistant import GREETING, THINKING
 from handlers.respond import Reply as SlackReply
 from tests.agent.conftest import llm_settings as _llm
 from tests.harness import BOT_TOKEN, CHANNEL_ID, AppHarness, start_app_harness
@@ -141,21 +140,6 @@ async def test_a_thread_continues_after_a_restart(
     assert "Noted: pineapple." in json.dumps(model.requests[-1].messages)
 
 
-async def test_direct_messages_are_answered_in_the_dm(harness: AppHarness, model: FakeAnthropic) -> None:
-    user = harness.new_user()
-    model.script(Reply(text="Hi there."))
-    dm = harness.slack.dm_channel(user.user_id)
-    ts = "1700002000.000001"
-    event = {"type": "message", "channel_type": "im", "channel": dm, "user": user.user_id, "text": "hi", "ts": ts}
-
-    await harness.event(event)
-
-    answer = await answer_of(harness, "Hi there.")
-    placeholder = harness.slack.calls_to("chat.postMessage")[0]
-    assert placeholder.args["channel"] == dm and "thread_ts" not in placeholder.args
-    assert answer.args["channel"] == dm
-
-
 async def test_a_busy_model_gets_a_try_again_message_not_a_stuck_placeholder(
     harness: AppHarness, model: FakeAnthropic
 ) -> None:
@@ -274,55 +258,6 @@ async def test_edit_then_approve_writes_the_edited_values(harness: AppHarness, m
     assert harness.crm_tasks(user, ada)[-1].title == "Call Ada about pricing"
 
 
-# ---- the assistant panel -------------------------------------------------------------------------------------
-
-
-async def test_a_new_assistant_thread_gets_a_greeting_and_suggested_prompts(harness: AppHarness) -> None:
-    user = harness.new_user()
-    dm = harness.slack.dm_channel(user.user_id)
-    started = {
-        "type": "assistant_thread_started",
-        "assistant_thread": {
-            "user_id": user.user_id,
-            "channel_id": dm,
-            "thread_ts": "1700003000.000001",
-            "context": {},
-        },
-        "event_ts": "1700003000.000002",
-    }
-
-    await harness.event(started)
-
-    prompts = await harness.slack.wait_for("assistant.threads.setSuggestedPrompts")
-    assert prompts.args["thread_ts"] == "1700003000.000001" and len(prompts.args["prompts"]) == 3
-    greeting = await harness.slack.wait_for("chat.postMessage", lambda call: call.contains(GREETING))
-    assert greeting.args["thread_ts"] == "1700003000.000001"
-
-
-async def test_the_assistant_shows_thinking_then_answers_and_clears_the_status(
-    harness: AppHarness, model: FakeAnthropic
-) -> None:
-    user = harness.new_user()
-    model.script(*overview_then("Ada leads research."))
-
-    await harness.event(_panel_message(harness, user, "what's new with Ada?"))
-
-    await answer_of(harness, "Ada leads research.")
-    await harness.settle()
-    statuses = [c.args["status"] for c in harness.slack.calls_to("assistant.threads.setStatus")]
-    assert statuses == [THINKING, ""]
-
-
-async def test_the_assistant_status_is_cleared_when_the_model_fails(harness: AppHarness, model: FakeAnthropic) -> None:
-    model.script(*[Fail(529, "overloaded_error")] * 4)
-
-    await harness.event(_panel_message(harness, harness.new_user(), "hello"))
-
-    await answer_of(harness, "busy")
-    await harness.settle()
-    assert [c.args["status"] for c in harness.slack.calls_to("assistant.threads.setStatus")] == [THINKING, ""]
-
-
 # ---- /rollout <free text> ------------------------------------------------------------------------------------
 
 
@@ -348,16 +283,3 @@ async def test_without_an_api_key_free_text_explains_what_to_configure(app_harne
 
     told = await app_harness.slack.wait_for("chat.postEphemeral")
     assert told.args["user"] == user.user_id and told.contains("ANTHROPIC_API_KEY")
-
-
-def _panel_message(harness: AppHarness, user: SlackUser, text: str) -> dict[str, Any]:
-    ts = f"1700004000.{uuid.uuid4().int % 10**6:06d}"
-    return {
-        "type": "message",
-        "channel_type": "im",
-        "channel": harness.slack.dm_channel(user.user_id),
-        "user": user.user_id,
-        "text": text,
-        "ts": ts,
-        "thread_ts": "1700003999.000001",
-    }

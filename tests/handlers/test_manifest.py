@@ -13,7 +13,6 @@ from typing import Any
 import pytest
 import yaml
 from slack_bolt.async_app import AsyncApp
-from slack_bolt.middleware.assistant.async_assistant import AsyncAssistant
 from slack_bolt.request.async_request import AsyncBoltRequest
 from slack_bolt.response import BoltResponse
 
@@ -48,13 +47,10 @@ def _event(name: str) -> dict[str, Any]:
         "app_home_opened": {"type": "app_home_opened", "tab": "home", **base},
         "app_mention": {"type": "app_mention", "text": "<@U0BOT> hi", **base},
         "message.im": {"type": "message", "channel_type": "im", "text": "hi", **base},
-        "assistant_thread_started": {
-            "type": "assistant_thread_started",
-            "assistant_thread": {"user_id": "U1", "channel_id": "D1", "thread_ts": "1.1", "context": {}},
-        },
-        "assistant_thread_context_changed": {
-            "type": "assistant_thread_context_changed",
-            "assistant_thread": {"user_id": "U1", "channel_id": "D1", "thread_ts": "1.1", "context": {}},
+        "app_context_changed": {
+            "type": "app_context_changed",
+            "user": "U1",
+            "context": {"entities": [{"type": "slack#/types/channel_id", "value": "C1", "team_id": "T1"}]},
         },
     }.get(name, {"type": name, **base})
     return {"type": "event_callback", "team_id": "T1", "api_app_id": "A1", "event_id": "Ev1", "event": event}
@@ -75,15 +71,19 @@ def _suggestion(action_id: str) -> dict[str, Any]:
     return {"type": "block_suggestion", "action_id": action_id, "block_id": action_id, "value": "ad", **_WHO}
 
 
+def _messages_tab_opened() -> dict[str, Any]:
+    """The Agent view: opening the app's Messages tab, where people talk to the agent."""
+    body = _event("app_home_opened")
+    body["event"] = {**body["event"], "tab": "messages"}
+    return body
+
+
 async def _handlers_of(app: AsyncApp, body: dict[str, Any]) -> int:
     """How many of the app's listeners (or its assistant middleware) would take this request."""
     request = AsyncBoltRequest(body=body, mode="socket_mode")
     matched = 0
     for listener in app._async_listeners:
         matched += await listener.async_matches(req=request, resp=BoltResponse(status=200))
-    event_type = body.get("event", {}).get("type", "")
-    if event_type.startswith("assistant_thread_"):
-        matched += any(isinstance(m, AsyncAssistant) for m in app._async_middleware_list)
     return matched
 
 
@@ -91,6 +91,7 @@ MANIFEST_REQUESTS: list[Any] = [
     *(pytest.param(_command(c["command"]), id=f"command {c['command']}") for c in FEATURES["slash_commands"]),
     *(pytest.param(_shortcut(s["callback_id"]), id=f"shortcut {s['callback_id']}") for s in FEATURES["shortcuts"]),
     *(pytest.param(_event(e), id=f"event {e}") for e in SETTINGS["event_subscriptions"]["bot_events"]),
+    pytest.param(_messages_tab_opened(), id="event app_home_opened (messages tab)"),
 ]
 # The person select sits in an input block: Slack asks it for options and sends no click for it.
 CLICKABLE = [a for a in Action if a is not Action.PERSON_SELECT]
@@ -146,8 +147,9 @@ def test_every_request_url_is_the_one_endpoint() -> None:
 
 
 def test_scopes_cover_the_features_and_events() -> None:
-    needed = {"commands", "chat:write", "im:write", "users:read", "assistant:write"}
+    needed = {"commands", "chat:write", "im:write", "users:read", "assistant:write", "channels:read"}
     needed |= {_EVENT_SCOPES[e] for e in SETTINGS["event_subscriptions"]["bot_events"] if e in _EVENT_SCOPES}
     assert needed <= BOT_SCOPES
-    assert "assistant_view" in FEATURES
+    # Slack's Agent messaging experience replaces the assistant panel, which is to be deprecated.
+    assert FEATURES["agent_view"]["agent_description"] and "assistant_view" not in FEATURES
     assert FEATURES["app_home"]["home_tab_enabled"] and FEATURES["app_home"]["messages_tab_enabled"]

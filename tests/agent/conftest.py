@@ -16,21 +16,18 @@ from bot.app import build_services
 from bot.config import Settings, load_settings
 from bot.fakes.anthropic_api import FakeAnthropic
 from bot.identity import SlackUser
-from bot.sandbox import RunningSandbox, SandboxCrm, start_sandbox
+from bot.sandbox import RunningSandbox
 from bot.services import Services
 from bot.store import ConversationKey
 from tests.harness import AppHarness, start_app_harness
+from tests.sandboxes import CLIENT_ID, CLIENT_SECRET, running_sandbox
 
-CLIENT_ID = "rollout-agent-test-client"
-CLIENT_SECRET = "rollout-agent-test-secret-" + "0123456789abcdef" * 4  # HS512 wants >= 64 bytes
 TEAM = "TAGENT"
 
 
 @pytest.fixture(scope="session")
 async def sandbox() -> AsyncIterator[RunningSandbox]:
-    async with start_sandbox(
-        client_id=CLIENT_ID, client_secret=CLIENT_SECRET, crm=SandboxCrm(accounts_per_new_subject=1)
-    ) as running:
+    async with running_sandbox() as running:
         yield running
 
 

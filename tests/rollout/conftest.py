@@ -19,11 +19,9 @@ from bot.rollout.client import RolloutClient
 from bot.rollout.pool import SessionPool
 from bot.rollout.tokens import TokenMinter, TokenService
 from bot.rollout.tools import Capability
-from bot.sandbox import Protocol, RunningSandbox, SandboxCrm, start_sandbox
+from bot.sandbox import Protocol, RunningSandbox
 from bot.store import Store
-
-CLIENT_ID = "rollout-test-client"
-CLIENT_SECRET = "rollout-client-test-secret-" + "fedcba9876543210" * 4  # HS512 wants >= 64 bytes
+from tests.sandboxes import CLIENT_ID, CLIENT_SECRET, running_sandbox
 
 
 class Clock:
@@ -55,12 +53,7 @@ ERAS: tuple[Protocol, ...] = ("legacy", "modern")
 @pytest.fixture(params=ERAS)
 async def sandbox(request: pytest.FixtureRequest) -> AsyncIterator[RunningSandbox]:
     """A sandbox of one era; `sandbox.protocol` says which."""
-    async with start_sandbox(
-        client_id=CLIENT_ID,
-        client_secret=CLIENT_SECRET,
-        crm=SandboxCrm(accounts_per_new_subject=1),
-        protocol=request.param,
-    ) as running:
+    async with running_sandbox(protocol=request.param) as running:
         yield running
 
 

@@ -15,10 +15,8 @@ from mcp.client.session import ClientSession
 from mcp.client.streamable_http import streamable_http_client
 from mcp_types import CallToolResult, TextContent
 
-from bot.sandbox import RunningSandbox, SandboxCrm, start_sandbox
-
-CLIENT_ID = "sandbox-test-client"
-CLIENT_SECRET = "sandbox-test-secret-" + "0123456789abcdef" * 4  # HS512 keys must be >= 64 bytes
+from bot.sandbox import RunningSandbox
+from tests.sandboxes import CLIENT_ID, CLIENT_SECRET, running_sandbox
 
 Mint = Callable[..., str]
 OpenSession = Callable[[str], AbstractAsyncContextManager[ClientSession]]
@@ -48,15 +46,13 @@ def mint() -> Mint:
 @pytest.fixture(scope="session")
 async def sandbox() -> AsyncIterator[RunningSandbox]:
     """Shared by tests that use their own subjects; tests that change faults or count requests start their own."""
-    async with start_sandbox(
-        client_id=CLIENT_ID, client_secret=CLIENT_SECRET, crm=SandboxCrm(accounts_per_new_subject=1)
-    ) as running:
+    async with running_sandbox() as running:
         yield running
 
 
 @pytest.fixture
 async def fresh_sandbox() -> AsyncIterator[RunningSandbox]:
-    async with start_sandbox(client_id=CLIENT_ID, client_secret=CLIENT_SECRET) as running:
+    async with running_sandbox() as running:
         yield running
 
 

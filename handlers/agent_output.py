@@ -29,7 +29,7 @@ from bot.blocks.approvals import approval_card
 from bot.blocks.elements import context, to_dicts
 from bot.blocks.feedback import feedback_buttons
 from bot.blocks.markdown import answer_blocks
-from bot.blocks.messages import error_message, stopped_early_note, thinking_message, user_message
+from bot.blocks.messages import Notice, error_message, stopped_early_note, thinking_message, user_message
 from bot.blocks.person import person_card, person_card_text
 from bot.blocks.text import MESSAGE_BLOCKS, clean, escape_mrkdwn, truncate_plain
 from bot.identity import SlackUser
@@ -319,7 +319,7 @@ async def deliver(services: Services, surface: Surface, run: Run) -> None:
         result = await run(progress)
     except Exception as error:  # the user must hear back; the log gets the type, not the text
         log.error("agent turn failed for %s: %s", surface.reply.user, type(error).__name__)
-        message = user_message("internal")
+        message = user_message(Notice.INTERNAL)
         await surface.finish(error_message(message), message, Answer(f"⚠️ {message}"))
         return
     if result is None:
@@ -337,7 +337,7 @@ async def show(services: Services, surface: Surface, result: TurnResult) -> None
         await surface.finish(answer_blocks(REFUSED), REFUSED, Answer(REFUSED))
         return
     if isinstance(result.problem, Failure):
-        message = user_message(result.problem.reason.value, result.problem.detail)
+        message = user_message(result.problem.reason, result.problem.detail)
         await surface.finish(error_message(message), message, Answer(f"⚠️ {message}"))
         return
     if isinstance(result.problem, ChooseCredential | ConnectNeeded):
@@ -368,7 +368,7 @@ async def post_approval(services: Services, surface: Surface, pending: PendingAp
 async def answer_command(text: str, reply: Reply, services: Services) -> None:
     """`/rollout <free text>`: the same agent, answered to the user alone. Call it after ack (slow)."""
     if services.agent is None:
-        await fail(reply, "llm_not_configured", CONFIGURE_HINT)
+        await fail(reply, Notice.LLM_NOT_CONFIGURED, CONFIGURE_HINT)
         return
     agent = services.agent
     key = command_conversation(reply)

@@ -7,6 +7,7 @@ from enum import StrEnum
 from typing import Literal, Protocol
 
 from bot.agent.writes import WriteDescription
+from bot.blocks.messages import Notice
 from bot.rollout.outcomes import ChooseCredential, ConnectNeeded, Failure, PersonOverview
 from bot.store import ApprovalRecord
 
@@ -36,7 +37,7 @@ class TurnResult:
     problem: CredentialProblem | None = None  # pick an account / connect one / Rollout failed: the Slack flows
     stopped: EarlyStop | None = None
     refused: bool = False  # the model declined the request
-    error: str | None = None  # a bot/blocks/messages.py code when the model could not be reached
+    error: Notice | None = None  # why the model could not be reached (or may not be, over budget)
 
 
 DecisionStatus = Literal[

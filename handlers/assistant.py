@@ -21,6 +21,7 @@ from bot.blocks.text import clean, slack_to_plain
 from bot.identity import SlackUser
 from bot.store import ConversationKey
 from handlers.events import answer_event, from_a_bot
+from handlers.payloads import list_at, object_at
 from handlers.respond import Reply
 
 if TYPE_CHECKING:
@@ -127,8 +128,7 @@ async def with_viewing_context(client: AsyncWebClient, channel_id: str | None, t
 
 def viewed_channel(event: Mapping[str, Any]) -> str | None:
     """The most relevant channel in an app_context_changed event (Slack orders the entities by relevance)."""
-    context = event.get("context") if isinstance(event.get("context"), Mapping) else {}
-    entities = context.get("entities") if isinstance(context.get("entities"), list) else []
+    entities = list_at(object_at(event, "context"), "entities")
     for entity in entities:
         if isinstance(entity, Mapping) and entity.get("type") == "slack#/types/channel_id" and entity.get("value"):
             return str(entity["value"])
@@ -141,7 +141,7 @@ def _team(body: Mapping[str, Any], event: Mapping[str, Any]) -> str:
 
 def _authorized_user(body: Mapping[str, Any]) -> str | None:
     """Slack's example event carries no user: the authorization of a user (not the bot) names them."""
-    authorizations = body.get("authorizations") if isinstance(body.get("authorizations"), list) else []
+    authorizations = list_at(body, "authorizations")
     for authorization in authorizations:
         if isinstance(authorization, Mapping) and not authorization.get("is_bot") and authorization.get("user_id"):
             return str(authorization["user_id"])

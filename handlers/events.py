@@ -129,7 +129,7 @@ async def record_feedback(services: Services, body: Mapping[str, Any], reply: Re
     verdict = verdict_of(clicked_value(body))
     if verdict is None:
         return
-    container = body.get("container") if isinstance(body.get("container"), Mapping) else {}
+    container = object_at(body, "container")
     where = f"{container.get('channel_id') or reply.channel_id or ''}/{container.get('message_ts') or ''}"
     words = "helpful" if verdict == "helpful" else "not helpful"
     await services.store.activity.record(reply.user, f"Rated an answer {words} ({where})")

@@ -20,6 +20,12 @@ def object_at(payload: Mapping[str, Any], key: str) -> Mapping[str, Any]:
     return _dict(payload.get(key))
 
 
+def list_at(payload: Mapping[str, Any], key: str) -> list[Any]:
+    """payload[key] when it is a JSON array, else []."""
+    value = payload.get(key)
+    return value if isinstance(value, list) else []
+
+
 def actor(body: Mapping[str, Any]) -> SlackUser:
     """The user who clicked, submitted or typed: the only identity an interaction is ever run as."""
     user = _dict(body.get("user"))

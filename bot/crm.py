@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Awaitable, Callable
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
@@ -34,6 +34,20 @@ from bot.store import Store
 
 T = TypeVar("T")
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+
+
+@dataclass(frozen=True, slots=True)
+class Disconnected:
+    """What `/rollout disconnect` deleted, so the reply can say exactly that."""
+
+    token: bool  # a stored Rollout token
+    default_account: bool  # the default CRM account choice
+    conversations: int  # conversations with the assistant the user started
+    messages: int  # their stored messages
+
+    @property
+    def anything(self) -> bool:
+        return self.token or self.default_account or self.conversations > 0
 
 
 class CrmService:
@@ -102,6 +116,14 @@ class CrmService:
         await self._store.users.set_default_credential(user, credential_id)
         await self._store.activity.record(user, "Changed your default CRM account")
         return Credentials(listed.credentials, credential_id)
+
+    async def disconnect(self, user: SlackUser) -> Disconnected:
+        """Forget the user's stored Rollout token, default CRM account and conversation memory; the next command
+        starts fresh (a new token is minted for the same subject, so their CRM connections at Rollout remain)."""
+        token, default_account = await self._store.users.forget_connection(user)
+        self._tokens.forget(user)  # the in-memory copy too, or this process would keep using it
+        conversations, messages = await self._store.conversations.forget_started_by(user)
+        return Disconnected(token, default_account, conversations, messages)
 
     async def connect_link(self, user: SlackUser) -> ConnectNeeded:
         """Rollout's credential manager for this user, always built here on Rollout's own origin from a freshly minted

@@ -11,6 +11,8 @@ from collections.abc import Coroutine
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from slack_sdk.oauth.installation_store.async_installation_store import AsyncInstallationStore
+
 from bot.config import Settings
 from bot.crm import CrmService
 from bot.rollout.client import RolloutClient
@@ -59,6 +61,7 @@ class Services:
     crm: CrmService
     background: BackgroundWork
     agent: Agent | None = None  # when ANTHROPIC_API_KEY is set
+    installations: AsyncInstallationStore | None = None  # when installed by OAuth (SLACK_CLIENT_ID/SECRET set)
 
     async def close(self) -> None:
         if not await self.background.drain(self.settings.shutdown_grace_seconds):

@@ -213,7 +213,7 @@ class Agent:
         except anthropic.APIError as error:
             log.warning("model call failed for %s: %s %s", user, type(error).__name__, _status(error))
             return TurnResult(error=_error_code(error))
-        await self._persist(conversation, ending)
+        await self._persist(user, conversation, ending)
         return ending.result
 
     async def _steps(
@@ -386,13 +386,13 @@ class Agent:
             conversation, max_chars=self._config.history_tokens * CHARS_PER_TOKEN
         )
 
-    async def _persist(self, conversation: ConversationKey, ending: _Ending) -> None:
+    async def _persist(self, user: SlackUser, conversation: ConversationKey, ending: _Ending) -> None:
         messages = list(ending.messages)
         if not messages:
             return
         if ending.closing is not None:
             messages.append({"role": "assistant", "content": [{"type": "text", "text": ending.closing}]})
-        await self._store.conversations.append(conversation, messages)
+        await self._store.conversations.append(conversation, messages, user=user)
 
 
 class CountedApprovalDesk(ApprovalDesk):

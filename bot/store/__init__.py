@@ -16,6 +16,7 @@ from bot.store.records import (
 )
 from bot.store.retention import RetentionBatch, RetentionRepository
 from bot.store.store import Store
+from bot.store.teams import TeamForgotten, TeamRepository
 from bot.store.usage import UsageRepository, UsageToday
 from bot.store.users import UserRepository
 
@@ -34,6 +35,8 @@ __all__ = [
     "RetentionRepository",
     "Store",
     "StoredToken",
+    "TeamForgotten",
+    "TeamRepository",
     "UsageRepository",
     "UsageToday",
     "UserRecord",

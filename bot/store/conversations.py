@@ -6,9 +6,10 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import and_, insert, select
+from sqlalchemy import and_, delete, insert, select
 from sqlalchemy.sql import ColumnElement
 
+from bot.identity import SlackUser
 from bot.store.database import Database
 from bot.store.records import ConversationKey
 from bot.store.schema import conversation_messages, conversations, utc_now
@@ -53,8 +54,13 @@ class ConversationRepository:
                     return newest_first[::-1]
                 below = rows[-1].seq
 
-    async def append(self, key: ConversationKey, messages: Sequence[dict[str, Any]]) -> None:
-        """Add messages after everything already stored; a concurrent append lands wholly before or after."""
+    async def append(
+        self, key: ConversationKey, messages: Sequence[dict[str, Any]], *, user: SlackUser | None = None
+    ) -> None:
+        """Add messages after everything already stored; a concurrent append lands wholly before or after.
+
+        `user`: who is talking; the first one becomes the conversation's owner, whose "forget me" deletes it.
+        """
         if not messages:
             return
         count = len(messages)
@@ -69,6 +75,7 @@ class ConversationRepository:
                     channel_id=key.channel_id,
                     thread_ts=key.thread_ts,
                     next_seq=count,
+                    user_id=user.user_id if user is not None and user.team_id == key.team_id else None,
                     created_at=now,
                     updated_at=now,
                 )
@@ -93,6 +100,23 @@ class ConversationRepository:
                     for seq, message in enumerate(messages, start=end - count)
                 ],
             )
+
+    async def forget_started_by(self, user: SlackUser) -> tuple[int, int]:
+        """Delete the conversations `user` started, with their messages: (conversations, messages) deleted."""
+        c, m = conversations.c, conversation_messages.c
+        owned = (c.team_id == user.team_id) & (c.user_id == user.user_id)
+        async with self._database.write() as connection:
+            keys = (await connection.execute(select(c.channel_id, c.thread_ts).where(owned))).all()
+            messages = 0
+            for channel_id, thread_ts in keys:
+                deleted = await connection.execute(
+                    delete(conversation_messages).where(
+                        (m.team_id == user.team_id) & (m.channel_id == channel_id) & (m.thread_ts == thread_ts)
+                    )
+                )
+                messages += deleted.rowcount
+            threads = await connection.execute(delete(conversations).where(owned))
+        return threads.rowcount, messages
 
 
 def _is(key: ConversationKey) -> ColumnElement[bool]:

@@ -8,6 +8,7 @@ from typing import Any
 from sqlalchemy import (
     JSON,
     BigInteger,
+    Boolean,
     CheckConstraint,
     Column,
     Date,
@@ -22,6 +23,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
 )
+from sqlalchemy.sql import func
 from sqlalchemy.types import TypeDecorator
 
 from bot.store.records import APPROVAL_STATUSES
@@ -107,9 +109,11 @@ conversations = Table(
     Column("channel_id", SLACK_ID, nullable=False),
     Column("thread_ts", SLACK_ID, nullable=False),
     Column("next_seq", Integer, nullable=False),
+    Column("user_id", SLACK_ID, nullable=True),  # who started it: what "forget my conversations" deletes
     *_timestamps(),
     PrimaryKeyConstraint("team_id", "channel_id", "thread_ts"),
     Index(None, "updated_at"),  # retention finds idle threads by it
+    Index("ix_conversations_team_id_user_id", "team_id", "user_id"),
 )
 
 conversation_messages = Table(
@@ -184,4 +188,75 @@ llm_usage = Table(
     Column("updated_at", UtcDateTime(), nullable=False),
     PrimaryKeyConstraint("team_id", "user_id", "day"),
     Index(None, "day"),  # pruning old days
+)
+
+
+# ---- Slack installations (OAuth): the tables slack_sdk's SQLAlchemy stores use, under our migrations ----------------
+# Same names and columns as slack_sdk's, except that tokens are Text: they are stored encrypted (bot/store/installs.py),
+# and a ciphertext is longer than the 200 characters slack_sdk allows for a plain token.
+
+
+def _installed_at() -> Column[Any]:
+    return Column("installed_at", DateTime, nullable=False, default=func.now())
+
+
+slack_installations = Table(
+    "slack_installations",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("client_id", String(32), nullable=False),
+    Column("app_id", String(32), nullable=False),
+    Column("enterprise_id", String(32)),
+    Column("enterprise_name", String(200)),
+    Column("enterprise_url", String(200)),
+    Column("team_id", String(32)),
+    Column("team_name", String(200)),
+    Column("bot_token", Text),
+    Column("bot_id", String(32)),
+    Column("bot_user_id", String(32)),
+    Column("bot_scopes", String(1000)),
+    Column("bot_refresh_token", Text),
+    Column("bot_token_expires_at", DateTime),
+    Column("user_id", String(32), nullable=False),
+    Column("user_token", Text),
+    Column("user_scopes", String(1000)),
+    Column("user_refresh_token", Text),
+    Column("user_token_expires_at", DateTime),
+    Column("incoming_webhook_url", Text),
+    Column("incoming_webhook_channel", String(200)),
+    Column("incoming_webhook_channel_id", String(200)),
+    Column("incoming_webhook_configuration_url", String(200)),
+    Column("is_enterprise_install", Boolean, default=False, nullable=False),
+    Column("token_type", String(32)),
+    _installed_at(),
+    Index("slack_installations_idx", "client_id", "enterprise_id", "team_id", "user_id", "installed_at"),
+)
+
+slack_bots = Table(
+    "slack_bots",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("client_id", String(32), nullable=False),
+    Column("app_id", String(32), nullable=False),
+    Column("enterprise_id", String(32)),
+    Column("enterprise_name", String(200)),
+    Column("team_id", String(32)),
+    Column("team_name", String(200)),
+    Column("bot_token", Text),
+    Column("bot_id", String(32)),
+    Column("bot_user_id", String(32)),
+    Column("bot_scopes", String(1000)),
+    Column("bot_refresh_token", Text),
+    Column("bot_token_expires_at", DateTime),
+    Column("is_enterprise_install", Boolean, default=False, nullable=False),
+    _installed_at(),
+    Index("slack_bots_idx", "client_id", "enterprise_id", "team_id", "installed_at"),
+)
+
+slack_oauth_states = Table(
+    "slack_oauth_states",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("state", String(200), nullable=False),
+    Column("expire_at", DateTime, nullable=False),
 )

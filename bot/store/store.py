@@ -12,6 +12,7 @@ from bot.store.database import Database
 from bot.store.deliveries import DeliveryRepository
 from bot.store.parked import ParkedRequestRepository
 from bot.store.retention import RetentionRepository
+from bot.store.teams import TeamRepository
 from bot.store.token_cipher import TokenCipher
 from bot.store.usage import UsageRepository
 from bot.store.users import UserRepository
@@ -28,6 +29,7 @@ class Store:
         self.activity = ActivityRepository(database)
         self.retention = RetentionRepository(database)
         self.usage = UsageRepository(database)
+        self.teams = TeamRepository(database)
 
     @classmethod
     async def open(cls, database_url: str, encryption_keys: Sequence[str]) -> Store:

@@ -60,6 +60,23 @@ class UserRepository:
                 .values(token_ciphertext=None, token_expires_at=None, updated_at=utc_now())
             )
 
+    async def forget_connection(self, user: SlackUser) -> tuple[bool, bool]:
+        """Drop the stored Rollout token and the default CRM account: (a token was stored, a default was set).
+
+        The row and its subject stay: the subject is derived from the Slack ids anyway, and a fresh token for it
+        is minted on the next command.
+        """
+        async with self._database.write() as connection:
+            row = await _select_user(connection, user)
+            if row is None:
+                return False, False
+            await connection.execute(
+                update(users)
+                .where(_is(user))
+                .values(token_ciphertext=None, token_expires_at=None, default_credential_id=None, updated_at=utc_now())
+            )
+        return row.token_ciphertext is not None, row.default_credential_id is not None
+
     async def set_default_credential(self, user: SlackUser, credential_id: str | None) -> None:
         async with self._database.write() as connection:
             await self._ensure_row(connection, user)

@@ -19,6 +19,9 @@ STORE_TABLES = {
     "parked_requests",
     "activity",
     "llm_usage",
+    "slack_installations",
+    "slack_bots",
+    "slack_oauth_states",
 }
 
 

@@ -1,0 +1,65 @@
+"""The app's life in a workspace: uninstalled, or its tokens revoked. Either way the workspace's data goes."""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING, Any
+
+from bot.identity import SlackUser
+
+if TYPE_CHECKING:
+    from slack_bolt.async_app import AsyncApp
+
+    from bot.services import Services
+
+log = logging.getLogger(__name__)
+
+
+def register(app: AsyncApp, services: Services) -> None:
+    async def uninstalled(body: dict[str, Any]) -> None:
+        # Events are acked before listeners run; the deletion is work after the ack, so shutdown waits for it.
+        services.background.spawn(forget_team(services, body, "app_uninstalled"), "forget workspace")
+
+    async def revoked(event: dict[str, Any], body: dict[str, Any]) -> None:
+        found = event.get("tokens")
+        tokens: dict[str, Any] = found if isinstance(found, dict) else {}
+        if tokens.get("bot"):
+            # Without its bot token the app can do nothing there: the same as an uninstall.
+            services.background.spawn(forget_team(services, body, "tokens_revoked"), "forget workspace")
+            return
+        team_id = str(body.get("team_id") or "")
+        for user_id in tokens.get("oauth") or []:
+            user = SlackUser(team_id, str(user_id))
+            services.background.spawn(forget_user(services, user, body.get("enterprise_id")), "forget user")
+
+    app.event("app_uninstalled")(uninstalled)
+    app.event("tokens_revoked")(revoked)
+
+
+async def forget_team(services: Services, body: dict[str, Any], why: str) -> None:
+    team_id = str(body.get("team_id") or "")
+    if not team_id:
+        return
+    enterprise_id = body.get("enterprise_id") if body.get("is_enterprise_install") else None
+    forgotten = await services.store.teams.forget(team_id, enterprise_id=enterprise_id)
+    for user_id in forgotten.user_ids:
+        services.tokens.forget(SlackUser(team_id, user_id))  # this process's copy of their Rollout token
+    log.info("%s: forgot workspace %s: %s", why, team_id, forgotten.counts())
+
+
+async def forget_user(services: Services, user: SlackUser, enterprise_id: Any) -> None:
+    """A person revoked the app's user token: drop it, and what the bot keeps for them, as `disconnect` would."""
+    if services.installations is not None:
+        await services.installations.async_delete_installation(
+            enterprise_id=enterprise_id if isinstance(enterprise_id, str) else None,
+            team_id=user.team_id,
+            user_id=user.user_id,
+        )
+    done = await services.crm.disconnect(user)
+    log.info(
+        "tokens_revoked: forgot %s: token %s, default account %s, %d conversations",
+        user,
+        done.token,
+        done.default_account,
+        done.conversations,
+    )

@@ -28,6 +28,11 @@ class Action(StrEnum):
     APPROVAL_CANCEL = "approval.cancel"
     PERSON_SELECT = "person.select"  # external select in shortcut modals, backed by the CRM
     ANSWER_FEEDBACK = "answer.feedback"  # helpful / not helpful under an agent answer
+    THREAD_SAVE_APPROVE = "thread_save.approve"
+    THREAD_SAVE_EDIT = "thread_save.edit"
+    THREAD_SAVE_CANCEL = "thread_save.cancel"
+    THREAD_SAVE_TASKS = "thread_save.tasks"  # the proposed tasks' checkboxes; read when Approve is clicked
+    THREAD_SAVE_PERSON = "thread_save.person"  # pick the person when the thread names nobody the CRM knows
 
 
 class View(StrEnum):
@@ -36,8 +41,10 @@ class View(StrEnum):
     PERSON_SUBMIT = "person.submit"
     LOOKUP_SUBMIT = "lookup.submit"
     APPROVAL_EDIT_SUBMIT = "approval.edit_submit"
+    THREAD_SAVE_EDIT_SUBMIT = "thread_save.edit_submit"
 
 
 class Shortcut(StrEnum):
     SAVE_AS_NOTE = "message.save_as_note"
     CREATE_TASK_FROM_MESSAGE = "message.create_task"
+    SAVE_THREAD = "message.save_thread"

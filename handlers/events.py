@@ -40,6 +40,7 @@ from handlers.agent_output import (
 )
 from handlers.payloads import actor, click_key, click_reply, clicked_value, object_at
 from handlers.respond import Reply, after_ack, fail, open_modal, present
+from handlers.threads import log_from_mention, log_request
 
 if TYPE_CHECKING:
     from slack_bolt.async_app import AsyncApp
@@ -68,6 +69,10 @@ def register(app: AsyncApp, services: Services) -> None:
         key = mention_conversation(user, channel, thread_ts)
         reply = Reply(client, user, channel_id=channel, thread_ts=thread_ts)
         text = _words(str(event.get("text") or ""), getattr(context, "bot_user_id", None))
+        asks_to_log, who = log_request(text)
+        if asks_to_log and event.get("thread_ts"):  # "@Rollout log this to Ada" inside a thread
+            services.background.spawn(log_from_mention(services, body, reply, who), "log thread")
+            return
         # Hand off at once (before any await), so shutdown and tests see the work in services.background.
         services.background.spawn(answer_event(services, body, key, reply, text), "answer mention")
 

@@ -101,6 +101,7 @@ REGISTRY_REQUESTS: list[Any] = [
     *(pytest.param(_shortcut(s), id=f"shortcut {s}") for s in Shortcut),
     pytest.param(_command(SLASH_COMMAND), id=f"command {SLASH_COMMAND}"),
     pytest.param(_suggestion(Action.PERSON_SELECT), id=f"options {Action.PERSON_SELECT}"),
+    pytest.param(_suggestion(Action.THREAD_SAVE_PERSON), id=f"options {Action.THREAD_SAVE_PERSON}"),
 ]
 
 
@@ -122,6 +123,7 @@ async def test_every_listener_serves_something_the_manifest_or_registry_declares
         *(_action(a) for a in CLICKABLE),
         *(_submission(v) for v in View),
         _suggestion(Action.PERSON_SELECT),
+        _suggestion(Action.THREAD_SAVE_PERSON),  # the person select on a thread's save card (a message)
     ]
     requests = [AsyncBoltRequest(body=body, mode="socket_mode") for body in declared]
     for listener in app_harness.app._async_listeners:
@@ -148,6 +150,7 @@ def test_every_request_url_is_the_one_endpoint() -> None:
 
 def test_scopes_cover_the_features_and_events() -> None:
     needed = {"commands", "chat:write", "im:write", "users:read", "assistant:write", "channels:read"}
+    needed |= {"channels:history", "groups:history"}  # conversations.replies: saving a thread to the CRM
     needed |= {_EVENT_SCOPES[e] for e in SETTINGS["event_subscriptions"]["bot_events"] if e in _EVENT_SCOPES}
     assert needed <= BOT_SCOPES
     # Slack's Agent messaging experience replaces the assistant panel, which is to be deprecated.

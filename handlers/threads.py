@@ -1,0 +1,411 @@
+"""A Slack thread saved to the CRM: the "Save thread to CRM" message shortcut and "@Rollout log this to Ada".
+
+The bot reads the whole thread (conversations.replies, page by page; the web client waits out a 429's Retry-After),
+skips bots and joins, names the authors, marks people from other organisations as external, and finds the person:
+named in the request, else the first email in the thread, else the requester picks them on the card. The card is
+visible to the requester only and nothing is written before their Approve (bot/threads.py makes it exactly once).
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+import anthropic
+from slack_bolt.context.ack.async_ack import AsyncAck
+from slack_sdk.errors import SlackApiError
+from slack_sdk.models.blocks import Block
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot.blocks.elements import section, to_dicts
+from bot.blocks.messages import Notice
+from bot.blocks.text import slack_to_plain
+from bot.blocks.thread_save import (
+    NOTE_BLOCK,
+    person_block_save,
+    person_options_for,
+    saved_in_thread,
+    thread_note_modal,
+    thread_save_card,
+    thread_save_text,
+)
+from bot.blocks.values import decode_value
+from bot.commands import PersonRef
+from bot.crm import person_ref
+from bot.identity import SlackUser
+from bot.ids import Action, Shortcut, View
+from bot.rollout.outcomes import ChooseCredential, ConnectNeeded, Failure, PersonOverview
+from bot.threads import (
+    Draft,
+    Saved,
+    ThreadMessage,
+    ThreadSave,
+    ThreadSaves,
+    draft_with_model,
+    first_email,
+    verbatim_note,
+)
+from handlers.agent_output import send_to_response_url
+from handlers.payloads import actor, click_reply, clicked, clicked_value
+from handlers.respond import Reply, after_ack, fail, open_modal, present
+
+if TYPE_CHECKING:
+    from slack_bolt.async_app import AsyncApp
+
+    from bot.services import Services
+
+log = logging.getLogger(__name__)
+
+PAGE_SIZE = 200  # conversations.replies messages per page (Slack allows up to 1000; fewer keeps each call light)
+MAX_PAGES = 50  # 10,000 messages: beyond that a thread is not a conversation to log
+INVITE_FIRST = "I can't read that channel — invite @Rollout to this channel first, then try again."
+NOTHING_NEW = "This thread is already saved to your CRM, and nothing was added since."
+EMPTY_THREAD = "There's nothing in this thread for me to save."
+LOG_REQUEST = re.compile(
+    r"^\s*(?:please\s+)?(?:log|save)\s+(?:this|this thread|the thread)(?:\s+(?:to|for|on)\s+(?P<who>.+?))?\s*[.!]?\s*$",
+    re.I,
+)
+_REFUSALS: dict[str, Notice] = {
+    "missing": Notice.EXPIRED,
+    "not_yours": Notice.NOT_YOUR_BUTTON,
+    "already_done": Notice.ALREADY_DONE,
+    "in_progress": Notice.WRITE_IN_PROGRESS,
+}
+_SKIPPED_SUBTYPES = frozenset({"channel_join", "channel_leave", "group_join", "group_leave", "bot_message"})
+
+
+def log_request(text: str) -> tuple[bool, str | None]:
+    """Whether a mention asks to log its thread ("log this to Ada"), and who to, when named."""
+    found = LOG_REQUEST.match(text)
+    if not found:
+        return False, None
+    who = (found.group("who") or "").strip()
+    return True, who or None
+
+
+def register(app: AsyncApp, services: Services) -> None:
+    saves = thread_saves(services)
+
+    async def shortcut(ack: AsyncAck, shortcut: dict[str, Any], client: AsyncWebClient) -> None:
+        await ack()
+        message = _dict(shortcut.get("message"))
+        channel = str(_dict(shortcut.get("channel")).get("id") or "")
+        thread_ts = str(message.get("thread_ts") or message.get("ts") or "")
+        reply = Reply(client, actor(shortcut), channel_id=channel, thread_ts=thread_ts)
+        after_ack(services, reply, start_save(services, saves, reply, None), name="save thread")
+
+    async def approve(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
+        await ack()
+        reply = click_reply(body, client)
+        after_ack(services, reply, _approve(services, saves, body, reply), name="approve thread save")
+
+    async def cancel(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
+        await ack()
+        reply = click_reply(body, client)
+        after_ack(services, reply, _cancel(saves, body, reply), name="cancel thread save")
+
+    async def edit(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
+        await ack()
+        reply = click_reply(body, client)
+        after_ack(services, reply, _open_edit(saves, body, reply), name="edit thread note")
+
+    async def edited(ack: AsyncAck, body: dict[str, Any], view: dict[str, Any], client: AsyncWebClient) -> None:
+        await ack()
+        reply = Reply(client, actor(body))
+        after_ack(services, reply, _save_edit(services, saves, view, reply), name="save thread note")
+
+    async def ticked(ack: AsyncAck) -> None:
+        await ack()  # the checkboxes are read when Approve is clicked
+
+    async def person_picked(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
+        await ack()
+        reply = click_reply(body, client)
+        after_ack(services, reply, _pick_person(services, saves, body, reply), name="pick thread person")
+
+    async def person_options(ack: AsyncAck, body: dict[str, Any]) -> None:
+        query = str(body.get("value") or "").strip()
+        found = await services.crm.search_people(actor(body), query) if len(query) >= 2 else []
+        people = (
+            [(p.id, f"{p.name} · {p.email}" if p.email else p.name) for p in found] if isinstance(found, list) else []
+        )
+        await ack(options=to_dicts(person_options_for(people)))
+
+    app.shortcut(Shortcut.SAVE_THREAD.value)(shortcut)
+    app.action(Action.THREAD_SAVE_APPROVE.value)(approve)
+    app.action(Action.THREAD_SAVE_CANCEL.value)(cancel)
+    app.action(Action.THREAD_SAVE_EDIT.value)(edit)
+    app.action(Action.THREAD_SAVE_TASKS.value)(ticked)
+    app.action(Action.THREAD_SAVE_PERSON.value)(person_picked)
+    app.options(Action.THREAD_SAVE_PERSON.value)(person_options)
+    app.view(View.THREAD_SAVE_EDIT_SUBMIT.value)(edited)
+
+
+def thread_saves(services: Services) -> ThreadSaves:
+    return ThreadSaves(services.store, services.crm, timedelta(seconds=services.settings.approval_ttl_seconds))
+
+
+async def log_from_mention(services: Services, body: Mapping[str, Any], reply: Reply, who: str | None) -> None:
+    """ "@Rollout log this to Ada" in a thread: the same card as the shortcut, once per event."""
+    event_id = body.get("event_id")
+    if event_id and not await services.store.deliveries.claim(f"event:{event_id}"):
+        return
+    await start_save(services, thread_saves(services), reply, who)
+
+
+# ---- proposing -------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class _Unreadable:
+    """Slack would not let the bot read the thread (a private channel it is not in, or gone)."""
+
+
+async def start_save(services: Services, saves: ThreadSaves, reply: Reply, who: str | None) -> None:
+    """Read the thread in `reply` (channel + thread_ts), draft, and show the requester the card."""
+    assert reply.channel_id and reply.thread_ts
+    user = reply.user
+    read = await read_thread(reply.client, reply.channel_id, reply.thread_ts, user)
+    if isinstance(read, _Unreadable):
+        await reply.ephemeral([section(INVITE_FIRST)], INVITE_FIRST)
+        return
+    last = await saves.last_logged(user, reply.channel_id, reply.thread_ts)
+    messages = [m for m in read if last is None or float(m.ts) > float(last)]
+    if not messages:
+        text = NOTHING_NEW if last is not None else EMPTY_THREAD
+        await reply.ephemeral([section(text)], text)
+        return
+    person = await _find_person(services, reply, who or first_email(messages))
+    if isinstance(person, ChooseCredential | ConnectNeeded | Failure):
+        await present(person, reply, services)
+        return
+    draft = await _draft(services, messages)
+    proposed = ThreadSave(
+        id="",
+        requester=user,
+        channel_id=reply.channel_id,
+        thread_ts=reply.thread_ts,
+        last_ts=messages[-1].ts,
+        note=draft.note,
+        tasks=draft.tasks,
+        person=person,
+        messages=len(messages),
+        since_last=last is not None,
+    )
+    save = await saves.propose(proposed)
+    await reply.ephemeral(thread_save_card(save), thread_save_text(save))
+
+
+async def read_thread(
+    client: AsyncWebClient, channel: str, thread_ts: str, user: SlackUser
+) -> list[ThreadMessage] | _Unreadable:
+    """Every message people wrote in the thread, oldest first, with names for the authors."""
+    raw: list[Mapping[str, Any]] = []
+    cursor: str | None = None
+    for _ in range(MAX_PAGES):
+        try:
+            page = await client.conversations_replies(channel=channel, ts=thread_ts, limit=PAGE_SIZE, cursor=cursor)
+        except SlackApiError as error:
+            log.info("reading a thread failed for %s: %s", user, error.response.get("error"))
+            return _Unreadable()
+        raw += [m for m in page.get("messages") or [] if isinstance(m, Mapping)]
+        cursor = str((page.get("response_metadata") or {}).get("next_cursor") or "") or None
+        if not cursor:
+            break
+    names = _Names(client)
+    messages = []
+    for message in raw:
+        if message.get("bot_id") or message.get("subtype") in _SKIPPED_SUBTYPES or not message.get("user"):
+            continue
+        text = slack_to_plain(await names.mentions(str(message.get("text") or ""))).strip()
+        if not text:
+            continue
+        external = bool(message.get("team")) and message.get("team") != user.team_id
+        author = await names.of(str(message["user"]))
+        messages.append(ThreadMessage(str(message.get("ts") or ""), author, text, external))
+    return messages
+
+
+class _Names:
+    """users.info once per person in a thread, however often they wrote."""
+
+    _MENTION = re.compile(r"<@([A-Z0-9]+)(?:\|[^>]*)?>")
+
+    def __init__(self, client: AsyncWebClient) -> None:
+        self._client = client
+        self._known: dict[str, str] = {}
+
+    async def of(self, user_id: str) -> str:
+        if user_id not in self._known:
+            try:
+                info = (await self._client.users_info(user=user_id)).get("user") or {}
+                profile = info.get("profile") or {}
+                name = (
+                    profile.get("real_name") or info.get("real_name") or profile.get("display_name") or info.get("name")
+                )
+                self._known[user_id] = str(name or user_id)
+            except SlackApiError:
+                self._known[user_id] = user_id
+        return self._known[user_id]
+
+    async def mentions(self, text: str) -> str:
+        for user_id in dict.fromkeys(self._MENTION.findall(text)):
+            name = await self.of(user_id)
+            text = re.sub(rf"<@{user_id}(?:\|[^>]*)?>", f"@{name}", text)
+        return text
+
+
+async def _find_person(
+    services: Services, reply: Reply, query: str | None
+) -> PersonRef | ChooseCredential | ConnectNeeded | Failure | None:
+    if not query:
+        return None
+    found = await services.crm.resolve(reply.user, query)
+    if isinstance(found, PersonRef):
+        return found
+    if isinstance(found, ChooseCredential | ConnectNeeded | Failure):
+        return found
+    return None  # several or none matched: the requester picks on the card
+
+
+async def _draft(services: Services, messages: Sequence[ThreadMessage]) -> Draft:
+    settings = services.settings
+    if settings.anthropic_api_key is not None:
+        async with anthropic.AsyncAnthropic(
+            api_key=settings.anthropic_api_key.get_secret_value(),
+            base_url=settings.anthropic_base_url,
+            timeout=settings.agent_timeout_seconds,
+            max_retries=1,
+        ) as client:
+            drafted = await draft_with_model(client, settings.anthropic_model, messages, datetime.now(UTC).date())
+        if drafted is not None:
+            return drafted
+    return Draft(verbatim_note(messages))
+
+
+# ---- the card ----------------------------------------------------------------------------------------------------
+
+
+async def _approve(services: Services, saves: ThreadSaves, body: Mapping[str, Any], reply: Reply) -> None:
+    save_id = decode_value(clicked_value(body)).get("s", "")
+    outcome = await saves.approve(save_id, reply.user, _ticked(body))
+    if outcome.status in _REFUSALS:
+        await fail(reply, _REFUSALS[outcome.status])
+        return
+    save = outcome.save
+    if save is None:
+        return
+    if outcome.status == "needs_person":
+        await _show_card(reply, save, "Pick the person first, then approve.")
+        return
+    if outcome.status == "failed":
+        await _show_card(reply, save)
+        if outcome.problem is not None:
+            await present(outcome.problem, reply, services)
+        return
+    note = f"Not created: {', '.join(outcome.failed_tasks)}" if outcome.failed_tasks else None
+    await _show_card(reply, save, note)
+    if outcome.status == "done":
+        written = [c.summary for c in outcome.created]
+        in_thread = Reply(reply.client, reply.user, channel_id=save.channel_id, thread_ts=save.thread_ts)
+        await _post(in_thread, saved_in_thread(save, written), "This thread was saved to the CRM.")
+
+
+async def _cancel(saves: ThreadSaves, body: Mapping[str, Any], reply: Reply) -> None:
+    outcome = await saves.cancel(decode_value(clicked_value(body)).get("s", ""), reply.user)
+    if outcome.status in _REFUSALS:
+        await fail(reply, _REFUSALS[outcome.status])
+    elif outcome.save is not None:
+        await _show_card(reply, outcome.save)
+
+
+async def _open_edit(saves: ThreadSaves, body: Mapping[str, Any], reply: Reply) -> None:
+    found = await saves.get(decode_value(clicked_value(body)).get("s", ""), reply.user)
+    if isinstance(found, Saved):
+        await fail(reply, _REFUSALS.get(found.status, Notice.EXPIRED))
+        return
+    if found.status != "pending":
+        await fail(reply, Notice.ALREADY_DONE)
+        return
+    trigger = body.get("trigger_id")
+    if not await open_modal(
+        reply.client, str(trigger) if trigger else None, thread_note_modal(found, reply.response_url), reply.user
+    ):
+        await fail(reply, Notice.SLACK_ERROR)
+
+
+async def _save_edit(services: Services, saves: ThreadSaves, view: Mapping[str, Any], reply: Reply) -> None:
+    view_id = str(view.get("id") or "")
+    if view_id and not await services.store.deliveries.claim(f"view:{view_id}"):
+        return
+    meta = decode_value(str(view.get("private_metadata") or ""))
+    values = _dict(_dict(view.get("state")).get("values"))
+    note = str(_dict(_dict(values.get(NOTE_BLOCK)).get(NOTE_BLOCK)).get("value") or "").strip()
+    if not note:
+        await fail(reply, Notice.INVALID_INPUT, "The note is empty.")
+        return
+    changed = await saves.change(meta.get("s", ""), reply.user, note=note)
+    if isinstance(changed, Saved):
+        await fail(reply, _REFUSALS.get(changed.status, Notice.EXPIRED))
+        return
+    await _show_card(Reply(reply.client, reply.user, response_url=meta.get("u") or None), changed)
+
+
+async def _pick_person(services: Services, saves: ThreadSaves, body: Mapping[str, Any], reply: Reply) -> None:
+    action = clicked(body)
+    person_id = str(_dict(action.get("selected_option")).get("value") or "")
+    save_id = person_block_save(str(action.get("block_id") or ""))
+    if not person_id or not save_id:
+        return
+    found = await services.crm.person(reply.user, person_id)
+    if not isinstance(found, PersonOverview):
+        if isinstance(found, ChooseCredential | ConnectNeeded | Failure):
+            await present(found, reply, services)
+        return
+    changed = await saves.change(save_id, reply.user, person=person_ref(found, None))
+    if isinstance(changed, Saved):
+        await fail(reply, _REFUSALS.get(changed.status, Notice.EXPIRED))
+        return
+    await _show_card(reply, changed)
+
+
+async def _show_card(reply: Reply, save: ThreadSave, note: str | None = None) -> None:
+    """The requester's card, rewritten where it is (an ephemeral message: through the click's response_url)."""
+    card = thread_save_card(save, note_line=note)
+    if reply.response_url:
+        body: dict[str, object] = {"replace_original": True, "text": thread_save_text(save), "blocks": to_dicts(card)}
+        if await send_to_response_url(reply.response_url, body, reply):
+            return
+    await reply.ephemeral(card, thread_save_text(save))
+
+
+async def _post(reply: Reply, blocks: Sequence[Block], text: str) -> None:
+    try:
+        await reply.client.chat_postMessage(
+            channel=str(reply.channel_id),
+            thread_ts=reply.thread_ts,
+            blocks=to_dicts(blocks),
+            text=text,
+            unfurl_links=False,
+            unfurl_media=False,
+        )
+    except SlackApiError as error:
+        log.warning("posting a saved thread's links failed for %s: %s", reply.user, error.response.get("error"))
+
+
+def _ticked(body: Mapping[str, Any]) -> set[int] | None:
+    """The task checkboxes' state sent with the click; None (all ticked) when the card had none."""
+    values = _dict(_dict(body.get("state")).get("values"))
+    for block in values.values():
+        element = _dict(_dict(block).get(Action.THREAD_SAVE_TASKS.value))
+        if element:
+            chosen = element.get("selected_options") if isinstance(element.get("selected_options"), list) else []
+            return {int(o["value"]) for o in chosen if isinstance(o, Mapping) and str(o.get("value", "")).isdigit()}
+    return None
+
+
+def _dict(value: Any) -> Mapping[str, Any]:
+    return value if isinstance(value, Mapping) else {}

@@ -1,0 +1,182 @@
+"""Saving a Slack thread to the CRM, without a model: the thread verbatim as the note, one card, one write."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from bot.fakes import Call
+from bot.identity import SlackUser
+from bot.ids import Action, Shortcut, View
+from bot.threads import NOTE_LIMIT
+from handlers.threads import INVITE_FIRST, NOTHING_NEW, PAGE_SIZE
+from tests.harness import APP_ID, CHANNEL_ID, AppHarness
+
+ADA = "ada.lovelace@analytical-engines.example"
+
+
+def _thread(harness: AppHarness, count: int, *, email: str | None = ADA) -> str:
+    messages: list[dict[str, Any]] = [{"user": "U0SAM", "text": f"Kick-off with Ada ({email or 'no address'})"}]
+    messages.append({"user": "U0NEW", "subtype": "channel_join", "text": "<@U0NEW> has joined the channel"})
+    messages.append({"bot_id": "B0OTHER", "text": "A bot's reminder"})
+    messages.append({"user": "U0PARTNER", "team": "T0PARTNER", "text": "From the partner's side: we agree."})
+    messages += [{"user": "U0SAM", "text": f"Message {n} about pricing, <@U0KIM> please check"} for n in range(count)]
+    return harness.slack.add_thread(CHANNEL_ID, messages)
+
+
+async def _save(harness: AppHarness, user: SlackUser, thread_ts: str) -> Call:
+    mark = harness.slack.mark()
+    await harness.message_shortcut(user, Shortcut.SAVE_THREAD, text="Kick-off", message_ts=thread_ts)
+    return await harness.slack.wait_for("chat.postEphemeral", since=mark)
+
+
+async def test_a_long_thread_is_read_whole_and_saved_once_after_approve(app_harness: AppHarness) -> None:
+    harness = app_harness
+    user = harness.new_user()
+    ada = harness.crm_person(user, ADA)
+    notes_before = len(harness.crm_notes(user, ada))
+    thread_ts = _thread(harness, 300)
+
+    card = await _save(harness, user, thread_ts)
+
+    pages = harness.slack.calls_to("conversations.replies")
+    assert len(pages) == 2 and all(int(p.args["limit"]) == PAGE_SIZE for p in pages)  # 304 messages, paged
+    assert card.args["user"] == user.user_id and card.args["thread_ts"] == thread_ts  # the requester only
+    assert card.contains("Ada Lovelace") and Action.THREAD_SAVE_APPROVE in card.action_ids
+    assert len(harness.crm_notes(user, ada)) == notes_before  # nothing written before the click
+
+    mark = harness.slack.mark()
+    await harness.click(user, card, Action.THREAD_SAVE_APPROVE)
+    await harness.click(user, card, Action.THREAD_SAVE_APPROVE)  # a double click
+    posted = await harness.slack.wait_for("chat.postMessage", since=mark)
+    await harness.settle()
+
+    notes = harness.crm_notes(user, ada)
+    assert len(notes) == notes_before + 1
+    note = notes[0].content  # newest first
+    assert note.startswith("User U0SAM: Kick-off with Ada") and "User U0PARTNER (external): From the partner" in note
+    assert "A bot's reminder" not in note and "has joined" not in note and "@User U0KIM" in note
+    assert len(note) <= NOTE_LIMIT and note.splitlines()[-1].startswith("…and ") and note.endswith("more messages")
+    assert posted.args["thread_ts"] == thread_ts and posted.args["unfurl_links"] is False
+    assert len(harness.slack.calls_to("chat.postMessage", since=mark)) == 1
+
+
+async def test_saving_the_same_thread_again_offers_only_what_came_after(app_harness: AppHarness) -> None:
+    harness = app_harness
+    user = harness.new_user()
+    ada = harness.crm_person(user, ADA)
+    thread_ts = _thread(harness, 3)
+    card = await _save(harness, user, thread_ts)
+    await harness.click(user, card, Action.THREAD_SAVE_APPROVE)
+    await harness.settle()
+
+    again = await _save(harness, user, thread_ts)
+    assert again.contains(NOTHING_NEW)
+
+    harness.slack.add_replies(CHANNEL_ID, thread_ts, [{"user": "U0SAM", "text": f"Ada ({ADA}) signed today"}])
+    newer = await _save(harness, user, thread_ts)
+    assert newer.contains("only what came after") and newer.contains("1 message")
+    await harness.click(user, newer, Action.THREAD_SAVE_APPROVE)
+    await harness.settle()
+    assert harness.crm_notes(user, ada)[0].content == f"User U0SAM: Ada ({ADA}) signed today"
+
+
+async def test_a_rate_limited_read_waits_and_goes_on(app_harness: AppHarness) -> None:
+    harness = app_harness
+    user = harness.new_user()
+    thread_ts = _thread(harness, 2)
+    harness.slack.fail_next("conversations.replies", retry_after=0)
+
+    card = await _save(harness, user, thread_ts)
+
+    assert [c.status for c in harness.slack.calls_to("conversations.replies")] == [429, 200]
+    assert Action.THREAD_SAVE_APPROVE in card.action_ids
+
+
+async def test_a_channel_the_bot_is_not_in_asks_for_an_invite(app_harness: AppHarness) -> None:
+    harness = app_harness
+    harness.slack.fail_next("conversations.replies", status=200, error="not_in_channel")
+
+    told = await _save(harness, harness.new_user(), "1700009999.000001")
+
+    assert told.contains(INVITE_FIRST)
+
+
+async def test_nobody_found_in_the_thread_means_the_requester_picks_the_person(app_harness: AppHarness) -> None:
+    harness = app_harness
+    user = harness.new_user()
+    ada = harness.crm_person(user, ADA)
+    before = len(harness.crm_notes(user, ada))
+    card = await _save(harness, user, _thread(harness, 1, email=None))
+    (select,) = card.elements("external_select")
+    assert select["action_id"] == Action.THREAD_SAVE_PERSON
+
+    await harness.click(user, card, Action.THREAD_SAVE_APPROVE)  # no person yet: nothing is written
+    await harness.settle()
+    assert len(harness.crm_notes(user, ada)) == before
+
+    options = await harness.options(user, Action.THREAD_SAVE_PERSON, "Ada Lovelace")
+    (option,) = options.json()["options"]
+    mark = harness.slack.mark()
+    await harness.interaction(_picked(harness, user, card, option["value"]))
+    updated = await harness.slack.wait_for("response_url", lambda c: c.contains("Ada Lovelace"), since=mark)
+    assert Action.THREAD_SAVE_APPROVE in [
+        e.get("action_id") for b in updated.args["blocks"] for e in b.get("elements", [])
+    ]
+
+    await harness.click(user, card, Action.THREAD_SAVE_APPROVE)
+    await harness.settle()
+    assert len(harness.crm_notes(user, ada)) == before + 1
+
+
+async def test_edit_the_note_then_approve_writes_the_edited_note(app_harness: AppHarness) -> None:
+    harness = app_harness
+    user = harness.new_user()
+    ada = harness.crm_person(user, ADA)
+    card = await _save(harness, user, _thread(harness, 2))
+
+    await harness.click(user, card, Action.THREAD_SAVE_EDIT)
+    modal = await harness.slack.wait_for("views.open")
+    assert modal.view["callback_id"] == View.THREAD_SAVE_EDIT_SUBMIT
+    mark = harness.slack.mark()
+    await harness.submit(user, modal, {"thread_save.note": "Ada agreed to the pricing."})
+    await harness.slack.wait_for("response_url", lambda c: c.contains("Ada agreed to the pricing."), since=mark)
+
+    await harness.click(user, card, Action.THREAD_SAVE_APPROVE)
+    await harness.settle()
+    assert harness.crm_notes(user, ada)[0].content == "Ada agreed to the pricing."
+
+
+async def test_someone_else_cannot_approve_the_card(app_harness: AppHarness) -> None:
+    harness = app_harness
+    user, stranger = harness.new_user(), harness.new_user()
+    ada = harness.crm_person(user, ADA)
+    before = len(harness.crm_notes(user, ada))
+    card = await _save(harness, user, _thread(harness, 1))
+
+    await harness.click(stranger, card, Action.THREAD_SAVE_APPROVE)
+    await harness.settle()
+
+    assert len(harness.crm_notes(user, ada)) == before
+
+
+def _picked(harness: AppHarness, user: SlackUser, card: Call, person_id: str) -> dict[str, Any]:
+    (block,) = [b for b in card.blocks if any(e.get("type") == "external_select" for e in b.get("elements", []))]
+    action = {
+        "type": "external_select",
+        "action_id": Action.THREAD_SAVE_PERSON.value,
+        "block_id": block["block_id"],
+        "selected_option": {"value": person_id, "text": {"type": "plain_text", "text": "Ada"}},
+        "action_ts": f"{time.time():.6f}",
+    }
+    return {
+        "type": "block_actions",
+        "user": {"id": user.user_id, "team_id": user.team_id},
+        "team": {"id": user.team_id},
+        "api_app_id": APP_ID,
+        "trigger_id": "1.2.3",
+        "actions": [action],
+        "container": {"type": "message", "message_ts": "1.1", "channel_id": CHANNEL_ID, "is_ephemeral": True},
+        "channel": {"id": CHANNEL_ID},
+        "response_url": harness.slack.new_response_url(),
+    }

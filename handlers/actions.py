@@ -44,7 +44,7 @@ def register(app: AsyncApp, services: Services) -> None:
             if not ids.get("p"):
                 after_ack(services, reply, fail(reply, Notice.EXPIRED), name=name)
                 return
-            person = PersonRef(ids["p"], card_person_name(body), credential_id=ids.get("c") or None)
+            person = PersonRef(ids["p"], card_person_name(body), ids.get("e") or None, ids.get("c") or None)
             view = build(person.id, person.name, person.credential_id, private_metadata=modal_metadata(reply, person))
             after_ack(services, reply, _open(reply, body.get("trigger_id"), view), name=name)
 

@@ -128,6 +128,15 @@ async def connect(reply: Reply, services: Services) -> None:
 
 
 def modal_metadata(reply: Reply, person: PersonRef | None = None) -> str:
-    """private_metadata of our modals: ids only — person, account, channel, thread, and who may submit it."""
-    person_id, credential_id = (person.id, person.credential_id) if person else (None, None)
-    return encode_metadata(p=person_id, c=credential_id, ch=reply.channel_id, t=reply.thread_ts, u=reply.user.user_id)
+    """private_metadata of our modals: ids only — person (id, and email as their key in any account), account,
+    channel, thread, and who may submit it."""
+    if person is None:
+        return encode_metadata(ch=reply.channel_id, t=reply.thread_ts, u=reply.user.user_id)
+    return encode_metadata(
+        p=person.id,
+        e=person.email,
+        c=person.credential_id,
+        ch=reply.channel_id,
+        t=reply.thread_ts,
+        u=reply.user.user_id,
+    )

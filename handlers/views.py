@@ -102,7 +102,7 @@ def _person(picked: str | None, metadata: Mapping[str, str]) -> PersonRef | None
     if picked:
         return PersonRef(picked)
     if metadata.get("p"):
-        return PersonRef(metadata["p"], credential_id=metadata.get("c") or None)
+        return PersonRef(metadata["p"], email=metadata.get("e") or None, credential_id=metadata.get("c") or None)
     return None
 
 

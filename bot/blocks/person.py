@@ -26,6 +26,7 @@ from bot.blocks.text import (
     email_link,
     escape_inline,
     escape_mrkdwn,
+    is_plausible_email,
     link,
     safe_url,
     slack_date,
@@ -129,7 +130,9 @@ def person_card(person: Person, credential: Credential | None) -> list[Block]:
     if credential is not None:
         blocks.append(context(f"From {credential_line(credential)}"))
 
-    ids = encode_value(p=person.id, c=credential.id if credential else None)
+    # The email rides along as the person's key in any account: a write moved to another account finds them by it.
+    email = person.email if is_plausible_email(person.email) else None
+    ids = encode_value(p=person.id, c=credential.id if credential else None, e=email)
     buttons: list[ButtonElement] = []
     if ids is not None:
         buttons.append(button("Add note", Action.PERSON_ADD_NOTE, value=ids, style="primary"))

@@ -90,7 +90,7 @@ def test_person_card_shows_details_notes_tasks_account_and_actions() -> None:
 
     for action in (Action.PERSON_ADD_NOTE, Action.PERSON_CREATE_TASK):
         [button] = check.by_action(blocks, action)
-        assert json.loads(button["value"]) == {"p": "per_1", "c": "cred_hubspot_1"}
+        assert json.loads(button["value"]) == {"p": "per_1", "c": "cred_hubspot_1", "e": "ada@example.com"}
     [open_in_crm] = check.by_action(blocks, Action.PERSON_OPEN_IN_CRM)
     assert open_in_crm["url"] == "https://crm.example/people/1"
 

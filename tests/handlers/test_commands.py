@@ -29,6 +29,7 @@ async def test_overview_posts_the_card_to_the_channel(app_harness: AppHarness) -
     assert decode_value(card.button(Action.PERSON_ADD_NOTE)["value"]) == {
         "p": ada.id,
         "c": app_harness.crm_account(user),
+        "e": ADA,
     }
     assert card.button(Action.PERSON_OPEN_IN_CRM)["url"] == ada.url
 

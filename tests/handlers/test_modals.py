@@ -40,6 +40,7 @@ async def test_add_note_opens_the_note_modal_with_ids_only(app_harness: AppHarne
     ada = app_harness.crm_person(user, ADA)
     assert metadata == {
         "p": ada.id,
+        "e": ADA,
         "c": app_harness.crm_account(user),
         "ch": CHANNEL_ID,
         "t": metadata["t"],  # the card's ts: the confirmation goes in its thread
@@ -136,3 +137,24 @@ async def test_someone_else_submitting_a_users_modal_is_refused(app_harness: App
     assert refusal.text == USER_MESSAGES["not_your_button"]
     assert len(app_harness.crm_notes(owner, ada)) == before
     assert not any(c.contains("Not mine to write") for c in app_harness.slack.calls)
+
+
+async def test_a_note_from_a_card_whose_account_went_away_goes_to_the_same_person_in_the_users_own_account(
+    app_harness: AppHarness,
+) -> None:
+    user = app_harness.new_user(accounts=("hubspot", "salesforce"))
+    hubspot = app_harness.crm_account(user, 0)
+    await app_harness.services.crm.set_default_credential(user, hubspot)
+    card = await _card(app_harness, user)  # Ada as the hubspot account holds her
+    modal = await _open(app_harness, user, card, Action.PERSON_ADD_NOTE)
+    app_harness.sandbox.crm.disconnect(user.default_subject, hubspot)  # meanwhile, in Rollout
+    ada_elsewhere = app_harness.crm_person(user, ADA, account=0)  # the remaining (salesforce) account
+    mark = app_harness.slack.mark()
+
+    await app_harness.submit(user, modal, {fields.NOTE_TEXT: "Renewal signed"})
+    await app_harness.settle()
+
+    notes = app_harness.crm_notes(user, ada_elsewhere)
+    assert [n.content for n in notes].count("Renewal signed") == 1  # found again by email, never by the old id
+    (confirmation,) = app_harness.slack.calls_to("chat.postMessage", since=mark)
+    assert confirmation.contains("Renewal signed")

@@ -19,6 +19,7 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.models.blocks import Block
 from slack_sdk.web.async_client import AsyncWebClient
 
+from bot import feedback
 from bot.agent import Agent, Decided, Edited
 from bot.blocks.approvals import ApprovalStatus, approval_card, approval_edit_modal
 from bot.blocks.elements import to_dicts
@@ -138,6 +139,7 @@ async def record_feedback(services: Services, body: Mapping[str, Any], reply: Re
     where = f"{container.get('channel_id') or reply.channel_id or ''}/{container.get('message_ts') or ''}"
     words = "helpful" if verdict == "helpful" else "not helpful"
     await services.store.activity.record(reply.user, f"Rated an answer {words} ({where})")
+    feedback.count(verdict)
 
 
 # ---- the approval card ---------------------------------------------------------------------------------------

@@ -12,6 +12,7 @@ from bot.blocks.messages import stopped_early_note
 from bot.fakes.anthropic_api import FakeAnthropic, Reply, ToolCall
 from bot.identity import SlackUser
 from bot.ids import Action
+from bot.metrics import REGISTRY
 from handlers.streaming import WAITING_FOR_APPROVAL
 from tests.agent.conftest import llm_settings
 from tests.agent.test_slack import ADA, mention, overview_then, propose
@@ -107,6 +108,7 @@ async def test_a_feedback_click_is_recorded_with_the_answer_once(harness: AppHar
     await harness.event(mention(user, "hi"))
     stop = await harness.slack.wait_for_answer("An answer.")
 
+    counted = _feedback_count("not_helpful")
     click = _feedback_click(harness, user, stop.args["ts"], "not_helpful")
     await harness.interaction(click)
     await harness.interaction(click)  # a double click
@@ -114,6 +116,11 @@ async def test_a_feedback_click_is_recorded_with_the_answer_once(harness: AppHar
 
     recent = await harness.services.store.activity.recent(user)
     assert [entry.text for entry in recent] == [f"Rated an answer not helpful ({CHANNEL_ID}/{stop.args['ts']})"]
+    assert _feedback_count("not_helpful") == counted + 1  # once, in the metrics
+
+
+def _feedback_count(verdict: str) -> float:
+    return REGISTRY.get_sample_value("rollout_bot_answer_feedback_total", {"verdict": verdict}) or 0.0
 
 
 def _feedback_click(harness: AppHarness, user: SlackUser, ts: str, value: str) -> dict[str, Any]:

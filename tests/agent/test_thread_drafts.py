@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 from typing import Any
 
@@ -106,3 +107,27 @@ def _approve_with_ticks(harness: AppHarness, user: SlackUser, card: Call, ticked
         "channel": {"id": CHANNEL_ID},
         "response_url": harness.slack.new_response_url(),
     }
+
+
+async def test_a_300_message_thread_makes_one_card_and_concurrent_approves_write_once(
+    harness: AppHarness, model: FakeAnthropic
+) -> None:
+    user = harness.new_user()
+    ada = harness.crm_person(user, ADA)
+    notes_before, tasks_before = len(harness.crm_notes(user, ada)), len(harness.crm_tasks(user, ada))
+    messages = [{"user": "U0SAM", "text": f"Update {n} on Ada's renewal " + "detail " * 40} for n in range(300)]
+    thread_ts = harness.slack.add_thread(CHANNEL_ID, messages)
+    model.script(Reply(tool_calls=(ToolCall("save_thread_draft", DRAFT),)))
+
+    await harness.event(mention(user, "log this to Ada Lovelace", thread_ts=thread_ts))
+    card = await harness.slack.wait_for("chat.postEphemeral")
+    (request,) = model.requests
+    assert "Update 299 on Ada's renewal" in request.text() and "earlier messages left out" in request.text()
+
+    click = _approve_with_ticks(harness, user, card, ["1"])
+    await asyncio.gather(*(harness.interaction(click) for _ in range(3)))
+    await harness.settle()
+
+    assert len(harness.crm_notes(user, ada)) == notes_before + 1
+    assert [t.title for t in harness.crm_tasks(user, ada)[tasks_before:]] == ["Book the demo"]
+    assert len(harness.slack.calls_to("chat.postMessage")) == 1  # the links, posted in the thread once

@@ -92,11 +92,27 @@ class Connect:
 
 
 @dataclass(frozen=True, slots=True)
+class Disconnect:
+    """Forget what the bot stores for me: my Rollout token, default account and conversation memory."""
+
+
+@dataclass(frozen=True, slots=True)
 class FreeText:
     text: str
 
 
-Command = Help | Overview | ShowPerson | AddNote | CreateTask | CreatePerson | ListCredentials | Connect | FreeText
+Command = (
+    Help
+    | Overview
+    | ShowPerson
+    | AddNote
+    | CreateTask
+    | CreatePerson
+    | ListCredentials
+    | Connect
+    | Disconnect
+    | FreeText
+)
 CrmCommand = Overview | ShowPerson | AddNote | CreateTask | CreatePerson | ListCredentials
 """The commands that can wait for a CRM account and run again; the others never need one."""
 
@@ -162,6 +178,8 @@ _ALIASES = {
     "accounts": "credentials",
     "creds": "credentials",
     "connect": "connect",
+    "disconnect": "disconnect",
+    "forget": "disconnect",
     "help": "help",
 }
 
@@ -180,6 +198,8 @@ def parse(text: str, *, today: date) -> Command:
             return ListCredentials()
         case "connect":
             return Connect()
+        case "disconnect":
+            return Disconnect()
         case "overview":
             query = _unquote(rest)
             return Overview(query) if query else Help("Say who to look up, e.g. `/rollout overview ada@example.com`.")

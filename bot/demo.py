@@ -25,6 +25,7 @@ from bot.blocks.approvals import STATUS_LINES
 from bot.blocks.messages import Notice
 from bot.commands import CrmCommand
 from bot.config import Settings
+from bot.crm import Disconnected
 from bot.identity import SlackUser
 from bot.logs import configure_logging
 from bot.rollout.outcomes import (
@@ -133,7 +134,7 @@ class TextSurface:
     lines: list[str] = field(default_factory=list)
 
     async def show(
-        self, outcome: Outcome, *, waiting: CrmCommand | None = None, credential_id: str | None = None
+        self, outcome: Outcome | Disconnected, *, waiting: CrmCommand | None = None, credential_id: str | None = None
     ) -> None:
         self.lines.append(render(outcome))
 
@@ -205,6 +206,8 @@ def render(outcome: object) -> str:
         case ConnectNeeded(link=link):
             # This terminal is the user's own screen; in Slack the link goes only to their DM.
             return f"Connect or manage your CRM accounts here, then try again:\n  {link}"
+        case Disconnected(token=token, default_account=default, conversations=conversations, messages=messages):
+            return as_text(blocks.disconnected_message(token, default, conversations, messages))
         case Failure(reason=reason, detail=detail):
             return "⚠️ " + blocks.user_message(reason, detail)
     return str(outcome)

@@ -18,6 +18,7 @@ from bot.commands import (
     CreatePerson,
     CreateTask,
     CrmCommand,
+    Disconnect,
     FreeText,
     Help,
     ListCredentials,
@@ -25,7 +26,7 @@ from bot.commands import (
     PersonRef,
     ShowPerson,
 )
-from bot.crm import CrmService
+from bot.crm import CrmService, Disconnected
 from bot.identity import SlackUser
 from bot.ids import SLASH_COMMAND
 from bot.rollout.outcomes import Failure, FailureReason, Matches, Outcome
@@ -73,7 +74,7 @@ class Surface(Protocol):
     def user(self) -> SlackUser: ...
 
     async def show(
-        self, outcome: Outcome, *, waiting: CrmCommand | None = None, credential_id: str | None = None
+        self, outcome: Outcome | Disconnected, *, waiting: CrmCommand | None = None, credential_id: str | None = None
     ) -> None:
         """Show an outcome. `waiting`: what to run again once the user picks or connects a CRM account;
         `credential_id`: the account the request used, carried on pick-list choices."""
@@ -94,6 +95,8 @@ async def run(command: Command, crm: CrmService, surface: Surface) -> None:
             await surface.help(problem)
         case Connect():
             await surface.show(await crm.connect_link(user))
+        case Disconnect():
+            await surface.show(await crm.disconnect(user))
         case FreeText(text=text):
             await surface.free_text(text)
         case ListCredentials():

@@ -21,7 +21,13 @@ from slack_sdk.models.views import View as SlackView
 from slack_sdk.web.async_client import AsyncWebClient
 from slack_sdk.webhook.async_client import AsyncWebhookClient
 
-from bot.blocks.credentials import check_dms_message, connect_dm, credential_picker, credentials_list
+from bot.blocks.credentials import (
+    check_dms_message,
+    connect_dm,
+    credential_picker,
+    credentials_list,
+    disconnected_message,
+)
 from bot.blocks.elements import to_wire
 from bot.blocks.messages import Code, Notice, error_message, help_message, user_message
 from bot.blocks.person import (
@@ -32,6 +38,7 @@ from bot.blocks.person import (
     person_card_text,
     unrecognised_card,
 )
+from bot.crm import Disconnected
 from bot.identity import SlackUser
 from bot.metrics import work_finished
 from bot.rollout.outcomes import (
@@ -141,7 +148,7 @@ class Reply:
 
 
 async def present(
-    outcome: Outcome,
+    outcome: Outcome | Disconnected,
     reply: Reply,
     services: Services,
     *,
@@ -177,6 +184,8 @@ async def present(
             await _send_connect_link(outcome, reply, services, rerun)
         case Failure(reason=reason, detail=detail):
             await fail(reply, reason, detail)
+        case Disconnected(token=token, default_account=default, conversations=conversations, messages=messages):
+            await reply.ephemeral(disconnected_message(token, default, conversations, messages), "Forgotten.")
 
 
 async def fail(reply: Reply, code: Code, detail: str = "") -> None:

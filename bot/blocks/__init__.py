@@ -6,7 +6,13 @@ Every text from the CRM, the user or the model is escaped and cut to Slack's lim
 from __future__ import annotations
 
 from bot.blocks.approvals import approval_card, approval_edit_modal
-from bot.blocks.credentials import check_dms_message, connect_dm, credential_picker, credentials_list
+from bot.blocks.credentials import (
+    check_dms_message,
+    connect_dm,
+    credential_picker,
+    credentials_list,
+    disconnected_message,
+)
 from bot.blocks.elements import to_dicts
 from bot.blocks.fields import read_approval_fields, read_values
 from bot.blocks.home import home_view
@@ -50,6 +56,7 @@ __all__ = [
     "credential_picker",
     "credentials_list",
     "decode_value",
+    "disconnected_message",
     "encode_metadata",
     "encode_value",
     "error_message",

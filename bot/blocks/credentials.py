@@ -78,3 +78,23 @@ def connect_dm(link: str, parked_request_id: str | None, valid_minutes: int | No
 
 def check_dms_message() -> list[Block]:
     return [section("Connect a CRM first — I've sent you a link in a DM.")]
+
+
+def disconnected_message(token: bool, default_account: bool, conversations: int, messages: int) -> list[Block]:
+    """What `/rollout disconnect` forgot, exactly; the CRM connections at Rollout itself stay."""
+    plural = "s" if conversations != 1 else ""
+    forgot = [
+        *(["your stored Rollout token"] if token else []),
+        *(["your default CRM account"] if default_account else []),
+        *([f"{conversations} conversation{plural} with the assistant ({messages} messages)"] if conversations else []),
+    ]
+    if not forgot:
+        return [section("There was nothing stored for you — nothing to forget.")]
+    listed = ", ".join(forgot[:-1]) + (" and " if len(forgot) > 1 else "") + forgot[-1]
+    return [
+        section(f"Done — I forgot {listed}."),
+        context(
+            f"Your CRM accounts stay connected at Rollout; manage them with `{SLASH_COMMAND} connect`. "
+            "The next command starts fresh."
+        ),
+    ]

@@ -94,6 +94,7 @@ def help_message() -> list[Block]:
             f"`{command} person <name> <email>` — create a person",
             f"`{command} credentials` — your connected CRM accounts and which one is the default",
             f"`{command} connect` — connect a CRM",
+            f"`{command} disconnect` — forget your stored token, default account and conversations with me",
             f"`{command} help` — this message",
         )
     )

@@ -87,6 +87,15 @@ def _check_element(element: dict[str, Any]) -> None:
             assert re.fullmatch(r"\d{4}-\d{2}-\d{2}", element["initial_date"])
     elif kind == "external_select":
         assert element.get("min_query_length", 3) >= 1
+    elif kind == "checkboxes":
+        assert 0 < len(element["options"]) <= 10
+        for option in element["options"]:
+            _check_option(option)
+        assert all(chosen in element["options"] for chosen in element.get("initial_options", []))
+    elif kind == "feedback_buttons":
+        for side in ("positive_button", "negative_button"):
+            _check_plain(element[side]["text"], 75, "feedback button text")
+            assert 0 < len(element[side]["value"]) <= 2000
     elif kind not in ("email_text_input",):
         raise AssertionError(f"element type {kind} not checked here")
 
@@ -119,6 +128,10 @@ def _check_block(block: dict[str, Any]) -> None:
     elif kind == "input":
         _check_plain(block["label"], 2000, "input label")
         _check_element(block["element"])
+    elif kind == "context_actions":
+        assert 0 < len(block["elements"]) <= 5
+        for element in block["elements"]:
+            _check_element(element)
     elif kind != "divider":
         raise AssertionError(f"block type {kind} not checked here")
 

@@ -161,7 +161,7 @@ async def measure(
             f"ROLLOUT_POOL_SIZE={rig.pool_limit}, Rollout latency {options.latency * 1000:.0f} ms"
         )
         # Quiet phases first, so the load of one phase never spills into another one's numbers.
-        progress(f"MCP requests and CPU: {options.commands} overviews, pooled and connect-per-request")
+        progress(f"MCP requests: {options.commands} overviews, pooled and connect-per-request")
         mcp = await _phase("MCP requests", _mcp_requests(rig, options, result), result)
         progress(f"CPU: {options.commands} warm overviews, and the unavoidable parts each in a process of its own")
         await _phase("CPU, fresh process", _cpu(rig, options, result, "fresh"), result)

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from handlers import actions, assistant, commands, events, home, shortcuts, threads, views
+from handlers import actions, assistant, commands, events, home, lifecycle, shortcuts, threads, views
 
 if TYPE_CHECKING:
     from slack_bolt.async_app import AsyncApp
 
     from bot.services import Services
 
-SURFACES = (commands, actions, views, shortcuts, threads, home, events, assistant)
+SURFACES = (commands, actions, views, shortcuts, threads, home, events, assistant, lifecycle)
 
 
 def register_all(app: AsyncApp, services: Services) -> None:

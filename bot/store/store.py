@@ -13,6 +13,7 @@ from bot.store.deliveries import DeliveryRepository
 from bot.store.parked import ParkedRequestRepository
 from bot.store.retention import RetentionRepository
 from bot.store.thread_logs import ThreadLogRepository
+from bot.store.teams import TeamRepository
 from bot.store.token_cipher import TokenCipher
 from bot.store.usage import UsageRepository
 from bot.store.users import UserRepository
@@ -30,6 +31,7 @@ class Store:
         self.thread_logs = ThreadLogRepository(database)
         self.retention = RetentionRepository(database)
         self.usage = UsageRepository(database)
+        self.teams = TeamRepository(database)
 
     @classmethod
     async def open(cls, database_url: str, encryption_keys: Sequence[str]) -> Store:

@@ -40,7 +40,7 @@ other than summarise it. Write the note in plain text: what was discussed, decis
 when it matters. Add a task only for a follow-up someone committed to; give its due date (YYYY-MM-DD) only when the
 thread states one. Today is {today}. Answer only by calling the save_thread_draft tool."""
 
-DRAFT_TOOL: dict[str, Any] = {
+DRAFT_TOOL: anthropic.types.ToolParam = {
     "name": "save_thread_draft",
     "description": "The note and tasks drafted from the thread.",
     "input_schema": {
@@ -145,7 +145,7 @@ async def draft_with_model(
             model=model,
             max_tokens=DRAFT_MAX_TOKENS,
             system=DRAFT_SYSTEM.format(today=today.isoformat()),
-            tools=[DRAFT_TOOL],  # type: ignore[list-item]
+            tools=[DRAFT_TOOL],
             tool_choice={"type": "tool", "name": DRAFT_TOOL["name"]},
             messages=[{"role": "user", "content": quoted}],
         )
@@ -163,7 +163,8 @@ def _draft_from(data: dict[str, Any]) -> Draft | None:
     if not note:
         return None
     tasks: list[DraftTask] = []
-    for item in data.get("tasks") if isinstance(data.get("tasks"), list) else []:
+    listed = data.get("tasks")
+    for item in listed if isinstance(listed, list) else []:
         if not isinstance(item, dict) or not str(item.get("title") or "").strip():
             continue
         due = str(item.get("due_date") or "").strip()

@@ -50,7 +50,7 @@ from bot.threads import (
     verbatim_note,
 )
 from handlers.agent_output import send_to_response_url
-from handlers.payloads import actor, click_reply, clicked, clicked_value
+from handlers.payloads import actor, click_reply, clicked, clicked_value, list_at
 from handlers.respond import Reply, after_ack, fail, open_modal, present
 
 if TYPE_CHECKING:
@@ -402,7 +402,7 @@ def _ticked(body: Mapping[str, Any]) -> set[int] | None:
     for block in values.values():
         element = _dict(_dict(block).get(Action.THREAD_SAVE_TASKS.value))
         if element:
-            chosen = element.get("selected_options") if isinstance(element.get("selected_options"), list) else []
+            chosen = list_at(element, "selected_options")
             return {int(o["value"]) for o in chosen if isinstance(o, Mapping) and str(o.get("value", "")).isdigit()}
     return None
 

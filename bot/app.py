@@ -13,8 +13,9 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from aiohttp import web
-from slack_bolt.adapter.aiohttp import to_aiohttp_response
+from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
 from slack_bolt.async_app import AsyncApp
+from slack_bolt.oauth.async_oauth_settings import AsyncOAuthSettings
 from slack_bolt.request.async_request import AsyncBoltRequest
 from slack_sdk.http_retry.builtin_async_handlers import AsyncRateLimitErrorRetryHandler, async_default_handlers
 from slack_sdk.signature import SignatureVerifier
@@ -33,6 +34,8 @@ log = logging.getLogger(__name__)
 
 SLACK_PATH = metrics.SLACK_EVENTS_PATH
 METRICS_PATH = "/metrics"
+INSTALL_PATH = "/slack/install"  # Bolt's defaults, named here for the web routes
+OAUTH_REDIRECT_PATH = "/slack/oauth_redirect"
 
 
 async def build_services(settings: Settings, *, migrate: bool = True) -> Services:
@@ -63,6 +66,9 @@ async def build_services(settings: Settings, *, migrate: bool = True) -> Service
     metrics.observe_pool(pool)
     crm = CrmService(rollout, store, tokens, settings.rollout_mcp_url)
     services = Services(settings, store, tokens, pool, rollout, crm, BackgroundWork())
+    if settings.oauth_enabled:
+        assert settings.slack_client_id is not None
+        services.installations = store.slack_installations(settings.slack_client_id)
     if settings.llm_enabled:
         from bot.agent import build_agent  # imported only when configured: the no-LLM commands don't need it
 
@@ -72,9 +78,8 @@ async def build_services(settings: Settings, *, migrate: bool = True) -> Service
 
 def build_slack_app(settings: Settings, services: Services) -> AsyncApp:
     settings.require_slack()
-    assert settings.slack_bot_token is not None and settings.slack_signing_secret is not None
+    assert settings.slack_signing_secret is not None
     client_options: dict[str, Any] = {
-        "token": settings.slack_bot_token.get_secret_value(),
         # Slack answers 429 before doing anything, so waiting Retry-After and sending again cannot duplicate a post.
         "retry_handlers": [
             metrics.SlackResponseMeter(),  # first, so it sees every response, including the 429s retried below
@@ -84,9 +89,28 @@ def build_slack_app(settings: Settings, services: Services) -> AsyncApp:
     }
     if settings.slack_api_url:
         client_options["base_url"] = settings.slack_api_url.rstrip("/") + "/"
+    oauth: AsyncOAuthSettings | None = None
+    if services.installations is not None:
+        # Many workspaces: each request's bot token comes from its installation (refreshed by Bolt before it expires
+        # when token rotation is on); /slack/install and /slack/oauth_redirect run the "Add to Slack" flow.
+        assert settings.slack_client_id is not None and settings.slack_client_secret is not None
+        oauth = AsyncOAuthSettings(
+            client_id=settings.slack_client_id,
+            client_secret=settings.slack_client_secret.get_secret_value(),
+            scopes=[scope.strip() for scope in settings.slack_scopes.split(",") if scope.strip()],
+            redirect_uri=settings.slack_redirect_uri,
+            installation_store=services.installations,
+            state_store=services.store.slack_oauth_states(),
+        )
+    else:
+        assert settings.slack_bot_token is not None
+        client_options["token"] = settings.slack_bot_token.get_secret_value()
     app = AsyncApp(
         client=AsyncWebClient(**client_options),
         signing_secret=settings.slack_signing_secret.get_secret_value(),
+        oauth_settings=oauth,
+        # Given to the app itself too, so the authorization (and its token rotation) uses the client above.
+        installation_store=services.installations,
         logger=logging.getLogger("bot.slack"),
     )
     app.use(metrics.bolt_request_context)
@@ -116,6 +140,15 @@ def build_web_app(slack_app: AsyncApp, services: Services) -> web.Application:
             return web.json_response({"error": "bad request"}, status=400)
         return await to_aiohttp_response(await slack_app.async_dispatch(bolt_request))
 
+    async def install(request: web.Request) -> web.Response:
+        # The "Add to Slack" page and Slack's redirect back: plain GETs, no signature; Bolt checks the OAuth state.
+        assert slack_app.oauth_flow is not None
+        return await to_aiohttp_response(await slack_app.oauth_flow.handle_installation(await to_bolt_request(request)))
+
+    async def oauth_redirect(request: web.Request) -> web.Response:
+        assert slack_app.oauth_flow is not None
+        return await to_aiohttp_response(await slack_app.oauth_flow.handle_callback(await to_bolt_request(request)))
+
     async def healthz(_: web.Request) -> web.Response:
         return web.json_response({"ok": True})
 
@@ -125,6 +158,9 @@ def build_web_app(slack_app: AsyncApp, services: Services) -> web.Application:
     web_app = web.Application(middlewares=[metrics.time_slack_acks])
     web_app.router.add_post(SLACK_PATH, slack_events)
     web_app.router.add_get("/healthz", healthz)
+    if services.installations is not None:
+        web_app.router.add_get(INSTALL_PATH, install)
+        web_app.router.add_get(OAUTH_REDIRECT_PATH, oauth_redirect)
     if services.settings.metrics_port is None:
         web_app.router.add_get(METRICS_PATH, metrics.metrics_endpoint)
     web_app.on_cleanup.append(on_cleanup)

@@ -13,12 +13,30 @@ from bot.rollout.tools import Capability
 
 DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///./rollout-bot.db"
 DEFAULT_MODEL = "claude-sonnet-5-5"
+# The bot scopes an "Add to Slack" install asks for: manifest.yml's (tests/handlers/test_install.py keeps them equal).
+DEFAULT_BOT_SCOPES = ",".join(
+    (
+        "app_mentions:read",
+        "assistant:write",
+        "channels:history",
+        "channels:read",
+        "chat:write",
+        "chat:write.public",
+        "commands",
+        "groups:history",
+        "im:history",
+        "im:write",
+        "users:read",
+    )
+)
 MIN_SECRET_BYTES = 64  # HS512 wants a key at least as long as its output; PyJWT warns below this.
 
 # What to put in each variable, for the one-line start-up error.
 _HINTS: dict[str, str] = {
     "SLACK_BOT_TOKEN": "the Bot User OAuth Token (xoxb-...) from your Slack app's OAuth & Permissions page",
     "SLACK_SIGNING_SECRET": "the Signing Secret from your Slack app's Basic Information page",
+    "SLACK_CLIENT_ID": "the Client ID from your Slack app's Basic Information page (with SLACK_CLIENT_SECRET)",
+    "SLACK_CLIENT_SECRET": "the Client Secret from your Slack app's Basic Information page (with SLACK_CLIENT_ID)",
     "SLACK_APP_TOKEN": "an app-level token (xapp-...) with connections:write, or unset it to serve over HTTP",
     "ROLLOUT_CLIENT_ID": "your Rollout Client ID",
     "ROLLOUT_CLIENT_SECRET": f"your Rollout Client Secret (at least {MIN_SECRET_BYTES} bytes)",
@@ -42,6 +60,12 @@ class Settings(BaseSettings):
     slack_signing_secret: SecretStr | None = None
     slack_app_token: SecretStr | None = None
     slack_api_url: str | None = None  # base URL of the Slack Web API; tests point it at a fake
+    # Installing in many workspaces ("Add to Slack"): with both set, bot tokens come from OAuth installs, not
+    # SLACK_BOT_TOKEN.
+    slack_client_id: str | None = None
+    slack_client_secret: SecretStr | None = None
+    slack_redirect_uri: str | None = None  # https://YOUR-HOST/slack/oauth_redirect, if more than one is registered
+    slack_scopes: str = DEFAULT_BOT_SCOPES  # comma-separated, as in manifest.yml
 
     anthropic_api_key: SecretStr | None = None
     anthropic_base_url: str | None = None
@@ -133,7 +157,16 @@ class Settings(BaseSettings):
             except ValueError:
                 raise _config_error("ENCRYPTION_KEY", "is not a valid Fernet key") from None
 
+    @property
+    def oauth_enabled(self) -> bool:
+        return bool(self.slack_client_id) and bool(
+            self.slack_client_secret and self.slack_client_secret.get_secret_value()
+        )
+
     def require_slack(self) -> None:
+        if self.slack_client_id or self.slack_client_secret:
+            _require(self, "SLACK_CLIENT_ID", "SLACK_CLIENT_SECRET", "SLACK_SIGNING_SECRET")
+            return
         _require(self, "SLACK_BOT_TOKEN", "SLACK_SIGNING_SECRET")
 
     def require_serve(self) -> None:

@@ -152,6 +152,10 @@ class FakeSlackApi(LoopbackServer):
         self.channel_names: dict[str, str] = {}
         self.hidden_channels: set[str] = set()
         self._threads: dict[tuple[str, str], list[dict[str, Any]]] = {}
+        # OAuth installs: codes waiting for oauth.v2.access, and the bot tokens it issued (token → team id).
+        self._codes: dict[str, dict[str, Any]] = {}
+        self.issued_tokens: dict[str, str] = {}
+        self.token_lifetime: int | None = 43200  # expires_in of issued tokens (rotation on); None: no rotation
 
     # ---- lifecycle ---------------------------------------------------------------------------------------------
 
@@ -239,6 +243,42 @@ class FakeSlackApi(LoopbackServer):
         default_error = {429: "ratelimited", 200: "internal_error"}.get(status, "fatal_error")
         self._faults[method].append(_Fault(status, error or default_error, retry_after if status == 429 else None))
 
+    def oauth_code(self, team_id: str, user_id: str, *, enterprise_id: str | None = None) -> str:
+        """A code Slack would put on the OAuth redirect after `user_id` installed the app in `team_id`."""
+        code = f"code-{uuid.uuid4().hex[:12]}"
+        self._codes[code] = {"team_id": team_id, "user_id": user_id, "enterprise_id": enterprise_id}
+        return code
+
+    def _oauth_access(self, args: dict[str, Any]) -> dict[str, Any]:
+        if args.get("grant_type") == "refresh_token":
+            team_id = self.issued_tokens.get(f"refresh:{args.get('refresh_token')}")
+            if team_id is None:
+                return {"ok": False, "error": "invalid_refresh_token"}
+            grant: dict[str, Any] | None = {"team_id": team_id, "user_id": None, "enterprise_id": None}
+        else:
+            grant = self._codes.pop(str(args.get("code")), None)
+        if grant is None:
+            return {"ok": False, "error": "invalid_code"}
+        token = f"xoxb-{grant['team_id']}-{uuid.uuid4().hex[:12]}"
+        self.issued_tokens[token] = grant["team_id"]
+        answer: dict[str, Any] = {
+            "ok": True,
+            "app_id": "A0FAKE",
+            "authed_user": {"id": grant["user_id"]},
+            "scope": ",".join(self.scopes or ("commands", "chat:write")),
+            "token_type": "bot",
+            "access_token": token,
+            "bot_user_id": self.bot_user_id,
+            "team": {"id": grant["team_id"], "name": f"Workspace {grant['team_id']}"},
+            "enterprise": {"id": grant["enterprise_id"], "name": "Org"} if grant["enterprise_id"] else None,
+            "is_enterprise_install": False,
+        }
+        if self.token_lifetime is not None:
+            refresh = f"xoxe-1-{uuid.uuid4().hex}"
+            self.issued_tokens[f"refresh:{refresh}"] = grant["team_id"]
+            answer |= {"refresh_token": refresh, "expires_in": self.token_lifetime}
+        return answer
+
     def clear(self) -> None:
         """Forget recorded calls, pending faults, streams and threads (between tests sharing one fake)."""
         self._calls.clear()
@@ -292,13 +332,17 @@ class FakeSlackApi(LoopbackServer):
         method = request.match_info["method"]
         args = await _read_args(request)
         token = args.pop("token", None) or _bearer(request.headers.get("Authorization", ""))
+        if method == "auth.test" and token in self.issued_tokens:
+            args["_team"] = self.issued_tokens[token]  # an installed workspace's token: auth.test names that workspace
         fault = self._take_fault(method)
         headers: dict[str, str] = {}
         if fault is not None:
             status, body = fault.status, {"ok": False, "error": fault.error}
             if fault.retry_after is not None:
                 headers["Retry-After"] = str(fault.retry_after)
-        elif self._bot_token is not None and token != self._bot_token:
+        elif method == "oauth.v2.access":  # authenticated by the app's client id and secret, not a token
+            status, body = 200, self._oauth_access(args)
+        elif self._bot_token is not None and token != self._bot_token and token not in self.issued_tokens:
             status, body = 200, {"ok": False, "error": "invalid_auth"}
         else:
             status, body = 200, self._answer(method, args)
@@ -341,7 +385,7 @@ class FakeSlackApi(LoopbackServer):
                     "url": "https://fake.slack.test/",
                     "team": "Fake workspace",
                     "user": "rollout",
-                    "team_id": self.team_id,
+                    "team_id": args.pop("_team", self.team_id),
                     "user_id": self.bot_user_id,
                     "bot_id": self.bot_id,
                     "is_enterprise_install": False,

@@ -10,10 +10,11 @@ from bot.store.approvals import ApprovalRepository
 from bot.store.conversations import ConversationRepository
 from bot.store.database import Database
 from bot.store.deliveries import DeliveryRepository
+from bot.store.installs import EncryptedInstallationStore, OAuthStateStore
 from bot.store.parked import ParkedRequestRepository
 from bot.store.retention import RetentionRepository
-from bot.store.thread_logs import ThreadLogRepository
 from bot.store.teams import TeamRepository
+from bot.store.thread_logs import ThreadLogRepository
 from bot.store.token_cipher import TokenCipher
 from bot.store.usage import UsageRepository
 from bot.store.users import UserRepository
@@ -22,6 +23,7 @@ from bot.store.users import UserRepository
 class Store:
     def __init__(self, database: Database, cipher: TokenCipher) -> None:
         self._database = database
+        self._cipher = cipher
         self.users = UserRepository(database, cipher)
         self.deliveries = DeliveryRepository(database)
         self.conversations = ConversationRepository(database)
@@ -50,6 +52,13 @@ class Store:
     async def reencrypt_tokens(self) -> int:
         """After putting a new key first: rewrite every stored token under it, so old keys can be dropped."""
         return await self.users.reencrypt_tokens()
+
+    def slack_installations(self, client_id: str) -> EncryptedInstallationStore:
+        """Where OAuth installs keep their (encrypted) bot tokens: slack_sdk's store on this database."""
+        return EncryptedInstallationStore(client_id, self._database, self._cipher)
+
+    def slack_oauth_states(self) -> OAuthStateStore:
+        return OAuthStateStore(self._database)
 
     async def close(self) -> None:
         await self._database.dispose()

@@ -35,10 +35,16 @@ REGISTRY = CollectorRegistry()
 SLACK_EVENTS_PATH = "/slack/events"
 CONTENT_TYPE = CONTENT_TYPE_LATEST
 
-# The words `/rollout` understands; anything else counts as free text, so typed words never become a label.
-SUBCOMMANDS = frozenset(
-    {"overview", "note", "task", "person", "credentials", "connect", "disconnect", "help", "account", "accounts"}
-)
+# The words `/rollout` understands (and their aliases, as bot/commands.py reads them); anything else counts as free
+# text, so words people type never become a label.
+SUBCOMMANDS = {
+    **dict.fromkeys(("overview", "show", "lookup", "find", "who"), "overview"),
+    **dict.fromkeys(("task", "todo"), "task"),
+    **dict.fromkeys(("person", "contact"), "person"),
+    **dict.fromkeys(("credentials", "accounts", "creds"), "credentials"),
+    **dict.fromkeys(("disconnect", "forget"), "disconnect"),
+    **{word: word for word in ("note", "connect", "help")},
+}
 
 SLACK_REQUESTS = Counter(
     "rollout_bot_slack_requests", "Slack deliveries received, by kind", ["kind"], registry=REGISTRY
@@ -131,7 +137,7 @@ def describe_delivery(context: RequestContext, body: Mapping[str, Any]) -> None:
         context.kind = "command"
         words = str(body.get("text") or "").split()
         first = words[0].lower() if words else "help"
-        context.command = first if first in SUBCOMMANDS else "free_text"
+        context.command = SUBCOMMANDS.get(first, "free_text")
     elif body.get("type") == "event_callback":
         event = body.get("event")
         context.kind = f"event:{event.get('type')}" if isinstance(event, Mapping) else "event"

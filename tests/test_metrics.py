@@ -44,6 +44,8 @@ async def test_metrics_count_a_scripted_run_without_naming_anyone(app_harness: A
     await app_harness.command(user, f"overview {ADA}")
     await app_harness.slack.wait_for("response_url", lambda call: "Ada Lovelace" in call.text)
     await app_harness.command(user, "help")
+    await app_harness.command(user, "Forget")  # an alias: counted as what it means
+    await app_harness.command(user, "whatever happened to zebra-7")  # free text: the words never become a label
     app_harness.slack.fail_next("views.publish", status=429, retry_after=0)  # retried, then published
     await app_harness.event({"type": "app_home_opened", "user": user.user_id, "channel": "D1", "tab": "home"})
     await app_harness.slack.wait_for("views.publish", lambda call: call.ok)
@@ -54,10 +56,12 @@ async def test_metrics_count_a_scripted_run_without_naming_anyone(app_harness: A
     after, text = await _scrape(app_harness)
     assert _delta(before, after, "rollout_bot_commands_total", kind="overview", outcome="ok") == 1
     assert _delta(before, after, "rollout_bot_commands_total", kind="help", outcome="ok") == 1
-    assert _delta(before, after, "rollout_bot_slack_requests_total", kind="command") == 2
+    assert _delta(before, after, "rollout_bot_commands_total", kind="disconnect", outcome="ok") == 1
+    assert _delta(before, after, "rollout_bot_commands_total", kind="free_text", outcome="ok") == 1
+    assert _delta(before, after, "rollout_bot_slack_requests_total", kind="command") == 4
     assert _delta(before, after, "rollout_bot_slack_requests_total", kind="event:app_home_opened") == 2
-    assert _delta(before, after, "rollout_bot_slack_ack_seconds_count", kind="command") == 2
-    assert _delta(before, after, "rollout_bot_after_ack_seconds_count", work="slash command") == 2
+    assert _delta(before, after, "rollout_bot_slack_ack_seconds_count", kind="command") == 4
+    assert _delta(before, after, "rollout_bot_after_ack_seconds_count", work="slash command") == 4
     assert _delta(before, after, "rollout_bot_mcp_calls_total", tool="get_person_overview", outcome="ok") >= 1
     assert _delta(before, after, "rollout_bot_mcp_calls_total", tool="list_credentials", outcome="ok") >= 0
     assert _delta(before, after, "rollout_bot_rollout_tokens_minted_total") >= 1  # a new user's first token
@@ -68,7 +72,7 @@ async def test_metrics_count_a_scripted_run_without_naming_anyone(app_harness: A
     assert after[("rollout_bot_mcp_pool_sessions", ())] >= 1
     assert after[("rollout_bot_mcp_http_requests", ())] > before.get(("rollout_bot_mcp_http_requests", ()), 0)
     # Kinds, tools and outcomes only: no user, team or CRM content anywhere in the scrape.
-    for needle in (user.user_id, user.team_id, "Ada", "Lovelace", "analytical-engines"):
+    for needle in (user.user_id, user.team_id, "Ada", "Lovelace", "analytical-engines", "zebra", "whatever"):
         assert needle not in text
 
 

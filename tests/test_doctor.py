@@ -179,7 +179,7 @@ async def test_either_era_and_every_page_of_tools(slack: FakeSlackApi, protocol:
 
 
 async def test_missing_scopes_fail_and_extra_ones_are_a_note(sandbox: RunningSandbox, slack: FakeSlackApi) -> None:
-    slack.scopes = (*[s for s in MANIFEST_SCOPES if s not in ("commands", "users:read")], "channels:read")
+    slack.scopes = (*[s for s in MANIFEST_SCOPES if s not in ("commands", "users:read")], "reactions:write")
 
     code, output = await run(settings_for(sandbox, slack))
 
@@ -188,7 +188,7 @@ async def test_missing_scopes_fail_and_extra_ones_are_a_note(sandbox: RunningSan
         "✗ scopes missing: commands, users:read — add them under OAuth & Permissions (or update the app from "
         "manifest.yml) and reinstall the app"
     ]
-    assert "· granted but not in manifest.yml: channels:read" in output
+    assert "· granted but not in manifest.yml: reactions:write" in output
 
 
 async def test_no_scopes_header_is_a_problem(sandbox: RunningSandbox, slack: FakeSlackApi) -> None:

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
@@ -21,6 +21,7 @@ from bot.rollout.outcomes import (
     ConnectNeeded,
     Created,
     Credentials,
+    Disconnected,
     Failure,
     FailureReason,
     Matches,
@@ -34,20 +35,6 @@ from bot.store import Store
 
 T = TypeVar("T")
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
-
-
-@dataclass(frozen=True, slots=True)
-class Disconnected:
-    """What `/rollout disconnect` deleted, so the reply can say exactly that."""
-
-    token: bool  # a stored Rollout token
-    default_account: bool  # the default CRM account choice
-    conversations: int  # conversations with the assistant the user started
-    messages: int  # their stored messages
-
-    @property
-    def anything(self) -> bool:
-        return self.token or self.default_account or self.conversations > 0
 
 
 class CrmService:

@@ -23,22 +23,18 @@ from bot.agent.results import Decided, TurnResult
 from bot.app import build_services
 from bot.blocks.approvals import STATUS_LINES
 from bot.blocks.messages import Notice
+from bot.blocks.outcomes import outcome_message
 from bot.commands import CrmCommand
 from bot.config import Settings
-from bot.crm import Disconnected
 from bot.identity import SlackUser
 from bot.logs import configure_logging
 from bot.rollout.outcomes import (
     ChooseCredential,
     ConnectNeeded,
-    Created,
     Credentials,
     Failure,
     Matches,
-    NotFound,
     Outcome,
-    PersonOverview,
-    Unrecognised,
 )
 from bot.runner import Form, run
 from bot.sandbox import SandboxCrm, start_sandbox
@@ -134,7 +130,7 @@ class TextSurface:
     lines: list[str] = field(default_factory=list)
 
     async def show(
-        self, outcome: Outcome | Disconnected, *, waiting: CrmCommand | None = None, credential_id: str | None = None
+        self, outcome: Outcome, *, waiting: CrmCommand | None = None, credential_id: str | None = None
     ) -> None:
         self.lines.append(render(outcome))
 
@@ -186,31 +182,23 @@ def _decision(decided: Decided) -> str:
 _REFUSALS = {"missing": Notice.EXPIRED, "not_yours": Notice.NOT_YOUR_BUTTON, "in_progress": Notice.WRITE_IN_PROGRESS}
 
 
-def render(outcome: object) -> str:
+def render(outcome: Outcome) -> str:
+    """An outcome as the terminal shows it: the same message as in Slack, as text, with what to type to pick."""
     match outcome:
-        case PersonOverview(person=person, credential=credential):
-            return as_text(blocks.person_card(person, credential))
-        case Matches(query=query, people=people):
-            return as_text(blocks.match_picker(query, people, None)) + "\n(type: overview <email> to pick one)"
-        case NotFound(query=query):
-            return as_text(blocks.not_found_message(query))
-        case Unrecognised(query=query, text=text):
-            return as_text(blocks.unrecognised_card(query, text))
-        case Created():
-            return as_text(blocks.created_message(outcome))
-        case Credentials(credentials=credentials, default_id=default_id):
-            return as_text(blocks.credentials_list(credentials, default_id)) + "\n(type: use <credential id>)"
-        case ChooseCredential(credentials=credentials):
-            ids = ", ".join(c.id for c in credentials)
-            return as_text(blocks.credential_picker(credentials, None)) + f"\n(type: use <one of {ids}>)"
         case ConnectNeeded(link=link):
             # This terminal is the user's own screen; in Slack the link goes only to their DM.
             return f"Connect or manage your CRM accounts here, then try again:\n  {link}"
-        case Disconnected(token=token, default_account=default, conversations=conversations, messages=messages):
-            return as_text(blocks.disconnected_message(token, default, conversations, messages))
         case Failure(reason=reason, detail=detail):
             return "⚠️ " + blocks.user_message(reason, detail)
-    return str(outcome)
+    shown = as_text(outcome_message(outcome).blocks)
+    match outcome:
+        case Matches():
+            return shown + "\n(type: overview <email> to pick one)"
+        case Credentials():
+            return shown + "\n(type: use <credential id>)"
+        case ChooseCredential(credentials=credentials):
+            return shown + f"\n(type: use <one of {', '.join(c.id for c in credentials)}>)"
+    return shown
 
 
 def as_text(block_list: Sequence[Block]) -> str:

@@ -26,7 +26,7 @@ from bot.commands import (
     PersonRef,
     ShowPerson,
 )
-from bot.crm import CrmService, Disconnected
+from bot.crm import CrmService
 from bot.identity import SlackUser
 from bot.ids import SLASH_COMMAND
 from bot.rollout.outcomes import Failure, FailureReason, Matches, Outcome
@@ -74,7 +74,7 @@ class Surface(Protocol):
     def user(self) -> SlackUser: ...
 
     async def show(
-        self, outcome: Outcome | Disconnected, *, waiting: CrmCommand | None = None, credential_id: str | None = None
+        self, outcome: Outcome, *, waiting: CrmCommand | None = None, credential_id: str | None = None
     ) -> None:
         """Show an outcome. `waiting`: what to run again once the user picks or connects a CRM account;
         `credential_id`: the account the request used, carried on pick-list choices."""

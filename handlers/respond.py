@@ -21,38 +21,13 @@ from slack_sdk.models.views import View as SlackView
 from slack_sdk.web.async_client import AsyncWebClient
 from slack_sdk.webhook.async_client import AsyncWebhookClient
 
-from bot.blocks.credentials import (
-    check_dms_message,
-    connect_dm,
-    credential_picker,
-    credentials_list,
-    disconnected_message,
-)
+from bot.blocks.credentials import check_dms_message
 from bot.blocks.elements import to_wire
 from bot.blocks.messages import Code, Notice, error_message, help_message, user_message
-from bot.blocks.person import (
-    created_message,
-    match_picker,
-    not_found_message,
-    person_card,
-    person_card_text,
-    unrecognised_card,
-)
-from bot.crm import Disconnected
+from bot.blocks.outcomes import outcome_message
 from bot.identity import SlackUser
 from bot.metrics import work_finished
-from bot.rollout.outcomes import (
-    ChooseCredential,
-    ConnectNeeded,
-    Created,
-    Credentials,
-    Failure,
-    Matches,
-    NotFound,
-    Outcome,
-    PersonOverview,
-    Unrecognised,
-)
+from bot.rollout.outcomes import ChooseCredential, ConnectNeeded, Created, Outcome, PersonOverview
 
 if TYPE_CHECKING:
     from bot.services import Services
@@ -148,7 +123,7 @@ class Reply:
 
 
 async def present(
-    outcome: Outcome | Disconnected,
+    outcome: Outcome,
     reply: Reply,
     services: Services,
     *,
@@ -162,30 +137,22 @@ async def present(
     credential_id: the account the request used, carried on pick-list buttons.
     """
     match outcome:
-        case PersonOverview(person=person, credential=credential):
-            await reply.post(person_card(person, credential), person_card_text(person))
-        case Matches(query=query, people=people):
-            await reply.ephemeral(match_picker(query, people, credential_id), "Several people match — which one?")
-        case NotFound(query=query):
-            await reply.ephemeral(not_found_message(query), "No one in your CRM matches that.")
-        case Unrecognised(query=query, text=text):
-            await reply.ephemeral(unrecognised_card(query, text), "Here is what Rollout answered.")
-        case Created():
-            blocks = created_message(outcome)
-            text = f"{outcome.kind.capitalize()} created."
-            # A thread means the request came from a card in a channel: the confirmation joins the card's thread.
-            await (reply.post(blocks, text) if reply.thread_ts else reply.ephemeral(blocks, text))
-        case Credentials(credentials=credentials, default_id=default_id):
-            await reply.ephemeral(credentials_list(credentials, default_id), "Your CRM accounts")
-        case ChooseCredential(credentials=credentials):
+        case ChooseCredential():
             parked = await _park(services, reply.user, rerun)
-            await reply.ephemeral(credential_picker(credentials, parked), "Pick which CRM account to use.")
+            shown = outcome_message(outcome, parked=parked)
+            await reply.ephemeral(shown.blocks, shown.text)
         case ConnectNeeded():
             await _send_connect_link(outcome, reply, services, rerun)
-        case Failure(reason=reason, detail=detail):
-            await fail(reply, reason, detail)
-        case Disconnected(token=token, default_account=default, conversations=conversations, messages=messages):
-            await reply.ephemeral(disconnected_message(token, default, conversations, messages), "Forgotten.")
+        case PersonOverview():
+            shown = outcome_message(outcome)
+            await reply.post(shown.blocks, shown.text)
+        case Created() if reply.thread_ts:
+            # A thread means the request came from a card in a channel: the confirmation joins the card's thread.
+            shown = outcome_message(outcome)
+            await reply.post(shown.blocks, shown.text)
+        case _:
+            shown = outcome_message(outcome, credential_id=credential_id)
+            await reply.ephemeral(shown.blocks, shown.text)
 
 
 async def fail(reply: Reply, code: Code, detail: str = "") -> None:
@@ -259,9 +226,8 @@ async def _send_connect_link(
     needed: ConnectNeeded, reply: Reply, services: Services, rerun: Mapping[str, Any] | None
 ) -> None:
     """The link embeds the user's token: it goes into their DM as a button and nowhere else, not even a log line."""
-    parked = await _park(services, reply.user, rerun)
-    blocks = connect_dm(needed.link, parked, needed.valid_minutes)
-    dm_channel = await reply.dm(blocks, "Connect your CRM to use Rollout from Slack.")
+    shown = outcome_message(needed, parked=await _park(services, reply.user, rerun))
+    dm_channel = await reply.dm(shown.blocks, shown.text)
     if dm_channel is None:
         await fail(reply, Notice.SLACK_ERROR)
         return

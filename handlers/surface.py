@@ -19,7 +19,6 @@ from bot.blocks.messages import Notice, user_message
 from bot.blocks.modals import message_to_crm_modal, note_modal, person_modal, task_modal
 from bot.blocks.values import encode_metadata
 from bot.commands import Command, Connect, CrmCommand, PersonRef, from_record, to_record
-from bot.crm import Disconnected
 from bot.identity import SlackUser
 from bot.rollout.outcomes import Outcome
 from bot.runner import Form, NoteForm, PersonForm, TaskForm
@@ -41,7 +40,7 @@ class SlackSurface:
         return self.reply.user
 
     async def show(
-        self, outcome: Outcome | Disconnected, *, waiting: CrmCommand | None = None, credential_id: str | None = None
+        self, outcome: Outcome, *, waiting: CrmCommand | None = None, credential_id: str | None = None
     ) -> None:
         parked = None if waiting is None else parked_payload(waiting, self.reply)
         await present(outcome, self.reply, self.services, rerun=parked, credential_id=credential_id)

@@ -128,6 +128,20 @@ class NotFound:
     query: str
 
 
+@dataclass(frozen=True, slots=True)
+class Disconnected:
+    """What `/rollout disconnect` deleted, so the reply can say exactly that."""
+
+    token: bool  # a stored Rollout token
+    default_account: bool  # the default CRM account choice
+    conversations: int  # conversations with the assistant the user started
+    messages: int  # their stored messages
+
+    @property
+    def anything(self) -> bool:
+        return self.token or self.default_account or self.conversations > 0
+
+
 class FailureReason(StrEnum):
     UNREACHABLE = "rollout_unreachable"
     TIMEOUT = "rollout_timeout"
@@ -156,5 +170,6 @@ Outcome = (
     | ChooseCredential
     | ConnectNeeded
     | NotFound
+    | Disconnected
     | Failure
 )

@@ -140,7 +140,7 @@ class ThreadSurface:
                 return
             except SlackApiError as error:
                 log.warning("answer update failed for %s: %s", self.reply.user, _slack_error(error))
-        await self.reply.post(blocks, text)
+        await self._post(blocks, text)  # as a new message, previews still off
 
     async def extra(self, blocks: Sequence[Block], text: str) -> str | None:
         return await self._post(blocks, text)
@@ -225,7 +225,7 @@ class StreamSurface:
             )
         except SlackApiError as error:
             log.warning("answer update failed for %s: %s", self.reply.user, _slack_error(error))
-            await self.reply.post(blocks, text)
+            await ThreadSurface(self.reply, self.clock).extra(blocks, text)  # as a new message, previews still off
 
     async def extra(self, blocks: Sequence[Block], text: str) -> str | None:
         return await ThreadSurface(self.reply, self.clock).extra(blocks, text)

@@ -102,6 +102,23 @@ async def test_when_slack_drops_the_stream_midway_the_whole_answer_replaces_it(
     assert answer.args["ts"] == harness.slack.calls_to("chat.startStream")[0].response["ts"]
 
 
+async def test_an_answer_that_cannot_replace_its_placeholder_is_posted_without_previews(
+    harness: AppHarness, model: FakeAnthropic
+) -> None:
+    harness.slack.fail_next("chat.startStream", status=200, error="channel_type_not_supported")
+    for _ in range(5):  # every chat.update fails: progress and the final answer alike
+        harness.slack.fail_next("chat.update", status=200, error="cant_update_message")
+    model.script(Reply(text="See https://example.com/report for details."))
+    event = mention(harness.new_user(), "report?")
+
+    await harness.event(event)
+    await harness.settle()
+
+    (posted,) = [c for c in harness.slack.calls_to("chat.postMessage") if c.contains("example.com/report")]
+    assert posted.args["thread_ts"] == event["ts"]
+    assert posted.args["unfurl_links"] is False and posted.args["unfurl_media"] is False
+
+
 async def test_a_feedback_click_is_recorded_with_the_answer_once(harness: AppHarness, model: FakeAnthropic) -> None:
     user = harness.new_user()
     model.script(Reply(text="An answer."))

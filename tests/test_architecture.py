@@ -61,3 +61,50 @@ def test_handlers_build_no_raw_block_kit(path: Path) -> None:
                 assert not set(types) & {"section", "actions", "header", "context", "modal", "home", "button"}, (
                     f"{relative(path)}:{node.lineno} builds Block Kit by hand; use bot/blocks"
                 )
+
+
+def _module_name(path: Path) -> str:
+    parts = list(path.relative_to(ROOT).with_suffix("").parts)
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def _dependencies(path: Path, known: set[str]) -> set[str]:
+    """Every project module a module imports, wherever the import stands (`if TYPE_CHECKING:` and inside functions
+    too): a dependency is a dependency, however late it loads."""
+    found: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            found.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module:
+            for alias in node.names:
+                submodule = f"{node.module}.{alias.name}"
+                found.add(submodule if submodule in known else node.module)
+    resolved: set[str] = set()
+    for name in found:
+        while name and name not in known:
+            name = name.rpartition(".")[0]
+        if name:
+            resolved.add(name)
+    return resolved - {_module_name(path)}
+
+
+def test_no_import_cycles() -> None:
+    """Dependencies flow one way: handlers → bot, and within bot downward, so no module needs itself to load."""
+    paths = {_module_name(p): p for p in modules("bot") + modules("handlers") if "migrations" not in p.parts}
+    graph = {name: _dependencies(path, set(paths)) for name, path in paths.items()}
+    cycles: list[list[str]] = []
+    state: dict[str, int] = {}  # 1: being visited, 2: done
+
+    def walk(name: str, trail: list[str]) -> None:
+        state[name] = 1
+        for dependency in sorted(graph[name]):
+            if state.get(dependency) == 1:
+                cycles.append([*trail[trail.index(dependency) :], dependency])
+            elif dependency not in state:
+                walk(dependency, [*trail, dependency])
+        state[name] = 2
+
+    for name in sorted(graph):
+        if name not in state:
+            walk(name, [name])
+    assert cycles == [], "import cycles: " + "; ".join(" → ".join(cycle) for cycle in cycles)

@@ -8,6 +8,7 @@ visible to the requester only and nothing is written before their Approve (bot/t
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import re
 from collections.abc import Mapping, Sequence
@@ -38,7 +39,7 @@ from bot.commands import PersonRef
 from bot.crm import person_ref
 from bot.identity import SlackUser
 from bot.ids import Action, Shortcut, View
-from bot.rollout.outcomes import ChooseCredential, ConnectNeeded, Failure, PersonOverview
+from bot.rollout.outcomes import ChooseCredential, ConnectNeeded, Failure, PersonOverview, PersonSummary
 from bot.threads import (
     Draft,
     Saved,
@@ -75,6 +76,8 @@ _REFUSALS: dict[str, Notice] = {
     "already_done": Notice.ALREADY_DONE,
     "in_progress": Notice.WRITE_IN_PROGRESS,
 }
+_NOT_READABLE = frozenset({"not_in_channel", "channel_not_found", "thread_not_found", "missing_scope"})
+OPTIONS_BUDGET_SECONDS = 2.5  # Slack waits 3 s for options
 _SKIPPED_SUBTYPES = frozenset({"channel_join", "channel_leave", "group_join", "group_leave", "bot_message"})
 
 
@@ -128,10 +131,8 @@ def register(app: AsyncApp, services: Services) -> None:
 
     async def person_options(ack: AsyncAck, body: dict[str, Any]) -> None:
         query = str(body.get("value") or "").strip()
-        found = await services.crm.search_people(actor(body), query) if len(query) >= 2 else []
-        people = (
-            [(p.id, f"{p.name} · {p.email}" if p.email else p.name) for p in found] if isinstance(found, list) else []
-        )
+        found = await _search(services, actor(body), query) if len(query) >= 2 else []
+        people = [(p.id, f"{p.name} · {p.email}" if p.email else p.name) for p in found]
         await ack(options=to_dicts(person_options_for(people)))
 
     app.shortcut(Shortcut.SAVE_THREAD.value)(shortcut)
@@ -156,12 +157,30 @@ async def log_from_mention(services: Services, body: Mapping[str, Any], reply: R
     await start_save(services, thread_saves(services), reply, who)
 
 
+async def _search(services: Services, user: SlackUser, query: str) -> list[PersonSummary]:
+    """People matching what was typed, or none when the CRM is slower than Slack waits for options.
+
+    The search runs as background work and is not cancelled on timeout, so a slow Rollout call ends cleanly.
+    """
+    search = services.background.spawn(services.crm.search_people(user, query), name="thread person search")
+    done, _ = await asyncio.wait({search}, timeout=OPTIONS_BUDGET_SECONDS)
+    if not done or search.exception() is not None:
+        return []
+    found = search.result()
+    return found if isinstance(found, list) else []
+
+
 # ---- proposing -------------------------------------------------------------------------------------------------
 
 
 @dataclass(frozen=True, slots=True)
 class _Unreadable:
     """Slack would not let the bot read the thread (a private channel it is not in, or gone)."""
+
+
+@dataclass(frozen=True, slots=True)
+class _SlackBusy:
+    """Slack refused for another reason (still rate limited after waiting, an outage): try again later."""
 
 
 async def start_save(services: Services, saves: ThreadSaves, reply: Reply, who: str | None) -> None:
@@ -171,6 +190,9 @@ async def start_save(services: Services, saves: ThreadSaves, reply: Reply, who: 
     read = await read_thread(reply.client, reply.channel_id, reply.thread_ts, user)
     if isinstance(read, _Unreadable):
         await reply.ephemeral([section(INVITE_FIRST)], INVITE_FIRST)
+        return
+    if isinstance(read, _SlackBusy):
+        await fail(reply, Notice.SLACK_ERROR)
         return
     last = await saves.last_logged(user, reply.channel_id, reply.thread_ts)
     messages = [m for m in read if last is None or float(m.ts) > float(last)]
@@ -201,7 +223,7 @@ async def start_save(services: Services, saves: ThreadSaves, reply: Reply, who: 
 
 async def read_thread(
     client: AsyncWebClient, channel: str, thread_ts: str, user: SlackUser
-) -> list[ThreadMessage] | _Unreadable:
+) -> list[ThreadMessage] | _Unreadable | _SlackBusy:
     """Every message people wrote in the thread, oldest first, with names for the authors."""
     raw: list[Mapping[str, Any]] = []
     cursor: str | None = None
@@ -209,8 +231,9 @@ async def read_thread(
         try:
             page = await client.conversations_replies(channel=channel, ts=thread_ts, limit=PAGE_SIZE, cursor=cursor)
         except SlackApiError as error:
-            log.info("reading a thread failed for %s: %s", user, error.response.get("error"))
-            return _Unreadable()
+            code = str(error.response.get("error") or "")
+            log.info("reading a thread failed for %s: %s", user, code)
+            return _Unreadable() if code in _NOT_READABLE else _SlackBusy()
         raw += [m for m in page.get("messages") or [] if isinstance(m, Mapping)]
         cursor = str((page.get("response_metadata") or {}).get("next_cursor") or "") or None
         if not cursor:

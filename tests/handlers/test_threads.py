@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
+from bot.blocks.messages import USER_MESSAGES, Notice
 from bot.fakes import Call
 from bot.identity import SlackUser
 from bot.ids import Action, Shortcut, View
@@ -90,6 +91,30 @@ async def test_a_rate_limited_read_waits_and_goes_on(app_harness: AppHarness) ->
     card = await _save(harness, user, thread_ts)
 
     assert [c.status for c in harness.slack.calls_to("conversations.replies")] == [429, 200]
+    assert Action.THREAD_SAVE_APPROVE in card.action_ids
+
+
+async def test_a_read_still_rate_limited_after_waiting_says_to_try_again(app_harness: AppHarness) -> None:
+    harness = app_harness
+    for _ in range(3):  # the first try and both of the web client's retries
+        harness.slack.fail_next("conversations.replies", retry_after=0)
+
+    told = await _save(harness, harness.new_user(), _thread(harness, 1))
+
+    assert told.contains(USER_MESSAGES[Notice.SLACK_ERROR]) and not told.contains(INVITE_FIRST)
+
+
+async def test_log_this_in_a_thread_works_without_a_model(app_harness: AppHarness) -> None:
+    harness = app_harness
+    user = harness.new_user()
+    thread_ts = _thread(harness, 1, email=None)
+    ts = "1700008000.000001"
+    event = {"type": "app_mention", "user": user.user_id, "text": "<@U0BOT> log this to Ada Lovelace", "ts": ts}
+
+    await harness.event({**event, "channel": CHANNEL_ID, "thread_ts": thread_ts})
+
+    card = await harness.slack.wait_for("chat.postEphemeral")
+    assert card.contains("Ada Lovelace") and card.contains("User U0SAM: Kick-off with Ada")
     assert Action.THREAD_SAVE_APPROVE in card.action_ids
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Literal
 
-from slack_sdk.models.blocks import Block, InputBlock, PlainTextInputElement
+from slack_sdk.models.blocks import ActionsBlock, Block, InputBlock, PlainTextInputElement
 from slack_sdk.models.views import View as SlackView
 
 from bot.blocks.elements import actions, button, context, fields_sections, pt, section
@@ -73,16 +73,7 @@ def approval_card(
     blocks: list[Block] = [section(f"🤖 *{truncate_mrkdwn(label, 200)}*\n{escape_mrkdwn(summary)}")]
     blocks += _detail_blocks(details)
     if status == "pending":
-        value = encode_value(a=approval_id)
-        if value is None:
-            raise ValueError("approval id too long for a button value")
-        blocks += actions(
-            [
-                button("Approve", Action.APPROVAL_APPROVE, value=value, style="primary"),
-                button("Edit", Action.APPROVAL_EDIT, value=value),
-                button("Cancel", Action.APPROVAL_CANCEL, value=value, style="danger"),
-            ]
-        )
+        blocks += _decision_buttons(approval_id, "Approve", editable=True)
         blocks.append(context("Nothing is written to your CRM until you approve."))
         return blocks
     blocks.append(context(STATUS_LINES[status]))
@@ -90,16 +81,22 @@ def approval_card(
     if result:
         blocks.append(section(result))
     if status == "retry":
-        value = encode_value(a=approval_id)
-        if value is None:
-            raise ValueError("approval id too long for a button value")
-        blocks += actions(
-            [
-                button("Approve again", Action.APPROVAL_APPROVE, value=value, style="primary"),
-                button("Cancel", Action.APPROVAL_CANCEL, value=value, style="danger"),
-            ]
-        )
+        blocks += _decision_buttons(approval_id, "Approve again", editable=False)
     return blocks
+
+
+def _decision_buttons(approval_id: str, approve: str, *, editable: bool) -> list[ActionsBlock]:
+    value = encode_value(a=approval_id)
+    if value is None:
+        raise ValueError("approval id too long for a button value")
+    edit = [button("Edit", Action.APPROVAL_EDIT, value=value)] if editable else []
+    return actions(
+        [
+            button(approve, Action.APPROVAL_APPROVE, value=value, style="primary"),
+            *edit,
+            button("Cancel", Action.APPROVAL_CANCEL, value=value, style="danger"),
+        ]
+    )
 
 
 def _humanise(name: str) -> str:

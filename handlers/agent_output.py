@@ -191,7 +191,7 @@ class StreamSurface:
                 chunks=[{"type": "plan_update", "title": "Thinking…"}],
             )
             ts = str(started.get("ts") or "")
-        except SlackApiError as error:
+        except _STREAM_ERRORS as error:
             ts = ""
             log.info(
                 "streaming refused for %s (%s): answering by updating a message", self.reply.user, _slack_error(error)
@@ -216,14 +216,14 @@ class StreamSurface:
                     channel=stream.channel, ts=stream.ts, chunks=chunks or None, blocks=to_dicts(footer) or None
                 )
                 return
-            except SlackApiError as error:
+            except _STREAM_ERRORS as error:
                 log.warning("ending a stream failed for %s: %s", self.reply.user, _slack_error(error))
         # The streamed message exists but Slack took no more of it: the whole answer replaces it.
         try:
             await self.reply.client.chat_update(
                 channel=stream.channel, ts=stream.ts, blocks=list(with_feedback(blocks, answer)), text=text
             )
-        except SlackApiError as error:
+        except _STREAM_ERRORS as error:
             log.warning("answer update failed for %s: %s", self.reply.user, _slack_error(error))
             await ThreadSurface(self.reply, self.clock).extra(blocks, text)  # as a new message, previews still off
 
@@ -381,5 +381,11 @@ def _fallback(text: str) -> str:
     return escape_mrkdwn(truncate_plain(clean(text, single_line=True), 300)) or NOTHING_TO_SAY
 
 
-def _slack_error(error: SlackApiError) -> str:
-    return str(error.response.get("error") if error.response is not None else "unknown")
+def _slack_error(error: Exception) -> str:
+    if isinstance(error, SlackApiError):
+        return str(error.response.get("error") if error.response is not None else "unknown")
+    return type(error).__name__
+
+
+# Slack refusing, or not answering at all (connection refused, timeout): for a stream, the same.
+_STREAM_ERRORS: tuple[type[Exception], ...] = (SlackApiError, aiohttp.ClientError, TimeoutError)

@@ -15,6 +15,7 @@ import logging
 from collections.abc import Callable, Sequence
 from typing import Any
 
+import aiohttp
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
@@ -160,6 +161,9 @@ class AnswerStream:
                 return
             self.broken = True
             log.warning("streaming an answer failed: %s", error.response.get("error") if error.response else "?")
+        except (aiohttp.ClientError, TimeoutError) as error:  # Slack unreachable: the final answer replaces it
+            self.broken = True
+            log.warning("streaming an answer failed: %s", type(error).__name__)
 
 
 def _task(task_id: str, title: str, status: str) -> Chunk:

@@ -18,6 +18,7 @@ from bot.fakes import Call
 from bot.fakes.anthropic_api import Fail, FakeAnthropic, Reply, ToolCall
 from bot.identity import SlackUser
 from bot.ids import Action
+from bot.sandbox import CrmPerson
 from tests.harness import CHANNEL_ID, AppHarness
 
 ADA = "ada.lovelace@analytical-engines.example"
@@ -119,20 +120,28 @@ async def test_a_model_that_does_not_answer_in_time_leaves_no_stuck_placeholder(
 # ---- a restart between the click and the write -------------------------------------------------------------------
 
 
-async def test_an_approval_claimed_by_a_process_that_died_before_writing_is_written_once(
-    agent_app: AppHarness, model: FakeAnthropic
-) -> None:
-    harness = agent_app
+async def _task_waiting_for_approval(
+    harness: AppHarness, model: FakeAnthropic, title: str
+) -> tuple[SlackUser, CrmPerson, Call, int]:
+    """A mention that ends in an approval card for a task about Ada: the user, Ada, the card, and her tasks before."""
     user = harness.new_user()
     ada = harness.crm_person(user, ADA)
     before = len(harness.crm_tasks(user, ada))
     model.script(
         Reply(tool_calls=(ToolCall("get_person_overview", {"email": ADA}),)),
-        Reply(tool_calls=(ToolCall("create_task", {"personId": ada.id, "title": "Send the contract"}),)),
+        Reply(tool_calls=(ToolCall("create_task", {"personId": ada.id, "title": title}),)),
     )
-    await harness.event(mention(user, "remind me to send Ada the contract"))
+    await harness.event(mention(user, f"remind me: {title}"))
     card = await harness.slack.wait_for("chat.postMessage", lambda call: Action.APPROVAL_APPROVE in call.action_ids)
     await harness.settle()
+    return user, ada, card, before
+
+
+async def test_an_approval_claimed_by_a_process_that_died_before_writing_is_written_once(
+    agent_app: AppHarness, model: FakeAnthropic
+) -> None:
+    harness = agent_app
+    user, ada, card, before = await _task_waiting_for_approval(harness, model, "Send the contract")
     approval_id = decode_value(card.button(Action.APPROVAL_APPROVE)["value"])["a"]
     # Another process took the click (its compare-and-set won) and died before calling Rollout.
     assert await harness.services.store.approvals.transition(
@@ -153,16 +162,7 @@ async def test_approve_again_after_rollout_was_down_writes_once_and_every_click_
     agent_app: AppHarness, model: FakeAnthropic
 ) -> None:
     harness = agent_app
-    user = harness.new_user()
-    ada = harness.crm_person(user, ADA)
-    before = len(harness.crm_tasks(user, ada))
-    model.script(
-        Reply(tool_calls=(ToolCall("get_person_overview", {"email": ADA}),)),
-        Reply(tool_calls=(ToolCall("create_task", {"personId": ada.id, "title": "Send the invoice"}),)),
-    )
-    await harness.event(mention(user, "remind me to send Ada the invoice"))
-    card = await harness.slack.wait_for("chat.postMessage", lambda call: Action.APPROVAL_APPROVE in call.action_ids)
-    await harness.settle()
+    user, ada, card, before = await _task_waiting_for_approval(harness, model, "Send the invoice")
 
     await harness.services.pool.close()  # Rollout goes down with no session open: the write cannot start
     harness.sandbox.set_failure("500")

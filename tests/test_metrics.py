@@ -83,15 +83,19 @@ def json_lines() -> Iterator[io.StringIO]:
     handler = logging.StreamHandler(buffer)
     handler.addFilter(RequestIdFilter())
     handler.setFormatter(JsonFormatter())
-    root = logging.getLogger()
-    level = root.level
+    root, http_client = logging.getLogger(), logging.getLogger("httpx2")
+    levels = root.level, http_client.level
     root.addHandler(handler)
+    # The HTTP client's request lines are what the failing Rollout calls log; configure_logging (run by other tests
+    # in this process) quiets them.
     root.setLevel(logging.INFO)
+    http_client.setLevel(logging.INFO)
     try:
         yield buffer
     finally:
         root.removeHandler(handler)
-        root.setLevel(level)
+        root.setLevel(levels[0])
+        http_client.setLevel(levels[1])
 
 
 async def test_json_logs_carry_the_delivery_id_into_after_ack_work(app_harness: AppHarness, json_lines) -> None:

@@ -196,6 +196,7 @@ class ThreadSave:
     since_last: bool  # an earlier save of this thread exists: this one holds only what came after it
     status: str = "pending"
     links: tuple[str, ...] = ()
+    account: str | None = None  # the CRM account's name, as the person knows it
 
     @classmethod
     def of(cls, record: ApprovalRecord) -> ThreadSave:
@@ -214,6 +215,7 @@ class ThreadSave:
             since_last=bool(args.get("since_last")),
             status=record.status,
             links=tuple((record.result or {}).get("links") or ()),
+            account=str(args["account"]) if args.get("account") else None,
         )
 
     def arguments(self) -> dict[str, Any]:
@@ -235,6 +237,7 @@ class ThreadSave:
             },
             "messages": self.messages,
             "since_last": self.since_last,
+            "account": self.account,
         }
 
     def summary(self) -> str:

@@ -39,7 +39,14 @@ from bot.commands import PersonRef
 from bot.crm import person_ref
 from bot.identity import SlackUser
 from bot.ids import Action, Shortcut, View
-from bot.rollout.outcomes import ChooseCredential, ConnectNeeded, Failure, PersonOverview, PersonSummary
+from bot.rollout.outcomes import (
+    ChooseCredential,
+    ConnectNeeded,
+    Credentials,
+    Failure,
+    PersonOverview,
+    PersonSummary,
+)
 from bot.threads import (
     Draft,
     Saved,
@@ -205,6 +212,7 @@ async def start_save(services: Services, saves: ThreadSaves, reply: Reply, who: 
         await present(person, reply, services)
         return
     draft = await _draft(services, messages)
+    account = await _account_name(services, user, person.credential_id if person else None)
     proposed = ThreadSave(
         id="",
         requester=user,
@@ -216,6 +224,7 @@ async def start_save(services: Services, saves: ThreadSaves, reply: Reply, who: 
         person=person,
         messages=len(messages),
         since_last=last is not None,
+        account=account,
     )
     save = await saves.propose(proposed)
     await reply.ephemeral(thread_save_card(save), thread_save_text(save))
@@ -292,6 +301,16 @@ async def _find_person(
     if isinstance(found, ChooseCredential | ConnectNeeded | Failure):
         return found
     return None  # several or none matched: the requester picks on the card
+
+
+async def _account_name(services: Services, user: SlackUser, credential_id: str | None) -> str | None:
+    """ "Acme HubSpot (hubspot)" for the account the person was found in, or None when Rollout can't say."""
+    listed = await services.crm.credentials(user)
+    if not isinstance(listed, Credentials):
+        return None
+    wanted = credential_id or listed.default_id or (listed.credentials[0].id if len(listed.credentials) == 1 else None)
+    found = next((c for c in listed.credentials if c.id == wanted), None)
+    return f"{found.label} ({found.provider})" if found else None
 
 
 async def _draft(services: Services, messages: Sequence[ThreadMessage]) -> Draft:

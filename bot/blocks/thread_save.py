@@ -51,7 +51,7 @@ def thread_save_card(save: ThreadSave, *, note_line: str | None = None) -> list[
     blocks: list[Block] = [header("Save this thread to your CRM"), context(escape_mrkdwn(intro))]
     if save.person is not None:
         who = escape_inline(save.person.name or save.person.email or save.person.id)
-        account = escape_inline(save.person.credential_id or "your default CRM account")
+        account = escape_inline(save.account or save.person.credential_id or "your default CRM account")
         blocks.append(section(f"*Person:* {who}\n*CRM account:* {account}"))
     elif pending:
         blocks.append(section("*Person:* I couldn't tell who this thread is about — pick them:"))

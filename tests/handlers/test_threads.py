@@ -44,6 +44,7 @@ async def test_a_long_thread_is_read_whole_and_saved_once_after_approve(app_harn
     assert len(pages) == 2 and all(int(p.args["limit"]) == PAGE_SIZE for p in pages)  # 304 messages, paged
     assert card.args["user"] == user.user_id and card.args["thread_ts"] == thread_ts  # the requester only
     assert card.contains("Ada Lovelace") and Action.THREAD_SAVE_APPROVE in card.action_ids
+    assert card.contains("*CRM account:* HubSpot (hubspot)")
     assert len(harness.crm_notes(user, ada)) == notes_before  # nothing written before the click
 
     mark = harness.slack.mark()

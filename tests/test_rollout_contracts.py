@@ -203,3 +203,15 @@ async def test_the_agent_door_hears_no_crm_connected_in_a_normal_result(store: S
             assert isinstance(outcome, ConnectNeeded) and "their-token" not in outcome.link
         finally:
             await crm.pool.close()
+
+
+async def test_a_rollout_link_in_an_error_without_a_code_means_no_crm_connected(store: Store) -> None:
+    async with serve_contract([]) as server:
+        link = f"{server.url.rsplit('/mcp', 1)[0]}/mcp/credentials/their-token"
+        server.tools.extend(standard_tools(create_person=lambda _: result(f"Connect a CRM at {link}", error=True)))
+        crm = Crm(server, store)
+        try:
+            outcome = await crm.service.create_person(SAM, first_name="Grace", last_name=None, email="g@navy.example")
+            assert isinstance(outcome, ConnectNeeded) and "their-token" not in outcome.link
+        finally:
+            await crm.pool.close()

@@ -320,7 +320,7 @@ class ThreadSaves:
             latest = await self.get(save_id, user)
             if isinstance(latest, ThreadSave) and latest.status == "pending":
                 await approvals.transition(save_id, from_status="pending", to_status="expired", now=now)
-                return Saved("expired", latest)
+                return Saved("expired", _replace(latest, status="expired"))
         if not await approvals.claim_write(save_id, now):
             latest = await self.get(save_id, user)
             done = isinstance(latest, ThreadSave) and latest.status == "done"

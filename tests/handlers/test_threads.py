@@ -3,12 +3,18 @@
 from __future__ import annotations
 
 import time
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import sqlalchemy as sa
+
 from bot.blocks.messages import USER_MESSAGES, Notice
+from bot.blocks.thread_save import STATUS_LINES
+from bot.blocks.values import decode_value
 from bot.fakes import Call
 from bot.identity import SlackUser
 from bot.ids import Action, Shortcut, View
+from bot.store.schema import approvals
 from bot.threads import NOTE_LIMIT
 from handlers.threads import INVITE_FIRST, NOTHING_NEW, PAGE_SIZE
 from tests.harness import APP_ID, CHANNEL_ID, AppHarness
@@ -171,6 +177,26 @@ async def test_edit_the_note_then_approve_writes_the_edited_note(app_harness: Ap
     await harness.click(user, card, Action.THREAD_SAVE_APPROVE)
     await harness.settle()
     assert harness.crm_notes(user, ada)[0].content == "Ada agreed to the pricing."
+
+
+async def test_an_expired_card_writes_nothing_and_says_so(app_harness: AppHarness) -> None:
+    harness = app_harness
+    user = harness.new_user()
+    ada = harness.crm_person(user, ADA)
+    before = len(harness.crm_notes(user, ada))
+    card = await _save(harness, user, _thread(harness, 1))
+    save_id = decode_value(card.button(Action.THREAD_SAVE_APPROVE)["value"])["s"]
+    async with harness.services.store._database.engine.begin() as connection:
+        past = datetime.now(UTC) - timedelta(minutes=1)
+        await connection.execute(sa.update(approvals).where(approvals.c.id == save_id).values(expires_at=past))
+
+    mark = harness.slack.mark()
+    await harness.click(user, card, Action.THREAD_SAVE_APPROVE)
+    shown = await harness.slack.wait_for("response_url", since=mark)
+    await harness.settle()
+
+    assert shown.contains(STATUS_LINES["expired"]) and Action.THREAD_SAVE_APPROVE not in str(shown.args["blocks"])
+    assert len(harness.crm_notes(user, ada)) == before
 
 
 async def test_someone_else_cannot_approve_the_card(app_harness: AppHarness) -> None:

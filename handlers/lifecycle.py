@@ -38,9 +38,9 @@ def register(app: AsyncApp, services: Services) -> None:
 
 async def forget_team(services: Services, body: dict[str, Any], why: str) -> None:
     team_id = str(body.get("team_id") or "")
-    if not team_id:
+    enterprise_id = _org_wide_install(body)
+    if not team_id and enterprise_id is None:
         return
-    enterprise_id = body.get("enterprise_id") if body.get("is_enterprise_install") else None
     forgotten = await services.store.teams.forget(team_id, enterprise_id=enterprise_id)
     for user_id in forgotten.user_ids:
         services.tokens.forget(SlackUser(team_id, user_id))  # this process's copy of their Rollout token
@@ -63,3 +63,14 @@ async def forget_user(services: Services, user: SlackUser, enterprise_id: Any) -
         done.default_account,
         done.conversations,
     )
+
+
+def _org_wide_install(body: dict[str, Any]) -> str | None:
+    """The Enterprise Grid organisation, when the app is installed org-wide there (as Bolt reads it)."""
+    authorizations = body.get("authorizations")
+    first = authorizations[0] if isinstance(authorizations, list) and authorizations else None
+    source = first if isinstance(first, dict) and "is_enterprise_install" in first else body
+    if source.get("is_enterprise_install") not in (True, "true"):
+        return None
+    organisation = source.get("enterprise_id") or body.get("enterprise_id")
+    return organisation if isinstance(organisation, str) and organisation else None

@@ -243,10 +243,14 @@ class FakeSlackApi(LoopbackServer):
         default_error = {429: "ratelimited", 200: "internal_error"}.get(status, "fatal_error")
         self._faults[method].append(_Fault(status, error or default_error, retry_after if status == 429 else None))
 
-    def oauth_code(self, team_id: str, user_id: str, *, enterprise_id: str | None = None) -> str:
-        """A code Slack would put on the OAuth redirect after `user_id` installed the app in `team_id`."""
+    def oauth_code(
+        self, team_id: str | None, user_id: str, *, enterprise_id: str | None = None, org_wide: bool = False
+    ) -> str:
+        """A code Slack would put on the OAuth redirect after `user_id` installed the app in `team_id` (or, org-wide,
+        in every workspace of the Enterprise Grid organisation `enterprise_id`)."""
         code = f"code-{uuid.uuid4().hex[:12]}"
-        self._codes[code] = {"team_id": team_id, "user_id": user_id, "enterprise_id": enterprise_id}
+        grant = {"team_id": None if org_wide else team_id, "user_id": user_id, "enterprise_id": enterprise_id}
+        self._codes[code] = {**grant, "org_wide": org_wide}
         return code
 
     def _oauth_access(self, args: dict[str, Any]) -> dict[str, Any]:
@@ -254,13 +258,19 @@ class FakeSlackApi(LoopbackServer):
             team_id = self.issued_tokens.get(f"refresh:{args.get('refresh_token')}")
             if team_id is None:
                 return {"ok": False, "error": "invalid_refresh_token"}
-            grant: dict[str, Any] | None = {"team_id": team_id, "user_id": None, "enterprise_id": None}
+            grant: dict[str, Any] | None = {
+                "team_id": team_id,
+                "user_id": None,
+                "enterprise_id": None,
+                "org_wide": False,
+            }
         else:
             grant = self._codes.pop(str(args.get("code")), None)
         if grant is None:
             return {"ok": False, "error": "invalid_code"}
-        token = f"xoxb-{grant['team_id']}-{uuid.uuid4().hex[:12]}"
-        self.issued_tokens[token] = grant["team_id"]
+        owner = grant["team_id"] or grant["enterprise_id"]
+        token = f"xoxb-{owner}-{uuid.uuid4().hex[:12]}"
+        self.issued_tokens[token] = owner
         answer: dict[str, Any] = {
             "ok": True,
             "app_id": "A0FAKE",
@@ -269,13 +279,13 @@ class FakeSlackApi(LoopbackServer):
             "token_type": "bot",
             "access_token": token,
             "bot_user_id": self.bot_user_id,
-            "team": {"id": grant["team_id"], "name": f"Workspace {grant['team_id']}"},
+            "team": {"id": grant["team_id"], "name": f"Workspace {grant['team_id']}"} if grant["team_id"] else None,
             "enterprise": {"id": grant["enterprise_id"], "name": "Org"} if grant["enterprise_id"] else None,
-            "is_enterprise_install": False,
+            "is_enterprise_install": grant["org_wide"],
         }
         if self.token_lifetime is not None:
             refresh = f"xoxe-1-{uuid.uuid4().hex}"
-            self.issued_tokens[f"refresh:{refresh}"] = grant["team_id"]
+            self.issued_tokens[f"refresh:{refresh}"] = owner
             answer |= {"refresh_token": refresh, "expires_in": self.token_lifetime}
         return answer
 

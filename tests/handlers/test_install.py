@@ -4,6 +4,7 @@ rotating tokens refreshed before they expire. On SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
+import json
 import re
 import uuid
 from collections.abc import AsyncIterator
@@ -48,6 +49,13 @@ async def oauth_app(install_database_url: str) -> AsyncIterator[AppHarness]:
 async def _install(harness: AppHarness, team_id: str) -> SlackUser:
     """Someone in `team_id` clicks Add to Slack, approves, and Slack sends them back with a code."""
     installer = SlackUser(team_id, f"U{uuid.uuid4().hex[:10].upper()}")
+    await _add_to_slack(harness, harness.slack.oauth_code(team_id, installer.user_id))
+    harness.sandbox.crm.set_accounts(installer.default_subject, ["hubspot"])
+    return installer
+
+
+async def _add_to_slack(harness: AppHarness, code: str) -> None:
+    """The browser's part: open the install page, then come back from Slack with `code` and the OAuth state."""
     base = harness.url.removesuffix("/slack/events")
     async with harness.http.get(f"{base}/slack/install") as page:
         assert page.status == 200
@@ -56,12 +64,9 @@ async def _install(harness: AppHarness, team_id: str) -> SlackUser:
         cookies = "; ".join(f"{name}={morsel.value}" for name, morsel in page.cookies.items())
     state = re.search(r"state=([^&\"']+)", html)
     assert state is not None and f"client_id={CLIENT_ID}" in html and cookies
-    code = harness.slack.oauth_code(team_id, installer.user_id)
     params = {"code": code, "state": unquote(state.group(1))}
     async with harness.http.get(f"{base}/slack/oauth_redirect", params=params, headers={"Cookie": cookies}) as done:
         assert done.status == 200, await done.text()
-    harness.sandbox.crm.set_accounts(installer.default_subject, ["hubspot"])
-    return installer
 
 
 async def _home(harness: AppHarness, user: SlackUser) -> int:
@@ -132,3 +137,56 @@ def test_without_client_credentials_one_workspace_runs_on_its_bot_token() -> Non
 def test_the_install_asks_for_the_manifest_scopes() -> None:
     assert DEFAULT_BOT_SCOPES.split(",") == MANIFEST["oauth_config"]["scopes"]["bot"]
     assert MANIFEST["oauth_config"]["redirect_urls"] == ["https://YOUR-HOST/slack/oauth_redirect"]
+
+
+async def test_an_org_wide_install_serves_every_workspace_of_the_org_until_uninstalled(oauth_app: AppHarness) -> None:
+    org = f"E{uuid.uuid4().hex[:8].upper()}"
+    installer = SlackUser(f"TW{uuid.uuid4().hex[:8].upper()}", f"U{uuid.uuid4().hex[:10].upper()}")
+    await _install_org(oauth_app, org, installer)
+    stored = await oauth_app.services.installations.async_find_bot(
+        enterprise_id=org, team_id=None, is_enterprise_install=True
+    )
+    assert stored is not None and stored.team_id is None
+
+    workspaces = [f"TW{uuid.uuid4().hex[:8].upper()}" for _ in range(2)]
+    for team in workspaces:  # any workspace of the organisation, on the one org-level token
+        assert await _org_home(oauth_app, org, SlackUser(team, f"U{uuid.uuid4().hex[:10].upper()}")) == 1
+
+    await _org_event(oauth_app, org, workspaces[0], {"type": "app_uninstalled"})
+    await oauth_app.settle()
+
+    assert await _org_home(oauth_app, org, SlackUser(workspaces[1], "U0LATER")) == 0
+    gone = await oauth_app.services.installations.async_find_bot(
+        enterprise_id=org, team_id=None, is_enterprise_install=True
+    )
+    assert gone is None
+
+
+async def _install_org(harness: AppHarness, org: str, installer: SlackUser) -> None:
+    await _add_to_slack(harness, harness.slack.oauth_code(None, installer.user_id, enterprise_id=org, org_wide=True))
+
+
+async def _org_event(harness: AppHarness, org: str, team_id: str, event: dict[str, object]) -> None:
+    body = {
+        "token": "legacy-verification-token",
+        "team_id": team_id,
+        "enterprise_id": org,
+        "api_app_id": "A0HARNESS",
+        "event": event,
+        "type": "event_callback",
+        "event_id": f"Ev{uuid.uuid4().hex[:12].upper()}",
+        "event_time": 1,
+        "authorizations": [
+            {"enterprise_id": org, "team_id": None, "user_id": "U0BOT", "is_bot": True, "is_enterprise_install": True}
+        ],
+        "is_ext_shared_channel": False,
+    }
+    assert (await harness.send(json.dumps(body), "application/json")).status == 200
+
+
+async def _org_home(harness: AppHarness, org: str, user: SlackUser) -> int:
+    since = harness.slack.mark()
+    event = {"type": "app_home_opened", "user": user.user_id, "channel": "D1", "tab": "home"}
+    await _org_event(harness, org, user.team_id, event)
+    await harness.settle()
+    return len([c for c in harness.slack.calls_to("views.publish", since=since) if c.ok])

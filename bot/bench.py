@@ -150,15 +150,16 @@ async def measure(
 ) -> BenchResult:
     """Run every phase; the table lists ack latency, MCP requests, CPU, LLM use and memory, in that order.
 
-    profile_dir: where to write cProfile dumps of the app process during the warm overviews and the soak (a
-    development aid: profiling slows the app, so the numbers of such a run are not comparable).
+    profile_dir: where to write cProfile dumps (CPU time of its event-loop thread) of the app process during the CPU
+    phases, the soak and the session openings: a development aid, since profiling slows the app, so the numbers of
+    such a run are not comparable.
     """
     result = BenchResult()
     async with _running(options, profile_dir) as rig:
         result.notes.append(
             f"machine: {os.cpu_count()} CPU cores, Python {platform.python_version()}, {platform.machine()}; "
             "processes: this one (load generator, fake Slack API, fake Anthropic API), our app, the floor, the "
-            "Rollout sandbox, the parts; all on 127.0.0.1; "
+            "Rollout sandbox, the parts, and per MCP era a sandbox and an app; all on 127.0.0.1; "
             f"ROLLOUT_POOL_SIZE={rig.pool_limit}, Rollout latency {options.latency * 1000:.0f} ms"
         )
         # Quiet phases first, so the load of one phase never spills into another one's numbers.

@@ -15,7 +15,7 @@ from slack_sdk.models.blocks import (
 )
 from slack_sdk.models.views import View as SlackView
 
-from bot.blocks.elements import actions, button, context, header, pt, section
+from bot.blocks.elements import EMPTY, actions, button, context, header, pt, section
 from bot.blocks.text import (
     MODAL_BUTTON,
     MODAL_TITLE,
@@ -25,6 +25,7 @@ from bot.blocks.text import (
     escape_inline,
     escape_mrkdwn,
     link,
+    truncate_plain,
 )
 from bot.blocks.values import encode_metadata, encode_value
 from bot.ids import Action, View
@@ -108,7 +109,8 @@ def thread_note_modal(save: ThreadSave, response_url: str | None) -> SlackView:
         element=PlainTextInputElement(
             action_id=NOTE_BLOCK,
             multiline=True,
-            initial_value=save.note[:PLAIN_TEXT_INPUT],
+            # Slack counts UTF-16 units: cut by its measure, never inside an emoji or a combined character.
+            initial_value=truncate_plain(save.note, PLAIN_TEXT_INPUT) or EMPTY,
             max_length=PLAIN_TEXT_INPUT,
         ),
     )

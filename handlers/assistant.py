@@ -2,7 +2,7 @@
 
 Following Slack's migration guide: opening the Messages tab (`app_home_opened` with `tab == "messages"`) shows the
 suggested prompts, set without a thread_ts (an agent app's prompts belong to the DM, not to a thread); every
-top-level message there starts a thread of its own, answered in that thread (handlers/events.py); and
+top-level message there starts a thread of its own, answered (streamed) in that thread; and
 `app_context_changed` says which channel the person is looking at, which the agent gets as context with their next
 message ("this channel's customer").
 """

@@ -7,16 +7,17 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
+from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.blocks.messages import stopped_early_note
 from bot.fakes.anthropic_api import FakeAnthropic, Reply, ToolCall
 from bot.identity import SlackUser
 from bot.ids import Action
 from bot.metrics import REGISTRY
-from handlers.streaming import WAITING_FOR_APPROVAL
+from handlers.streaming import WAITING_FOR_APPROVAL, AnswerStream
 from tests.agent.conftest import llm_settings
 from tests.agent.test_slack import ADA, mention, overview_then, propose
-from tests.harness import APP_ID, CHANNEL_ID, AppHarness, start_app_harness
+from tests.harness import APP_ID, BOT_TOKEN, CHANNEL_ID, AppHarness, start_app_harness
 
 
 def _steps(harness: AppHarness, ts: str) -> list[tuple[str, str]]:
@@ -195,3 +196,28 @@ async def test_a_rate_limited_append_waits_outside_the_agents_time_budget(
     assert appends[0].args["chunks"] == appends[1].args["chunks"]
     assert stopped_early_note()[0].to_dict()["elements"][0]["text"] not in str(stop.args.get("blocks"))
     assert _steps(harness, stop.args["ts"]) == [("step-1", "in_progress"), ("step-1", "complete")]
+
+
+# ---- batching ----------------------------------------------------------------------------------------------------
+
+
+async def test_text_arriving_faster_than_the_append_interval_goes_out_in_one_piece(harness: AppHarness) -> None:
+    client = AsyncWebClient(token=BOT_TOKEN, base_url=harness.slack.base_url)
+    started = await client.chat_startStream(channel=CHANNEL_ID, thread_ts="1700007000.000001")
+    now = 0.0
+    # The clock never moves: all of it happens within one append interval.
+    stream = AnswerStream(client, CHANNEL_ID, str(started["ts"]), lambda: now, interval=60.0)
+
+    await stream.status("Looking up “Ada” in your CRM…")
+    await harness.slack.wait_for("chat.appendStream")  # the first step goes out at once
+    words = [f"word{n} " for n in range(200)]
+    for count in range(1, len(words) + 1):
+        await stream.partial("".join(words[:count]))
+        if count % 10 == 0:
+            await client.auth_test()  # the event loop runs the writer between deltas, as it does while a model streams
+    rest = await stream.close("")
+
+    appends = harness.slack.calls_to("chat.appendStream")
+    assert len(appends) == 1  # every word waited for the next interval
+    texts = [c["text"] for c in rest if c["type"] == "markdown_text"]
+    assert texts == ["".join(words)]  # batched into one chunk for chat.stopStream

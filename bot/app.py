@@ -152,6 +152,11 @@ def build_web_app(slack_app: AsyncApp, services: Services) -> web.Application:
     async def healthz(_: web.Request) -> web.Response:
         return web.json_response({"ok": True})
 
+    async def on_shutdown(_: web.Application) -> None:
+        # aiohttp runs this once the listening socket is closed and open connections take no further requests.
+        grace = services.settings.shutdown_grace_seconds
+        log.info("stopping: no new requests; acked work gets up to %s s to finish", grace)
+
     async def on_cleanup(_: web.Application) -> None:
         await services.close()
 
@@ -163,6 +168,7 @@ def build_web_app(slack_app: AsyncApp, services: Services) -> web.Application:
         web_app.router.add_get(OAUTH_REDIRECT_PATH, oauth_redirect)
     if services.settings.metrics_port is None:
         web_app.router.add_get(METRICS_PATH, metrics.metrics_endpoint)
+    web_app.on_shutdown.append(on_shutdown)
     web_app.on_cleanup.append(on_cleanup)
     return web_app
 
@@ -204,7 +210,6 @@ async def serve(settings: Settings) -> None:
         log.info("listening on port %s", settings.port)
         try:
             await stopping.wait()
-            log.info("stopping: no new requests; acked work gets up to %s s to finish", grace)
         finally:
             for runner in runners:
                 await runner.cleanup()  # the Slack app's on_cleanup closes the services, draining acked work

@@ -5,6 +5,9 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+from prometheus_client.parser import text_string_to_metric_families
+
+from bot import metrics
 from bot.agent.budget import TokenBudget, Usage
 from bot.blocks.messages import user_message
 from bot.fakes.anthropic_api import Reply
@@ -89,3 +92,50 @@ async def test_settings_set_the_budgets(make_rig: MakeRig) -> None:
     assert rig.agent.budget is not None and rig.agent.budget.limited
     unlimited = await make_rig()
     assert unlimited.agent.budget is not None and not unlimited.agent.budget.limited
+
+
+def _samples() -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+    return {
+        (sample.name, tuple(sorted(sample.labels.items()))): sample.value
+        for family in text_string_to_metric_families(metrics.scrape().decode())
+        for sample in family.samples
+    }
+
+
+async def test_model_calls_tokens_and_refusals_are_in_the_metrics(rig: AgentRig) -> None:
+    clock = Clock()
+    _budget(rig, clock, per_user=1)
+    user = rig.user()
+    rig.model.script(Reply(text="Hello!"))
+    before = _samples()
+
+    await rig.agent.answer(user, rig.thread(), "hi")
+    await rig.agent.answer(user, rig.thread(), "again")
+
+    after = _samples()
+    (request,) = rig.model.requests
+    assert request.usage is not None
+
+    def delta(name: str, **labels: str) -> float:
+        key = (name, tuple(sorted(labels.items())))
+        return after.get(key, 0.0) - before.get(key, 0.0)
+
+    assert delta("rollout_bot_llm_calls_total", stop_reason="end_turn") == 1
+    assert delta("rollout_bot_llm_tokens_total", kind="input") == request.usage.input_tokens
+    assert delta("rollout_bot_llm_tokens_total", kind="output") == request.usage.output_tokens
+    assert delta("rollout_bot_llm_over_budget_total", budget="user") == 1
+
+
+async def test_approval_clicks_are_counted_by_outcome(rig: AgentRig) -> None:
+    user = rig.user()
+    expires = datetime.now(UTC) + timedelta(hours=1)
+    record = await rig.services.store.approvals.create(user, "create_note", {}, "Add a note", None, expires)
+    before = _samples().get(("rollout_bot_approvals_total", (("outcome", "cancelled"),)), 0.0)
+
+    decided = await rig.agent.approvals.decide(record.id, user, approve=False)
+    again = await rig.agent.approvals.decide(record.id, user, approve=False)
+
+    assert (decided.status, again.status) == ("cancelled", "already_done")
+    after = _samples()
+    assert after[("rollout_bot_approvals_total", (("outcome", "cancelled"),))] - before == 1
+    assert after[("rollout_bot_approvals_total", (("outcome", "already_done"),))] >= 1

@@ -119,9 +119,12 @@ def _convert_line(line: str) -> str:
         return f"*{_inline(title)}*" if title else ""
     if _HORIZONTAL_RULE.match(line):
         return _RULE
-    if quote := _QUOTE.match(line):
-        # A lone `>` cannot form Slack markup (every `<` is escaped), so the quote marker is kept as is.
-        return "> " + _convert_line(quote.group("text"))
+    depth = 0
+    while quote := _QUOTE.match(line):  # a loop, not recursion: `>>>>…` thousands deep is possible input too
+        line, depth = quote.group("text"), depth + 1
+    if depth:
+        # A lone `>` cannot form Slack markup (every `<` is escaped), so the quote markers are kept as they are.
+        return "> " * depth + _convert_line(line)
     if task := _TASK_ITEM.match(line):
         box = "☑" if task.group("done").lower() == "x" else "☐"
         return f"{task.group('indent')}{box} {_inline(task.group('text'))}"

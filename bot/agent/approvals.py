@@ -36,6 +36,7 @@ from bot.rollout import parse
 from bot.rollout.outcomes import ChooseCredential, ConnectNeeded, Failure, FailureReason
 from bot.rollout.tools import Capability
 from bot.store import ApprovalRecord, Store
+from bot.store.thread_logs import THREAD_SAVE_TOOL
 
 log = logging.getLogger(__name__)
 
@@ -64,9 +65,14 @@ class ApprovalDesk:
             people_seen(await self._messages(record)),
         )
 
+    async def _agent_approval(self, approval_id: str) -> ApprovalRecord | None:
+        """An approval the agent proposed. A saved-thread card (bot/threads.py) shares the table, not these buttons."""
+        record = await self._store.approvals.get(approval_id)
+        return None if record is None or record.tool_name == THREAD_SAVE_TOOL else record
+
     async def edit_form(self, approval_id: str, actor: SlackUser) -> Edited | dict[str, str]:
         """The fields to prefill the edit modal with, or why this person can't edit it."""
-        record = await self._store.approvals.get(approval_id)
+        record = await self._agent_approval(approval_id)
         refusal = self._refusal(record, actor, datetime.now(UTC))
         if refusal is not None:
             return refusal
@@ -78,7 +84,7 @@ class ApprovalDesk:
     async def edit(
         self, approval_id: str, actor: SlackUser, edits: Mapping[str, str], *, now: datetime | None = None
     ) -> Edited:
-        record = await self._store.approvals.get(approval_id)
+        record = await self._agent_approval(approval_id)
         refusal = self._refusal(record, actor, now or datetime.now(UTC))
         if refusal is not None:
             return refusal
@@ -100,7 +106,7 @@ class ApprovalDesk:
         (on the approval itself, never pruned) decides who writes. Nothing writes once the approval has expired.
         """
         now = now or datetime.now(UTC)
-        record = await self._store.approvals.get(approval_id)
+        record = await self._agent_approval(approval_id)
         if record is None:
             return Decided("missing")
         if record.requester != actor:

@@ -6,10 +6,12 @@ import asyncio
 import time
 from typing import Any
 
+from bot.blocks.values import decode_value, encode_value
 from bot.fakes import Call
 from bot.fakes.anthropic_api import FakeAnthropic, Reply, ToolCall
 from bot.identity import SlackUser
 from bot.ids import Action, Shortcut
+from bot.threads import THREAD_SAVE_TOOL
 from tests.agent.test_slack import ADA, mention
 from tests.harness import APP_ID, CHANNEL_ID, AppHarness
 
@@ -131,3 +133,28 @@ async def test_a_300_message_thread_makes_one_card_and_concurrent_approves_write
     assert len(harness.crm_notes(user, ada)) == notes_before + 1
     assert [t.title for t in harness.crm_tasks(user, ada)[tasks_before:]] == ["Book the demo"]
     assert len(harness.slack.calls_to("chat.postMessage")) == 1  # the links, posted in the thread once
+
+
+async def test_an_agent_approve_button_forged_for_a_thread_save_does_nothing(
+    harness: AppHarness, model: FakeAnthropic
+) -> None:
+    user = harness.new_user()
+    ada = harness.crm_person(user, ADA)
+    before = len(harness.crm_notes(user, ada))
+    model.script(Reply(tool_calls=(ToolCall("save_thread_draft", DRAFT),)))
+    await harness.event(mention(user, "log this to Ada Lovelace", thread_ts=_thread(harness)))
+    card = await harness.slack.wait_for("chat.postEphemeral")
+    save_id = decode_value(card.button(Action.THREAD_SAVE_APPROVE)["value"])["s"]
+    forged = _approve_with_ticks(harness, user, card, ["0"])
+    agent_value = encode_value(a=save_id)  # what the agent's own approval buttons carry
+    forged["actions"][0] = {**forged["actions"][0], "action_id": Action.APPROVAL_APPROVE.value, "value": agent_value}
+
+    mark = harness.slack.mark()
+    await harness.interaction(forged)  # the agent's Approve, carrying the thread save's id
+    await harness.settle()
+    assert len(harness.crm_notes(user, ada)) == before
+    assert not any(c.contains(THREAD_SAVE_TOOL) for c in harness.slack.calls[mark:])  # the card was left alone
+
+    await harness.interaction(_approve_with_ticks(harness, user, card, ["0"]))  # the card's own Approve still works
+    await harness.settle()
+    assert len(harness.crm_notes(user, ada)) == before + 1

@@ -154,7 +154,9 @@ class Agent:
         self._today = today
         self.budget = budget
         self._locks = ConversationLocks()
-        self.approvals = CountedApprovalDesk(store, crm, classify, self._locks)
+        self.approvals = CountedApprovalDesk(
+            store, crm, classify, self._locks, history_chars=config.history_tokens * CHARS_PER_TOKEN
+        )
 
     async def close(self) -> None:
         await self._client.close()

@@ -48,7 +48,16 @@ MAX_OUTPUT_CHARS = 4000
 
 
 class ApprovalDesk:
-    def __init__(self, store: Store, crm: CrmService, classify: Classify, locks: ConversationLocks) -> None:
+    def __init__(
+        self,
+        store: Store,
+        crm: CrmService,
+        classify: Classify,
+        locks: ConversationLocks,
+        *,
+        history_chars: int | None = None,
+    ) -> None:
+        self._history_chars = history_chars  # how much of a conversation a click reads, newest first
         self._store = store
         self._crm = crm
         self._classify = classify
@@ -243,7 +252,7 @@ class ApprovalDesk:
         if key is None:
             return
         async with self._locks.hold(key):
-            messages = await self._store.conversations.load(key)
+            messages = await self._store.conversations.load(key, max_chars=self._history_chars)
             if find_pending(messages, record.id) is None:
                 return
             closing = resolution(messages, record.id, record.summary, output, failed=True)
@@ -271,7 +280,7 @@ class ApprovalDesk:
     async def _messages(self, record: ApprovalRecord) -> list[Message]:
         if record.conversation is None:
             return []
-        return await self._store.conversations.load(record.conversation)
+        return await self._store.conversations.load(record.conversation, max_chars=self._history_chars)
 
 
 def _output(result: types.CallToolResult) -> str:

@@ -4,9 +4,13 @@ from __future__ import annotations
 
 import asyncio
 from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
 
 from bot.agent.results import Decided
 from bot.identity import SlackUser
+from bot.store import ConversationKey
 from tests.agent.conftest import AgentRig
 from tests.agent.test_approvals import propose_task
 
@@ -90,3 +94,19 @@ async def test_two_clicks_racing_on_an_approved_write_send_it_once(rig: AgentRig
 
     assert sorted([first.status, second.status]) == ["done", "in_progress"]
     assert [task.title for task in rig.tasks(user, "Ada Lovelace")].count("Book the demo") == 1
+
+
+async def test_a_click_reads_only_the_recent_history_it_can_use(rig: AgentRig, monkeypatch: pytest.MonkeyPatch) -> None:
+    user, thread = rig.user(), rig.thread()
+    proposed = await propose_task(rig, user, thread)
+    assert proposed.approval is not None
+    reads: list[int | None] = []
+    load = rig.services.store.conversations.load
+
+    async def recording(key: ConversationKey, *, max_chars: int | None = None) -> list[dict[str, Any]]:
+        reads.append(max_chars)
+        return await load(key, max_chars=max_chars)
+
+    monkeypatch.setattr(rig.services.store.conversations, "load", recording)
+    assert (await _approve(rig, proposed.approval.record.id, user)).status == "done"
+    assert reads and None not in reads  # never the whole conversation, however long it has grown

@@ -22,7 +22,6 @@ from typing import TYPE_CHECKING, Protocol
 import aiohttp
 from slack_sdk.errors import SlackApiError
 from slack_sdk.models.blocks import Block
-from slack_sdk.webhook.async_client import AsyncWebhookClient
 
 from bot.agent import PendingApproval, Progress, SilentProgress, TurnResult
 from bot.blocks.approvals import approval_card
@@ -55,7 +54,6 @@ NEEDS_CONNECTION = "Connect a CRM first — I've sent you a link in a DM. Then a
 APPROVAL_INTRO = "Here's the change — nothing is written until you approve it."
 NOTHING_TO_SAY = "Done."
 _UPDATE_INTERVAL_SECONDS = 1.0  # chat.update is rate limited (about one a second per message)
-_RESPONSE_URL_TIMEOUT_SECONDS = 10
 
 Run = Callable[[Progress], Awaitable[TurnResult | None]]
 
@@ -270,16 +268,7 @@ class CommandSurface:
         if not self.reply.response_url:
             return False
         body = {"response_type": "ephemeral", "replace_original": replace, "text": text, "blocks": to_dicts(blocks)}
-        return await send_to_response_url(self.reply.response_url, body, self.reply)
-
-
-async def send_to_response_url(url: str, body: dict[str, object], reply: Reply) -> bool:
-    try:
-        sent = await AsyncWebhookClient(url, timeout=_RESPONSE_URL_TIMEOUT_SECONDS).send_dict(body)
-    except (aiohttp.ClientError, TimeoutError) as error:
-        log.warning("response_url failed for %s: %s", reply.user, type(error).__name__)
-        return False
-    return sent.status_code == 200
+        return await self.reply.send_to_response_url(body)
 
 
 # ---- where a conversation is shown ---------------------------------------------------------------------------

@@ -35,7 +35,6 @@ from handlers.agent_output import (
     CONFIGURE_HINT,
     deliver,
     mention_conversation,
-    send_to_response_url,
     surface_for,
     thread_surface,
 )
@@ -213,7 +212,7 @@ async def _replace_card(
             log.warning("approval card update failed for %s: %s", reply.user, error.response.get("error"))
     if reply.response_url:
         payload: dict[str, object] = {"replace_original": True, "text": text, "blocks": to_dicts(card)}
-        if await send_to_response_url(reply.response_url, payload, reply):
+        if await reply.send_to_response_url(payload):
             return
     await reply.ephemeral(card, text)
 

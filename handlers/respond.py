@@ -91,19 +91,23 @@ class Reply:
     async def delete_original(self) -> None:
         """Remove the message the click came from (an ephemeral picker that has done its job)."""
         if self.response_url:
-            await self._send_to_response_url({"delete_original": True})
+            await self.send_to_response_url({"delete_original": True})
 
     async def _via_response_url(
         self, blocks: Sequence[Block], text: str, response_type: Literal["ephemeral", "in_channel"]
     ) -> bool:
         # to_wire: the builders' output is validated in the tests, not again on every reply.
         body = {"response_type": response_type, "replace_original": False, "text": text, "blocks": to_wire(blocks)}
-        return await self._send_to_response_url(body)
+        return await self.send_to_response_url(body)
 
-    async def _send_to_response_url(self, body: dict[str, Any]) -> bool:
-        assert self.response_url is not None
+    async def send_to_response_url(self, body: Mapping[str, Any]) -> bool:
+        """POST to the interaction's response_url; False when there is none or Slack refused it, so the caller falls
+        back (this is the one place that talks to response_urls, with one timeout)."""
+        if not self.response_url:
+            return False
         try:
-            sent = await AsyncWebhookClient(self.response_url, timeout=_RESPONSE_URL_TIMEOUT_SECONDS).send_dict(body)
+            webhook = AsyncWebhookClient(self.response_url, timeout=_RESPONSE_URL_TIMEOUT_SECONDS)
+            sent = await webhook.send_dict(dict(body))
         except (aiohttp.ClientError, TimeoutError) as error:
             log.warning("response_url failed for %s: %s", self.user, type(error).__name__)
             return False

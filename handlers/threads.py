@@ -57,7 +57,6 @@ from bot.threads import (
     first_email,
     verbatim_note,
 )
-from handlers.agent_output import send_to_response_url
 from handlers.payloads import actor, click_reply, clicked, clicked_value, list_at
 from handlers.respond import Reply, after_ack, fail, open_modal, present
 
@@ -419,7 +418,7 @@ async def _show_card(reply: Reply, save: ThreadSave, note: str | None = None) ->
     card = thread_save_card(save, note_line=note)
     if reply.response_url:
         body: dict[str, object] = {"replace_original": True, "text": thread_save_text(save), "blocks": to_dicts(card)}
-        if await send_to_response_url(reply.response_url, body, reply):
+        if await reply.send_to_response_url(body):
             return
     await reply.ephemeral(card, thread_save_text(save))
 

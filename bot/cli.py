@@ -91,7 +91,7 @@ async def _run(args: argparse.Namespace) -> int:
                 await store.close()
             print("database is up to date")
         case "bench":
-            from bot.bench import run_bench
+            from bench.run import run_bench
 
             return await run_bench(args)
         case "doctor":

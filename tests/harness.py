@@ -37,7 +37,7 @@ from slack_bolt.async_app import AsyncApp
 
 from bot.app import SLACK_PATH, build_services, build_slack_app, build_web_app
 from bot.config import load_settings
-from bot.fakes import Call, FakeSlackApi
+from bench.fakes import Call, FakeSlackApi
 from bot.identity import SlackUser
 from bot.ids import SLASH_COMMAND
 from bot.sandbox import CrmNote, CrmPerson, CrmTask, RunningSandbox, SandboxCrm, start_sandbox

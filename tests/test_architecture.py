@@ -10,8 +10,6 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 COMPOSITION_ROOTS = {
     "bot/app.py",  # builds the AsyncApp and wires handlers, by design
-    "bot/bench.py",  # measures the real app next to a bare Bolt app, so it builds both
-    "bot/bench_workers.py",  # the processes of the bench: the real app and the bare Bolt app, each on its own
 }
 
 
@@ -38,6 +36,12 @@ def test_bot_does_not_depend_on_slack_bolt_or_handlers(path: Path) -> None:
     for name in imported_names(path):
         assert not name.startswith("slack_bolt"), f"{relative(path)} imports {name}"
         assert not name.startswith("handlers"), f"{relative(path)} imports {name}"
+
+
+@pytest.mark.parametrize("path", modules("bot") + modules("handlers"), ids=relative)
+def test_the_product_does_not_import_the_bench_or_its_fakes(path: Path) -> None:
+    for name in imported_names(path):
+        assert name != "bench" and not name.startswith("bench."), f"{relative(path)} imports {name}"
 
 
 @pytest.mark.parametrize("path", modules("bot") + modules("handlers"), ids=relative)

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from bot.config import load_settings
 from bot.demo import DEMO_USER, run_demo
-from bot.fakes.anthropic_api import FakeAnthropic, Reply, ToolCall
+from bench.fakes.anthropic_api import FakeAnthropic, Reply, ToolCall
 from bot.sandbox import SandboxCrm
 
 

@@ -28,7 +28,7 @@ from bot.doctor import (
     run_doctor,
     scrub,
 )
-from bot.fakes import FakeSlackApi
+from bench.fakes import FakeSlackApi
 from bot.identity import SlackUser
 from bot.rollout.tokens import IssuedToken, TokenMinter
 from bot.rollout.tools import Capability

@@ -14,7 +14,7 @@ from cryptography.fernet import Fernet
 from bot.agent import Agent
 from bot.app import build_services
 from bot.config import Settings, load_settings
-from bot.fakes.anthropic_api import FakeAnthropic
+from bench.fakes.anthropic_api import FakeAnthropic
 from bot.identity import SlackUser
 from bot.sandbox import RunningSandbox
 from bot.services import Services

@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from bot.fakes.anthropic_api import FakeAnthropic, Reply
+from bench.fakes.anthropic_api import FakeAnthropic, Reply
 from bot.identity import SlackUser
 from handlers.assistant import SUGGESTED_PROMPTS
 from tests.agent.test_slack import overview_then

@@ -3,7 +3,7 @@ person was read from — or, when that account is gone, to the same person found
 
 from __future__ import annotations
 
-from bot.fakes.anthropic_api import Reply, ToolCall
+from bench.fakes.anthropic_api import Reply, ToolCall
 from bot.identity import SlackUser
 from bot.rollout.outcomes import Credentials
 from tests.agent.conftest import AgentRig

@@ -9,7 +9,7 @@ from typing import Any
 
 from bot.agent import Decided, TurnResult
 from bot.agent.history import repair
-from bot.fakes.anthropic_api import Reply, ToolCall, validate
+from bench.fakes.anthropic_api import Reply, ToolCall, validate
 from bot.identity import SlackUser
 from bot.store import ConversationKey
 from tests.agent.conftest import AgentRig

@@ -11,7 +11,7 @@ import pytest
 from bot.agent import EarlyStop
 from bot.agent.history import repair
 from bot.agent.prompt import SYSTEM_PROMPT
-from bot.fakes.anthropic_api import Fail, Reply, ToolCall, validate
+from bench.fakes.anthropic_api import Fail, Reply, ToolCall, validate
 from bot.rollout.outcomes import ChooseCredential, ConnectNeeded
 from tests.agent.conftest import AgentRig, MakeRig
 

@@ -9,7 +9,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from bot.agent.history import exchanges, for_request, repair, tool_result, trim_to_budget
-from bot.fakes.anthropic_api import Reply, ToolCall, validate
+from bench.fakes.anthropic_api import Reply, ToolCall, validate
 from tests.agent.conftest import AgentRig, MakeRig
 
 

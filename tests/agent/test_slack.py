@@ -13,8 +13,8 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot.blocks.approvals import STATUS_LINES
 from bot.blocks.fields import approval_field
 from bot.blocks.messages import USER_MESSAGES
-from bot.fakes import Call
-from bot.fakes.anthropic_api import Fail, FakeAnthropic, Reply, ToolCall
+from bench.fakes import Call
+from bench.fakes.anthropic_api import Fail, FakeAnthropic, Reply, ToolCall
 from bot.identity import SlackUser
 from bot.ids import Action, View
 from handlers.agent_output import answer_command

@@ -10,7 +10,7 @@ import pytest
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.blocks.messages import stopped_early_note
-from bot.fakes.anthropic_api import FakeAnthropic, Reply, ToolCall
+from bench.fakes.anthropic_api import FakeAnthropic, Reply, ToolCall
 from bot.identity import SlackUser
 from bot.ids import Action
 from bot.metrics import REGISTRY

@@ -7,8 +7,8 @@ import time
 from typing import Any
 
 from bot.blocks.values import decode_value, encode_value
-from bot.fakes import Call
-from bot.fakes.anthropic_api import FakeAnthropic, Reply, ToolCall
+from bench.fakes import Call
+from bench.fakes.anthropic_api import FakeAnthropic, Reply, ToolCall
 from bot.identity import SlackUser
 from bot.ids import Action, Shortcut
 from bot.threads import THREAD_SAVE_TOOL

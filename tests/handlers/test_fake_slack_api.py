@@ -11,7 +11,7 @@ from slack_sdk.http_retry.builtin_async_handlers import AsyncRateLimitErrorRetry
 from slack_sdk.web.async_client import AsyncWebClient
 from slack_sdk.webhook.async_client import AsyncWebhookClient
 
-from bot.fakes import RESPONSE_URL_METHOD, FakeSlackApi
+from bench.fakes import RESPONSE_URL_METHOD, FakeSlackApi
 
 TOKEN = "xoxb-fake-test"
 

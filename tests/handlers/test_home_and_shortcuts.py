@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from bot.blocks import fields
 from bot.blocks.values import decode_value
-from bot.fakes import FakeSlackApi
+from bench.fakes import FakeSlackApi
 from bot.identity import SlackUser
 from bot.ids import Action, Shortcut, View
 from tests.harness import CHANNEL_ID, AppHarness

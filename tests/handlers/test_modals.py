@@ -8,7 +8,7 @@ import json
 from bot.blocks import fields
 from bot.blocks.messages import USER_MESSAGES
 from bot.blocks.values import decode_value
-from bot.fakes import Call
+from bench.fakes import Call
 from bot.identity import SlackUser
 from bot.ids import Action, View
 from tests.harness import CHANNEL_ID, AppHarness

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import mcp_types as types
 
-from bot.fakes.anthropic_api import FakeAnthropic, Reply, ToolCall
+from bench.fakes.anthropic_api import FakeAnthropic, Reply, ToolCall
 from bot.ids import Action
 from tests.contracts import ADA, ContractServer, ContractTool, result, serve_contract, standard_tools
 from tests.harness import AppHarness, start_app_harness

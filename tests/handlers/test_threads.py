@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from bot.blocks.messages import USER_MESSAGES, Notice
 from bot.blocks.thread_save import STATUS_LINES
 from bot.blocks.values import decode_value
-from bot.fakes import Call
+from bench.fakes import Call
 from bot.identity import SlackUser
 from bot.ids import Action, Shortcut, View
 from bot.store.schema import approvals

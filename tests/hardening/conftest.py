@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from bot.fakes.anthropic_api import FakeAnthropic
+from bench.fakes.anthropic_api import FakeAnthropic
 from tests.harness import AppHarness, start_app_harness
 
 ROLLOUT_TIMEOUT_SECONDS = 1.0  # short, so "slower than the timeout" takes a second, not ten

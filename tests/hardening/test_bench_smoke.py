@@ -10,7 +10,7 @@ import json
 
 import pytest
 
-from bot.bench import run_bench
+from bench.run import run_bench
 
 COLUMNS = {"metric", "ours", "baseline", "ratio", "target", "passed"}
 METRICS = (

@@ -14,7 +14,7 @@ import pytest
 
 from bot.blocks import fields
 from bot.blocks.messages import USER_MESSAGES
-from bot.fakes import Call
+from bench.fakes import Call
 from bot.identity import SlackUser
 from bot.ids import Action
 from bot.rollout.outcomes import FailureReason

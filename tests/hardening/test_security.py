@@ -19,8 +19,8 @@ import pytest
 import sqlalchemy as sa
 
 from bot.blocks import fields
-from bot.fakes import Call, FakeSlackApi
-from bot.fakes.anthropic_api import FakeAnthropic, Reply, ToolCall
+from bench.fakes import Call, FakeSlackApi
+from bench.fakes.anthropic_api import FakeAnthropic, Reply, ToolCall
 from bot.identity import SlackUser
 from bot.ids import Action
 from bot.logs import RedactingFilter

@@ -16,7 +16,7 @@ import aiohttp
 import pytest
 from cryptography.fernet import Fernet
 
-from bot.fakes import FakeSlackApi
+from bench.fakes import FakeSlackApi
 from bot.identity import SlackUser
 from bot.sandbox import RunningSandbox, SandboxCrm, start_sandbox
 from tests.hardening.test_two_processes import REPO, START_SECONDS, _free_port, _sender

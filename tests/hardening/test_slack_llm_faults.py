@@ -14,8 +14,8 @@ from typing import Any
 from bot.blocks.approvals import STATUS_LINES
 from bot.blocks.messages import USER_MESSAGES
 from bot.blocks.values import decode_value
-from bot.fakes import Call
-from bot.fakes.anthropic_api import Fail, FakeAnthropic, Reply, ToolCall
+from bench.fakes import Call
+from bench.fakes.anthropic_api import Fail, FakeAnthropic, Reply, ToolCall
 from bot.identity import SlackUser
 from bot.ids import Action
 from bot.sandbox import CrmPerson

@@ -24,8 +24,8 @@ import pytest
 from cryptography.fernet import Fernet
 
 from bot.blocks import fields
-from bot.fakes import FakeSlackApi
-from bot.fakes.anthropic_api import FakeAnthropic, Reply
+from bench.fakes import FakeSlackApi
+from bench.fakes.anthropic_api import FakeAnthropic, Reply
 from bot.identity import SlackUser
 from bot.ids import Action
 from bot.sandbox import RunningSandbox, SandboxCrm, start_sandbox

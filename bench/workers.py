@@ -5,7 +5,7 @@ can be read from outside (/proc/<pid>/stat). A worker reads one JSON line of con
 JSON line (its control URL and pid) on stdout, and serves until its stdin closes. The control routes are the bench's
 only way in besides the app's own HTTP endpoint; each answers JSON.
 
-Run as `python -m bot.bench_workers <role>`; `bot.bench` does that.
+Run as `python -m bench.workers <role>`; `bench.run` does that.
 """
 
 from __future__ import annotations
@@ -134,7 +134,7 @@ async def _app(config: Config, stack: AsyncExitStack) -> tuple[Config, dict[str,
         return {}
 
     async def soak(body: Config) -> Config:
-        # Through CrmService, the code every entry point shares (see bot.bench's memory phase for why not Slack).
+        # Through CrmService, the code every entry point shares (see bench.run's memory phase for why not Slack).
         gate = asyncio.Semaphore(int(body["at_once"]))
         slowest = 0.0
 

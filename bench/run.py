@@ -1,7 +1,7 @@
 """`rollout-bot bench`: the performance claims, measured side by side on loopback, each program in its own process.
 
 Our app, the floor (a bare Bolt app that only acks), the Rollout sandbox and the unavoidable parts each run in a
-process of their own (bot.bench_workers), with their own event loop; this process is the load generator and hosts the
+process of their own (bench.workers), with their own event loop; this process is the load generator and hosts the
 fake Slack Web API and the fake Anthropic API, which record what the app sends. Absolute times on a shared machine are
 noise; each row therefore compares against a baseline measured in the same run, and the ratio is the claim.
 """
@@ -36,8 +36,8 @@ from mcp.client.streamable_http import streamable_http_client
 from mcp.shared._httpx_utils import create_mcp_http_client
 from slack_sdk.signature import SignatureVerifier
 
-from bot.fakes import RESPONSE_URL_METHOD, FakeSlackApi
-from bot.fakes.anthropic_api import FakeAnthropic, Reply, ToolCall, Usage
+from bench.fakes import RESPONSE_URL_METHOD, FakeSlackApi
+from bench.fakes.anthropic_api import FakeAnthropic, Reply, ToolCall, Usage
 from bot.identity import SlackUser
 from bot.ids import SLASH_COMMAND
 from bot.logs import configure_logging
@@ -49,7 +49,7 @@ PERSON = "Ada Lovelace"  # a seeded person: one match, so an overview is one too
 OVERVIEW_TOOL = "get_person_overview"
 BOT_TOKEN = "xoxb-bench-bot-token"
 ROLLOUT_CLIENT_ID = "rollout-bench"
-WORKERS_MODULE = "bot.bench_workers"
+WORKERS_MODULE = "bench.workers"
 # The held overviews run this many at a time once the acks are measured: all at once, they would time each other out.
 HELD_WORK_AT_ONCE = 16
 # Distinct users in the ack phase: many, yet few enough that the overviews the acks promise don't each open a new MCP
@@ -216,7 +216,7 @@ async def _phase(name: str, phase: Awaitable[list[Row]], result: BenchResult) ->
 
 @dataclass(slots=True)
 class _Worker:
-    """One of the bench's processes (see bot.bench_workers): where it listens, how to drive it, its CPU time."""
+    """One of the bench's processes (see bench.workers): where it listens, how to drive it, its CPU time."""
 
     role: str
     process: asyncio.subprocess.Process
@@ -251,7 +251,7 @@ def _cpu_seconds(pid: int) -> float:
 async def _worker(
     role: str, config: dict[str, Any], http: aiohttp.ClientSession, log: IO[bytes]
 ) -> AsyncIterator[_Worker]:
-    """Start `python -m bot.bench_workers <role>`, stop it on exit by closing its stdin (it cleans up and ends)."""
+    """Start `python -m bench.workers <role>`, stop it on exit by closing its stdin (it cleans up and ends)."""
     process = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",

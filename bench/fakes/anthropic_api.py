@@ -26,7 +26,7 @@ from typing import Any
 
 from aiohttp import web
 
-from bot.fakes.server import LoopbackServer
+from bench.fakes.server import LoopbackServer
 
 CHARS_PER_TOKEN = 4
 MAX_BREAKPOINTS = 4

@@ -28,7 +28,7 @@ from typing import Any
 
 from aiohttp import web
 
-from bot.fakes.server import LoopbackServer
+from bench.fakes.server import LoopbackServer
 
 RESPONSE_URL_METHOD = "response_url"
 

@@ -2,6 +2,6 @@
 
 from __future__ import annotations
 
-from bot.fakes.slack_api import RESPONSE_URL_METHOD, Call, FakeSlackApi
+from bench.fakes.slack_api import RESPONSE_URL_METHOD, Call, FakeSlackApi
 
 __all__ = ["RESPONSE_URL_METHOD", "Call", "FakeSlackApi"]

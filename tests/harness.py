@@ -35,9 +35,9 @@ from aiohttp import web
 from cryptography.fernet import Fernet
 from slack_bolt.async_app import AsyncApp
 
+from bench.fakes import Call, FakeSlackApi
 from bot.app import SLACK_PATH, build_services, build_slack_app, build_web_app
 from bot.config import load_settings
-from bench.fakes import Call, FakeSlackApi
 from bot.identity import SlackUser
 from bot.ids import SLASH_COMMAND
 from bot.sandbox import CrmNote, CrmPerson, CrmTask, RunningSandbox, SandboxCrm, start_sandbox

@@ -5,9 +5,9 @@ from __future__ import annotations
 import io
 from pathlib import Path
 
+from bench.fakes.anthropic_api import FakeAnthropic, Reply, ToolCall
 from bot.config import load_settings
 from bot.demo import DEMO_USER, run_demo
-from bench.fakes.anthropic_api import FakeAnthropic, Reply, ToolCall
 from bot.sandbox import SandboxCrm
 
 

@@ -16,6 +16,7 @@ import pytest
 import yaml
 from cryptography.fernet import Fernet
 
+from bench.fakes import FakeSlackApi
 from bot import doctor
 from bot.cli import main
 from bot.config import Settings, load_settings
@@ -28,7 +29,6 @@ from bot.doctor import (
     run_doctor,
     scrub,
 )
-from bench.fakes import FakeSlackApi
 from bot.identity import SlackUser
 from bot.rollout.tokens import IssuedToken, TokenMinter
 from bot.rollout.tools import Capability

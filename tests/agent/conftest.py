@@ -11,10 +11,10 @@ from typing import Any
 import pytest
 from cryptography.fernet import Fernet
 
+from bench.fakes.anthropic_api import FakeAnthropic
 from bot.agent import Agent
 from bot.app import build_services
 from bot.config import Settings, load_settings
-from bench.fakes.anthropic_api import FakeAnthropic
 from bot.identity import SlackUser
 from bot.sandbox import RunningSandbox
 from bot.services import Services

@@ -7,9 +7,9 @@ import json
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from bench.fakes.anthropic_api import Reply, ToolCall, validate
 from bot.agent import Decided, TurnResult
 from bot.agent.history import repair
-from bench.fakes.anthropic_api import Reply, ToolCall, validate
 from bot.identity import SlackUser
 from bot.store import ConversationKey
 from tests.agent.conftest import AgentRig

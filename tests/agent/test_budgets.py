@@ -7,10 +7,10 @@ from datetime import UTC, datetime, timedelta
 
 from prometheus_client.parser import text_string_to_metric_families
 
+from bench.fakes.anthropic_api import Reply
 from bot import metrics
 from bot.agent.budget import TokenBudget, Usage
 from bot.blocks.messages import user_message
-from bench.fakes.anthropic_api import Reply
 from bot.identity import SlackUser
 from tests.agent.conftest import AgentRig, MakeRig
 

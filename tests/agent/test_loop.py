@@ -8,10 +8,10 @@ import logging
 
 import pytest
 
+from bench.fakes.anthropic_api import Fail, Reply, ToolCall, validate
 from bot.agent import EarlyStop
 from bot.agent.history import repair
 from bot.agent.prompt import SYSTEM_PROMPT
-from bench.fakes.anthropic_api import Fail, Reply, ToolCall, validate
 from bot.rollout.outcomes import ChooseCredential, ConnectNeeded
 from tests.agent.conftest import AgentRig, MakeRig
 

@@ -8,8 +8,8 @@ from typing import Any
 from hypothesis import given
 from hypothesis import strategies as st
 
-from bot.agent.history import exchanges, for_request, repair, tool_result, trim_to_budget
 from bench.fakes.anthropic_api import Reply, ToolCall, validate
+from bot.agent.history import exchanges, for_request, repair, tool_result, trim_to_budget
 from tests.agent.conftest import AgentRig, MakeRig
 
 

@@ -10,11 +10,11 @@ from typing import Any
 from cryptography.fernet import Fernet
 from slack_sdk.web.async_client import AsyncWebClient
 
+from bench.fakes import Call
+from bench.fakes.anthropic_api import Fail, FakeAnthropic, Reply, ToolCall
 from bot.blocks.approvals import STATUS_LINES
 from bot.blocks.fields import approval_field
 from bot.blocks.messages import USER_MESSAGES
-from bench.fakes import Call
-from bench.fakes.anthropic_api import Fail, FakeAnthropic, Reply, ToolCall
 from bot.identity import SlackUser
 from bot.ids import Action, View
 from handlers.agent_output import answer_command

@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.blocks.messages import stopped_early_note
 from bench.fakes.anthropic_api import FakeAnthropic, Reply, ToolCall
+from bot.blocks.messages import stopped_early_note
 from bot.identity import SlackUser
 from bot.ids import Action
 from bot.metrics import REGISTRY

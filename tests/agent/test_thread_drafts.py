@@ -6,9 +6,9 @@ import asyncio
 import time
 from typing import Any
 
-from bot.blocks.values import decode_value, encode_value
 from bench.fakes import Call
 from bench.fakes.anthropic_api import FakeAnthropic, Reply, ToolCall
+from bot.blocks.values import decode_value, encode_value
 from bot.identity import SlackUser
 from bot.ids import Action, Shortcut
 from bot.threads import THREAD_SAVE_TOOL

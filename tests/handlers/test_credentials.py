@@ -7,9 +7,9 @@ import logging
 
 import pytest
 
+from bench.fakes import Call, FakeSlackApi
 from bot.blocks.messages import USER_MESSAGES
 from bot.blocks.values import decode_value
-from bench.fakes import Call, FakeSlackApi
 from bot.identity import SlackUser
 from bot.ids import Action
 from bot.logs import install_redaction

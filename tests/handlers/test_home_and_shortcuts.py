@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+from bench.fakes import FakeSlackApi
 from bot.blocks import fields
 from bot.blocks.values import decode_value
-from bench.fakes import FakeSlackApi
 from bot.identity import SlackUser
 from bot.ids import Action, Shortcut, View
 from tests.harness import CHANNEL_ID, AppHarness

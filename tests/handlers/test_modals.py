@@ -5,10 +5,10 @@ from __future__ import annotations
 import asyncio
 import json
 
+from bench.fakes import Call
 from bot.blocks import fields
 from bot.blocks.messages import USER_MESSAGES
 from bot.blocks.values import decode_value
-from bench.fakes import Call
 from bot.identity import SlackUser
 from bot.ids import Action, View
 from tests.harness import CHANNEL_ID, AppHarness

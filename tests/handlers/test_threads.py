@@ -8,10 +8,10 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from bench.fakes import Call
 from bot.blocks.messages import USER_MESSAGES, Notice
 from bot.blocks.thread_save import STATUS_LINES
 from bot.blocks.values import decode_value
-from bench.fakes import Call
 from bot.identity import SlackUser
 from bot.ids import Action, Shortcut, View
 from bot.store.schema import approvals

@@ -12,9 +12,9 @@ from datetime import UTC, datetime, timedelta
 import jwt
 import pytest
 
+from bench.fakes import Call
 from bot.blocks import fields
 from bot.blocks.messages import USER_MESSAGES
-from bench.fakes import Call
 from bot.identity import SlackUser
 from bot.ids import Action
 from bot.rollout.outcomes import FailureReason

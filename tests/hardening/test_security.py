@@ -18,9 +18,9 @@ from urllib.parse import urlencode
 import pytest
 import sqlalchemy as sa
 
-from bot.blocks import fields
 from bench.fakes import Call, FakeSlackApi
 from bench.fakes.anthropic_api import FakeAnthropic, Reply, ToolCall
+from bot.blocks import fields
 from bot.identity import SlackUser
 from bot.ids import Action
 from bot.logs import RedactingFilter

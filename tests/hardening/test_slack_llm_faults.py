@@ -11,11 +11,11 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any
 
+from bench.fakes import Call
+from bench.fakes.anthropic_api import Fail, FakeAnthropic, Reply, ToolCall
 from bot.blocks.approvals import STATUS_LINES
 from bot.blocks.messages import USER_MESSAGES
 from bot.blocks.values import decode_value
-from bench.fakes import Call
-from bench.fakes.anthropic_api import Fail, FakeAnthropic, Reply, ToolCall
 from bot.identity import SlackUser
 from bot.ids import Action
 from bot.sandbox import CrmPerson

@@ -23,9 +23,9 @@ import aiohttp
 import pytest
 from cryptography.fernet import Fernet
 
-from bot.blocks import fields
 from bench.fakes import FakeSlackApi
 from bench.fakes.anthropic_api import FakeAnthropic, Reply
+from bot.blocks import fields
 from bot.identity import SlackUser
 from bot.ids import Action
 from bot.sandbox import RunningSandbox, SandboxCrm, start_sandbox

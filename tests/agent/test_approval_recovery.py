@@ -92,7 +92,10 @@ async def test_two_clicks_racing_on_an_approved_write_send_it_once(rig: AgentRig
 
     first, second = await asyncio.gather(_approve(rig, record.id, user), _approve(rig, record.id, user))
 
-    assert sorted([first.status, second.status]) == ["done", "in_progress"]
+    loser = second if first.status == "done" else first
+    assert "done" in (first.status, second.status)
+    # The other click finds the write under way, or finished if it read the approval only after that.
+    assert loser.status in ("in_progress", "already_done")
     assert [task.title for task in rig.tasks(user, "Ada Lovelace")].count("Book the demo") == 1
 
 

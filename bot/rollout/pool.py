@@ -96,7 +96,7 @@ class SessionPool:
         await asyncio.gather(*(s.close() for s in sessions), *self._closing, return_exceptions=True)
 
     async def _acquire(self, user: SlackUser) -> UserSession:
-        self._expire_idle()
+        self._expire_idle(every=False)
         session = self._sessions.get(user)
         if session is not None and session.alive:
             self._sessions.move_to_end(user)
@@ -126,12 +126,21 @@ class SessionPool:
         finally:
             del self._opening[user]
 
-    def _expire_idle(self) -> None:
+    def _expire_idle(self, *, every: bool = True) -> None:
+        """Close sessions idle for longer than the idle time. `every=False` (on each acquire) looks only from the
+        least recently used end until a session that is still fresh: the timer does the full walk, so a busy pool
+        doesn't pay for walking all its sessions on every command."""
         now = asyncio.get_running_loop().time()
-        for user, session in list(self._sessions.items()):
-            if session.in_use == 0 and now - session.last_used > self._idle:
-                del self._sessions[user]
-                self._close_later(session)
+        expired: list[SlackUser] = []
+        for user, session in self._sessions.items():
+            if session.in_use:
+                continue
+            if now - session.last_used > self._idle:
+                expired.append(user)
+            elif not every:
+                break
+        for user in expired:
+            self._close_later(self._sessions.pop(user))
 
     def _arm_reaper(self) -> None:
         """Close idle sessions even when no other call comes to notice them, at the earliest one's expiry."""

@@ -84,6 +84,10 @@ class Era:
 _first_page_keys: contextvars.ContextVar[list[CacheKey] | None] = contextvars.ContextVar(
     "rollout_first_page_keys", default=None
 )
+# Filled by ToolListStore.get and .set while a walk is in progress: until when the first page it used is fresh.
+_first_page_expiry: contextvars.ContextVar[list[float | None] | None] = contextvars.ContextVar(
+    "rollout_first_page_expiry", default=None
+)
 
 
 class ToolListStore:
@@ -99,12 +103,18 @@ class ToolListStore:
         self.clock = clock  # the Clients' cache clock too, so expiry is judged on one clock
 
     async def get(self, key: CacheKey) -> CacheEntry | None:
-        return await self._entries.get(key)
+        entry = await self._entries.get(key)
+        expiry = _first_page_expiry.get()
+        if entry is not None and expiry is not None and key.method == "tools/list":
+            expiry.append(entry.expires_at)
+        return entry
 
     async def set(self, key: CacheKey, entry: CacheEntry) -> None:
-        keys = _first_page_keys.get()
+        keys, expiry = _first_page_keys.get(), _first_page_expiry.get()
         if keys is not None and key.method == "tools/list":
             keys.append(key)
+        if expiry is not None and key.method == "tools/list":
+            expiry.append(entry.expires_at)
         await self._entries.set(key, entry)
 
     async def delete(self, key: CacheKey) -> None:
@@ -178,6 +188,9 @@ class UserSession:
         self._tools: list[types.Tool] | None = None
         self._tools_stale = False  # set by notifications/tools/list_changed
         self._tools_just_read = False  # the list read at open serves the command that opened the session
+        # A modern session keeps the list the cache gave it until that cache entry expires, so a warm command neither
+        # asks the cache nor copies the list out of it.
+        self._tools_fresh_until: float | None = None
         self._tools_lock = asyncio.Lock()
         self.tool_list_changed = asyncio.Event()  # set on notifications/tools/list_changed, for tests
         self._ready: asyncio.Future[None] = asyncio.get_running_loop().create_future()
@@ -266,7 +279,8 @@ class UserSession:
         if client is None:
             raise SessionUnavailable(None)
         just_read, self._tools_just_read = self._tools_just_read, False
-        if self._tools is not None and not self._tools_stale and (just_read or not self.modern):
+        fresh = self._tools_fresh_until is not None and self._shared.tool_lists.clock() < self._tools_fresh_until
+        if self._tools is not None and not self._tools_stale and (just_read or fresh or not self.modern):
             return self._tools
         async with self._tools_lock:
             if self._tools is None or self._tools_stale or self.modern:
@@ -282,11 +296,17 @@ class UserSession:
     async def _walk_tools(self, client: Client, *, refresh: bool) -> list[types.Tool]:
         """All pages of `tools/list`, bounded; a listing that took several pages is cached whole."""
         first_page_keys: list[CacheKey] = []
+        first_page_expiry: list[float | None] = []
         capture = _first_page_keys.set(first_page_keys)
+        capture_expiry = _first_page_expiry.set(first_page_expiry)
         try:
             first = await client.list_tools(cache_mode="refresh" if refresh else "use")
         finally:
             _first_page_keys.reset(capture)
+            _first_page_expiry.reset(capture_expiry)
+        # Kept only while the cache entry it came from lasts; no entry (a ttlMs of 0) means asking again next time.
+        known = [e for e in first_page_expiry if e is not None]
+        self._tools_fresh_until = min(known) if known and len(known) == len(first_page_expiry) else None
         tools = list(first.tools)
         cursor = first.next_cursor
         ttl_ms = first.ttl_ms
@@ -304,6 +324,8 @@ class UserSession:
             cursor = page.next_cursor
             ttl_ms = min(ttl_ms, page.ttl_ms)
             same_scope = same_scope and page.cache_scope == first.cache_scope
+        if pages > 1:
+            self._tools_fresh_until = None  # the whole list's lifetime is the shortest page's: judged next time
         if pages > 1 and first_page_keys:
             if same_scope:
                 whole = first.model_copy(update={"tools": tools, "next_cursor": None, "ttl_ms": ttl_ms})

@@ -244,3 +244,27 @@ async def test_a_server_that_changed_era_is_probed_again(store: Store) -> None:
         assert isinstance(await modern.client.list_credentials(BOB), Credentials)  # refused, re-probed, answered
         assert modern.pool.protocol_version in MODERN_PROTOCOL_VERSIONS
         assert modern.sandbox.stats.discovers == 1
+
+
+async def test_a_warm_modern_session_keeps_its_list_without_asking_the_cache(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    now = [time.time()]
+    async with rig_on(store, "modern", tools_ttl_ms=60_000, cache_clock=lambda: now[0]) as rig:
+        await rig.client.tools(ALICE)
+        await rig.client.tools(ALICE)  # the list is now the session's own, fresh until the cache entry expires
+        cache = rig.pool._shared.tool_lists  # the pool's one cache, shared by its sessions
+        lookups: list[object] = []
+        looked_up = cache.get
+
+        async def counted(key: Any) -> Any:
+            lookups.append(key)
+            return await looked_up(key)
+
+        monkeypatch.setattr(cache, "get", counted)
+        for _ in range(3):
+            assert names(await rig.client.tools(ALICE)) == SANDBOX_TOOLS
+        assert lookups == []  # no lookup, so no copy of the list, on warm commands
+        now[0] += 61
+        await rig.client.tools(ALICE)
+        assert lookups  # once the entry expired, the session asks again

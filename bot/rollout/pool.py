@@ -15,7 +15,7 @@ from collections.abc import AsyncIterator, Callable
 import httpx2
 
 from bot.identity import SlackUser
-from bot.rollout.session import RolloutStats, Shared, ToolListStore, UserSession
+from bot.rollout.session import RolloutStats, SessionUnavailable, Shared, ToolListStore, UserSession
 from bot.rollout.tokens import TokenService
 
 DEFAULT_ERA_SECONDS = 300.0  # how long the server's protocol era is trusted before it is probed again
@@ -110,6 +110,7 @@ class SessionPool:
         pending = asyncio.get_running_loop().create_future()
         self._opening[user] = pending
         try:
+            await self._token_ready(user)
             refresh = user in self._renewed
             session = UserSession(user, self._tokens, self._shared, self._connect_timeout, refresh_tools=refresh)
             await session.open()
@@ -125,6 +126,14 @@ class SessionPool:
             raise
         finally:
             del self._opening[user]
+
+    async def _token_ready(self, user: SlackUser) -> None:
+        """The user's token before the session's connect timeout starts: minting one is a database write that may
+        wait its turn behind other writers (SQLite has one), and that wait is not Rollout being slow."""
+        try:
+            await self._tokens.current(user)
+        except Exception as exc:  # the store failing is "can't reach Rollout" to the caller, as it was in the auth flow
+            raise SessionUnavailable(exc) from None
 
     def _expire_idle(self, *, every: bool = True) -> None:
         """Close sessions idle for longer than the idle time. `every=False` (on each acquire) looks only from the

@@ -30,18 +30,22 @@ from typing import IO, Any
 from urllib.parse import urlencode
 
 import aiohttp
+import httpx2
 from cryptography.fernet import Fernet
 from mcp.client.session import ClientSession
 from mcp.client.streamable_http import streamable_http_client
-from mcp.shared._httpx_utils import create_mcp_http_client
 from slack_sdk.signature import SignatureVerifier
 
 from bench.fakes import RESPONSE_URL_METHOD, FakeSlackApi
 from bench.fakes.anthropic_api import FakeAnthropic, Reply, ToolCall, Usage
+from bench.workers import MCP_TIMEOUT
+from bot.agent.history import CHARS_PER_TOKEN
+from bot.config import Settings
 from bot.identity import SlackUser
 from bot.ids import SLASH_COMMAND
 from bot.logs import configure_logging
 from bot.rollout.tokens import TokenMinter
+from bot.store import ConversationKey, Store
 
 TEAM_ID = "T0BENCH"
 CHANNEL_ID = "C0BENCH"
@@ -178,6 +182,8 @@ async def measure(
         progress(f"CPU after the soak: {options.commands} warm overviews, and the parts")
         await _phase("CPU after the soak", _cpu(rig, options, result, "soaked"), result)
         cpu = _cpu_rows(rig, result)
+        progress("history read per agent turn as a conversation grows")
+        history = await _phase("history reads", _history_reads(), result)
         progress("each MCP era on its own: requests per cold and warm command, CPU to open a session")
         eras = await _phase("MCP eras", _eras(rig, options, result), result)
         # Every command except the agent's free-text turns is deterministic: the model must never be asked.
@@ -191,8 +197,60 @@ async def measure(
             "0",
             model_calls == 0,
         )
-        result.rows = [*ack, *mcp, *eras, *cpu, llm, *tokens, *memory]
+        result.rows = [*ack, *mcp, *eras, *cpu, llm, *tokens, *history, *memory]
     return result
+
+
+HISTORY_TURNS = (10, 100, 1000)
+HISTORY_TURN_CHARS = 1000  # each user message and each answer; a turn is about 2 KB stored
+
+
+async def _history_reads() -> list[Row]:
+    """Rows and bytes an agent turn reads from a conversation of 10, 100 and 1,000 turns (the agent's history budget,
+    at its default), against reading the whole conversation: flat means a long thread costs a turn no more."""
+    budget = Settings.model_fields["agent_history_tokens"].default * CHARS_PER_TOKEN
+    read: dict[int, tuple[int, int]] = {}
+    whole: tuple[int, int] = (0, 0)
+    with tempfile.TemporaryDirectory(prefix="rollout-bench-history-") as directory:
+        store = await Store.open(f"sqlite+aiosqlite:///{directory}/history.db", [Fernet.generate_key().decode()])
+        try:
+            await store.migrate()
+            for turns in HISTORY_TURNS:
+                key = ConversationKey("TBENCH", "CHISTORY", f"1700000000.{turns:06d}")
+                messages = [
+                    {"role": role, "content": [{"type": "text", "text": f"{role} {n} " + "x" * HISTORY_TURN_CHARS}]}
+                    for n in range(turns)
+                    for role in ("user", "assistant")
+                ]
+                await store.conversations.append(key, messages)
+                recent = await store.conversations.load(key, max_chars=budget)
+                read[turns] = (len(recent), len(json.dumps(recent)))
+                if turns == HISTORY_TURNS[-1]:
+                    everything = await store.conversations.load(key)
+                    whole = (len(everything), len(json.dumps(everything)))
+        finally:
+            await store.close()
+    first, middle, last = (read[t] for t in HISTORY_TURNS)
+    flat = last[0] <= middle[0] and last[1] <= 1.1 * middle[1]
+    kib = " → ".join(f"{read[t][1] / 1024:,.0f}" for t in HISTORY_TURNS)
+    return [
+        Row(
+            f"history rows read per agent turn, {' → '.join(f'{t:,}' for t in HISTORY_TURNS)} turns",
+            " → ".join(str(read[t][0]) for t in HISTORY_TURNS),
+            f"{whole[0]:,} (whole)",
+            f"{last[0] / max(whole[0], 1):.2f}",
+            "flat past the budget",
+            flat,
+        ),
+        Row(
+            f"history KiB read per agent turn, {' → '.join(f'{t:,}' for t in HISTORY_TURNS)} turns",
+            kib,
+            f"{whole[1] / 1024:,.0f} (whole)",
+            f"{last[1] / max(whole[1], 1):.2f}",
+            "flat past the budget",
+            flat and first[1] <= middle[1],
+        ),
+    ]
 
 
 def _to_stderr(line: str) -> None:
@@ -644,7 +702,7 @@ async def _overview_and_wait(rig: _Rig, user: SlackUser, app: _Worker | None = N
 
 
 async def _connect_per_request(url: str, token: str) -> None:
-    http = create_mcp_http_client(headers={"Authorization": f"Bearer {token}"})
+    http = httpx2.AsyncClient(headers={"Authorization": f"Bearer {token}"}, timeout=MCP_TIMEOUT)
     async with (
         http,
         streamable_http_client(url, http_client=http) as (read, write),

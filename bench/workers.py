@@ -26,10 +26,10 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
+import httpx2
 from aiohttp import web
 from mcp.client.session import ClientSession
 from mcp.client.streamable_http import streamable_http_client
-from mcp.shared._httpx_utils import create_mcp_http_client
 from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
 from slack_bolt.async_app import AsyncApp
 from slack_sdk.web.async_client import AsyncWebClient
@@ -42,6 +42,9 @@ from bot.ids import SLASH_COMMAND
 from bot.rollout.outcomes import Failure, PersonOverview
 from bot.sandbox import SandboxCrm, start_sandbox
 from bot.services import BackgroundWork
+
+# The MCP transports' own defaults (30 s; 300 s to read a stream), for the plain clients the baselines use.
+MCP_TIMEOUT = httpx2.Timeout(30.0, read=300.0)
 
 Config = dict[str, Any]
 Route = Callable[[Config], Awaitable[Config]]
@@ -216,7 +219,7 @@ async def _sandbox(config: Config, stack: AsyncExitStack) -> tuple[Config, dict[
 
 
 async def _parts(config: Config, stack: AsyncExitStack) -> tuple[Config, dict[str, Route]]:
-    http = create_mcp_http_client(headers={"Authorization": f"Bearer {config['token']}"})
+    http = httpx2.AsyncClient(headers={"Authorization": f"Bearer {config['token']}"}, timeout=MCP_TIMEOUT)
     await stack.enter_async_context(http)
     read, write = await stack.enter_async_context(streamable_http_client(config["mcp_url"], http_client=http))
     session = await stack.enter_async_context(ClientSession(read, write))

@@ -31,6 +31,8 @@ METRICS = (
     "app CPU per warm overview, after the soak",
     "LLM calls per deterministic command",
     "input tokens per agent turn",
+    "history rows read per agent turn",
+    "history KiB read per agent turn",
     "RSS after warm-up",
     "MCP session pool size",
     "soak commands without a person card",

@@ -134,6 +134,7 @@ def build_web_app(slack_app: AsyncApp, services: Services) -> web.Application:
         if not timestamp.isdigit() or not signature or not verifier.is_valid(body, timestamp, signature):
             return web.json_response({"error": "invalid request"}, status=401)
         try:
+            # Bolt's stubs want a dict of headers; aiohttp's multidict is what Bolt's own aiohttp adapter passes too.
             bolt_request = AsyncBoltRequest(body=body, query=request.query_string, headers=request.headers)  # type: ignore[arg-type]
         except (ValueError, TypeError, AttributeError, KeyError) as error:  # signed, yet not shaped like Slack's
             log.warning("signed request with an unreadable body: %s", type(error).__name__)

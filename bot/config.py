@@ -178,6 +178,7 @@ class Settings(BaseSettings):
 def load_settings(**overrides: object) -> Settings:
     """Read settings once. Malformed values become one ConfigError line naming the variable (never its value)."""
     try:
+        # Any field by name, as pydantic-settings reads them; the values are validated right here.
         return Settings(**overrides)  # type: ignore[arg-type]
     except ValidationError as exc:
         first = exc.errors()[0]

@@ -335,6 +335,30 @@ async def start_app_harness(*, database_url: str, **settings: Any) -> AsyncItera
         yield AppHarness(slack, sandbox, services, slack_app, f"http://{host}:{port}{SLACK_PATH}", http)
 
 
+def block_actions(
+    harness: AppHarness,
+    user: SlackUser,
+    action: Mapping[str, Any],
+    *,
+    message_ts: str = "1.1",
+    ephemeral: bool = True,
+    **extra: Any,
+) -> dict[str, Any]:
+    """A `block_actions` payload as Slack sends it for one action on a message in the harness's channel."""
+    return {
+        "type": "block_actions",
+        "user": {"id": user.user_id, "team_id": user.team_id},
+        "team": {"id": user.team_id},
+        "api_app_id": APP_ID,
+        "trigger_id": "1.2.3",
+        "actions": [{**action, "action_ts": f"{time.time():.6f}"}],
+        "container": {"type": "message", "message_ts": message_ts, "channel_id": CHANNEL_ID, "is_ephemeral": ephemeral},
+        "channel": {"id": CHANNEL_ID},
+        "response_url": harness.slack.new_response_url(),
+        **extra,
+    }
+
+
 # ---- building payloads from what the app sent ----------------------------------------------------------------------
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -17,7 +16,7 @@ from bot.metrics import REGISTRY
 from handlers.streaming import WAITING_FOR_APPROVAL, AnswerStream
 from tests.agent.conftest import llm_settings
 from tests.agent.test_slack import ADA, mention, overview_then, propose
-from tests.harness import APP_ID, BOT_TOKEN, CHANNEL_ID, AppHarness, start_app_harness
+from tests.harness import BOT_TOKEN, CHANNEL_ID, AppHarness, block_actions, start_app_harness
 
 
 def _steps(harness: AppHarness, ts: str) -> list[tuple[str, str]]:
@@ -147,20 +146,9 @@ def _feedback_click(harness: AppHarness, user: SlackUser, ts: str, value: str) -
         "action_id": Action.ANSWER_FEEDBACK.value,
         "block_id": "feedback",
         "value": value,
-        "action_ts": f"{time.time():.6f}",
     }
-    return {
-        "type": "block_actions",
-        "user": {"id": user.user_id, "team_id": user.team_id},
-        "team": {"id": user.team_id},
-        "api_app_id": APP_ID,
-        "trigger_id": "1.2.3",
-        "actions": [action],
-        "container": {"type": "message", "message_ts": ts, "channel_id": CHANNEL_ID, "is_ephemeral": False},
-        "channel": {"id": CHANNEL_ID},
-        "message": {"type": "message", "ts": ts, "text": "An answer."},
-        "response_url": harness.slack.new_response_url(),
-    }
+    message = {"type": "message", "ts": ts, "text": "An answer."}
+    return block_actions(harness, user, action, message_ts=ts, ephemeral=False, message=message)
 
 
 # ---- rate limits -------------------------------------------------------------------------------------------------

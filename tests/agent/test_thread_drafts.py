@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import time
 from typing import Any
 
 from bench.fakes import Call
@@ -13,7 +12,7 @@ from bot.identity import SlackUser
 from bot.ids import Action, Shortcut
 from bot.threads import THREAD_SAVE_TOOL
 from tests.agent.test_slack import ADA, mention
-from tests.harness import APP_ID, CHANNEL_ID, AppHarness
+from tests.harness import CHANNEL_ID, AppHarness, block_actions
 
 DRAFT = {
     "note": "Ada wants pricing for 20 seats; demo agreed.",
@@ -95,20 +94,8 @@ def _approve_with_ticks(harness: AppHarness, user: SlackUser, card: Call, ticked
         "action_id": Action.THREAD_SAVE_APPROVE.value,
         "block_id": "approve",
         "value": approve["value"],
-        "action_ts": f"{time.time():.6f}",
     }
-    return {
-        "type": "block_actions",
-        "user": {"id": user.user_id, "team_id": user.team_id},
-        "team": {"id": user.team_id},
-        "api_app_id": APP_ID,
-        "trigger_id": "1.2.3",
-        "actions": [action],
-        "state": state,
-        "container": {"type": "message", "message_ts": "1.1", "channel_id": CHANNEL_ID, "is_ephemeral": True},
-        "channel": {"id": CHANNEL_ID},
-        "response_url": harness.slack.new_response_url(),
-    }
+    return block_actions(harness, user, action, state=state)
 
 
 async def test_a_300_message_thread_makes_one_card_and_concurrent_approves_write_once(

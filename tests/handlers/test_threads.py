@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -17,7 +16,7 @@ from bot.ids import Action, Shortcut, View
 from bot.store.schema import approvals
 from bot.threads import NOTE_LIMIT
 from handlers.threads import INVITE_FIRST, NOTHING_NEW, PAGE_SIZE
-from tests.harness import APP_ID, CHANNEL_ID, AppHarness
+from tests.harness import CHANNEL_ID, AppHarness, block_actions
 
 ADA = "ada.lovelace@analytical-engines.example"
 
@@ -219,16 +218,5 @@ def _picked(harness: AppHarness, user: SlackUser, card: Call, person_id: str) ->
         "action_id": Action.THREAD_SAVE_PERSON.value,
         "block_id": block["block_id"],
         "selected_option": {"value": person_id, "text": {"type": "plain_text", "text": "Ada"}},
-        "action_ts": f"{time.time():.6f}",
     }
-    return {
-        "type": "block_actions",
-        "user": {"id": user.user_id, "team_id": user.team_id},
-        "team": {"id": user.team_id},
-        "api_app_id": APP_ID,
-        "trigger_id": "1.2.3",
-        "actions": [action],
-        "container": {"type": "message", "message_ts": "1.1", "channel_id": CHANNEL_ID, "is_ephemeral": True},
-        "channel": {"id": CHANNEL_ID},
-        "response_url": harness.slack.new_response_url(),
-    }
+    return block_actions(harness, user, action)

@@ -199,20 +199,10 @@ class FakeSlackApi(LoopbackServer):
     ) -> Call:
         """The first call (after `since`) to `method` that satisfies `predicate`, waiting up to `timeout` for it."""
 
-        def first() -> Call | None:
-            matches = (c for c in self._calls[since:] if c.method == method and (predicate is None or predicate(c)))
-            return next(matches, None)
+        def matches(call: Call) -> bool:
+            return call.method == method and (predicate is None or predicate(call))
 
-        async with self._changed:
-            try:
-                async with asyncio.timeout(timeout):
-                    await self._changed.wait_for(lambda: first() is not None)
-            except TimeoutError:
-                seen = ", ".join(c.method for c in self._calls[since:]) or "none"
-                raise AssertionError(f"no matching {method} call within {timeout}s (calls: {seen})") from None
-            found = first()
-        assert found is not None
-        return found
+        return await self._first(matches, since, timeout, f"matching {method} call")
 
     async def wait_for_answer(self, needle: str, *, since: int = 0, timeout: float = 5.0) -> Call:  # noqa: ASYNC109
         """The call that completed a message showing `needle`: a stream's chat.stopStream, or a chat.update."""
@@ -222,16 +212,21 @@ class FakeSlackApi(LoopbackServer):
                 return call.ok and needle in self.stream_text(str(call.args.get("ts")))
             return call.method == "chat.update" and call.contains(needle)
 
+        return await self._first(shows, since, timeout, f"answer showing {needle!r}")
+
+    async def _first(self, matches: Callable[[Call], bool], since: int, within: float, what: str) -> Call:
+        """The first recorded call after `since` that `matches`, waiting up to `within` seconds for it to arrive."""
+
         def first() -> Call | None:
-            return next((c for c in self._calls[since:] if shows(c)), None)
+            return next((c for c in self._calls[since:] if matches(c)), None)
 
         async with self._changed:
             try:
-                async with asyncio.timeout(timeout):
+                async with asyncio.timeout(within):
                     await self._changed.wait_for(lambda: first() is not None)
             except TimeoutError:
                 seen = ", ".join(c.method for c in self._calls[since:]) or "none"
-                raise AssertionError(f"no answer showing {needle!r} within {timeout}s (calls: {seen})") from None
+                raise AssertionError(f"no {what} within {within}s (calls: {seen})") from None
             found = first()
         assert found is not None
         return found

@@ -106,7 +106,8 @@ class UserRepository:
         return rewritten
 
     async def _ensure_row(self, connection: AsyncConnection, user: SlackUser) -> None:
-        # ON CONFLICT DO NOTHING: concurrent first requests from one user end up with one row and no error.
+        # Concurrent first requests from one user end up with one row and no error. No conflict target: PostgreSQL
+        # may meet the racing row on the subject's unique index first, and the subject is derived from these same ids.
         now = utc_now()
         await connection.execute(
             self._database.insert(users)
@@ -117,7 +118,7 @@ class UserRepository:
                 created_at=now,
                 updated_at=now,
             )
-            .on_conflict_do_nothing(index_elements=[users.c.team_id, users.c.user_id])
+            .on_conflict_do_nothing()
         )
 
 

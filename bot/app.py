@@ -12,6 +12,7 @@ from datetime import timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
+import aiohttp
 from aiohttp import web
 from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
 from slack_bolt.async_app import AsyncApp
@@ -79,7 +80,10 @@ async def build_services(settings: Settings, *, migrate: bool = True) -> Service
 def build_slack_app(settings: Settings, services: Services) -> AsyncApp:
     settings.require_slack()
     assert settings.slack_signing_secret is not None
+    if services.slack_http is None:
+        services.slack_http = aiohttp.ClientSession()
     client_options: dict[str, Any] = {
+        "session": services.slack_http,  # kept by the per-request clients Bolt makes, and used for response_urls
         # Slack answers 429 before doing anything, so waiting Retry-After and sending again cannot duplicate a post.
         "retry_handlers": [
             metrics.SlackResponseMeter(),  # first, so it sees every response, including the 429s retried below

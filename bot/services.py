@@ -11,6 +11,7 @@ from collections.abc import Coroutine
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+import aiohttp
 from slack_sdk.oauth.installation_store.async_installation_store import AsyncInstallationStore
 
 from bot.config import Settings
@@ -62,6 +63,9 @@ class Services:
     background: BackgroundWork
     agent: Agent | None = None  # when ANTHROPIC_API_KEY is set
     installations: AsyncInstallationStore | None = None  # when installed by OAuth (SLACK_CLIENT_ID/SECRET set)
+    # One connection pool for every call to Slack (Web API and response_urls) once the Slack app is built: a session
+    # per call would open a new connection, and a new TLS handshake, for every reply.
+    slack_http: aiohttp.ClientSession | None = None
 
     async def close(self) -> None:
         if not await self.background.drain(self.settings.shutdown_grace_seconds):
@@ -69,4 +73,6 @@ class Services:
         if self.agent is not None:
             await self.agent.close()
         await self.pool.close()
+        if self.slack_http is not None:
+            await self.slack_http.close()
         await self.store.close()

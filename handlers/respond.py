@@ -106,7 +106,9 @@ class Reply:
         if not self.response_url:
             return False
         try:
-            webhook = AsyncWebhookClient(self.response_url, timeout=_RESPONSE_URL_TIMEOUT_SECONDS)
+            webhook = AsyncWebhookClient(
+                self.response_url, timeout=_RESPONSE_URL_TIMEOUT_SECONDS, session=self.client.session
+            )
             sent = await webhook.send_dict(dict(body))
         except (aiohttp.ClientError, TimeoutError) as error:
             log.warning("response_url failed for %s: %s", self.user, type(error).__name__)

@@ -69,6 +69,7 @@ class Call:
     ok: bool
     status: int
     response: dict[str, Any]  # what the fake answered, e.g. the id it gave a view or the ts of a message
+    connection: str = ""  # the app's end of the TCP connection ("host:port"): equal for requests sharing one
 
     @property
     def text(self) -> str:
@@ -353,7 +354,7 @@ class FakeSlackApi(LoopbackServer):
             status, body = 200, self._answer(method, args)
             if self.scopes is not None:  # Slack reports the scopes of any token it accepted
                 headers["x-oauth-scopes"] = ",".join(self.scopes)
-        await self._record(method, args, body, status=status)
+        await self._record(method, args, body, status=status, request=request)
         return web.json_response(body, status=status, headers=headers or None)
 
     async def _response_url(self, request: web.Request) -> web.Response:
@@ -362,19 +363,24 @@ class FakeSlackApi(LoopbackServer):
         args["response_url_id"] = request.match_info["hook"]
         fault = self._take_fault(RESPONSE_URL_METHOD)
         if fault is not None:
-            await self._record(RESPONSE_URL_METHOD, args, {"ok": False, "error": fault.error}, status=fault.status)
+            failed = {"ok": False, "error": fault.error}
+            await self._record(RESPONSE_URL_METHOD, args, failed, status=fault.status, request=request)
             return web.Response(status=fault.status, text=fault.error)
-        await self._record(RESPONSE_URL_METHOD, args, {"ok": True}, status=200)
+        await self._record(RESPONSE_URL_METHOD, args, {"ok": True}, status=200, request=request)
         return web.Response(text="ok")
 
     def _take_fault(self, method: str) -> _Fault | None:
         pending = self._faults.get(method)
         return pending.popleft() if pending else None
 
-    async def _record(self, method: str, args: dict[str, Any], response: dict[str, Any], *, status: int) -> None:
+    async def _record(
+        self, method: str, args: dict[str, Any], response: dict[str, Any], *, status: int, request: web.Request
+    ) -> None:
         ok = status == 200 and response.get("ok") is True
+        peer = request.transport.get_extra_info("peername") if request.transport is not None else None
+        connection = f"{peer[0]}:{peer[1]}" if peer else ""
         async with self._changed:
-            self._calls.append(Call(len(self._calls) + 1, method, args, ok, status, response))
+            self._calls.append(Call(len(self._calls) + 1, method, args, ok, status, response, connection))
             self._changed.notify_all()
 
     # ---- answers -----------------------------------------------------------------------------------------------

@@ -238,3 +238,17 @@ async def test_a_double_clicked_pick_posts_the_card_once(app_harness: AppHarness
     await app_harness.settle()
 
     assert len(app_harness.slack.calls_to("response_url", since=mark)) == 1
+
+
+async def test_replies_to_slack_reuse_one_connection(app_harness: AppHarness) -> None:
+    # A new HTTP session per reply would mean a new connection, and against the real Slack a new TLS handshake,
+    # for every card.
+    user = app_harness.new_user()
+    first_mark = app_harness.slack.mark()
+    await app_harness.command(user, f"overview {ADA}")
+    first = await app_harness.slack.wait_for("response_url", since=first_mark)
+    second_mark = app_harness.slack.mark()
+    await app_harness.command(user, f"overview {ADA}")
+    second = await app_harness.slack.wait_for("response_url", since=second_mark)
+
+    assert first.connection and first.connection == second.connection

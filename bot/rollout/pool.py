@@ -153,8 +153,10 @@ class SessionPool:
 
     def _arm_reaper(self) -> None:
         """Close idle sessions even when no other call comes to notice them, at the earliest one's expiry."""
+        if self._reaper is not None:  # checked first: this runs on every release, the walk below is O(pool)
+            return
         idle = [s.last_used for s in self._sessions.values() if s.in_use == 0]
-        if self._reaper is not None or not idle:  # a session in use re-arms this when it is released
+        if not idle:  # a session in use re-arms this when it is released
             return
         loop = asyncio.get_running_loop()
         self._reaper = loop.call_at(max(min(idle) + self._idle, loop.time()) + 0.001, self._reap)

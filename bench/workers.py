@@ -35,7 +35,7 @@ from slack_bolt.async_app import AsyncApp
 from slack_sdk.web.async_client import AsyncWebClient
 from slack_sdk.webhook.async_client import AsyncWebhookClient
 
-from bot.app import SLACK_PATH, build_services, build_slack_app, build_web_app
+from bot.app import SLACK_PATH, build_services, build_slack_app, build_web_app, listen
 from bot.config import load_settings
 from bot.identity import SlackUser
 from bot.ids import SLASH_COMMAND
@@ -251,7 +251,7 @@ ROLES: dict[str, Role] = {"app": _app, "floor": _floor, "sandbox": _sandbox, "pa
 
 
 async def _listen(runner: web.AppRunner) -> str:
-    await web.TCPSite(runner, "127.0.0.1", 0).start()
+    await listen(runner, "127.0.0.1", 0)  # as `serve` listens: the app and the floor get the same backlog
     host, port = runner.addresses[0][:2]
     return f"http://{host}:{port}{SLACK_PATH}"
 

@@ -37,6 +37,9 @@ SLACK_PATH = metrics.SLACK_EVENTS_PATH
 METRICS_PATH = "/metrics"
 INSTALL_PATH = "/slack/install"  # Bolt's defaults, named here for the web routes
 OAUTH_REDIRECT_PATH = "/slack/oauth_redirect"
+# Connections the kernel holds for us while the event loop is busy. Past aiohttp's default of 128, a burst of Slack
+# deliveries has its connection attempts dropped, and the kernel tries again only a second later.
+LISTEN_BACKLOG = 1024
 
 
 async def build_services(settings: Settings, *, migrate: bool = True) -> Services:
@@ -178,6 +181,10 @@ def build_web_app(slack_app: AsyncApp, services: Services) -> web.Application:
     return web_app
 
 
+async def listen(runner: web.AppRunner, host: str, port: int | None) -> None:
+    await web.TCPSite(runner, host, port, backlog=LISTEN_BACKLOG).start()
+
+
 async def serve(settings: Settings) -> None:
     """Run until SIGTERM or SIGINT: Socket Mode when SLACK_APP_TOKEN is set, else HTTP on PORT.
 
@@ -211,7 +218,7 @@ async def serve(settings: Settings) -> None:
             runners.append(web.AppRunner(metrics_app, access_log=None, shutdown_timeout=1.0))
         for runner, port in zip(runners, (settings.port, settings.metrics_port), strict=False):
             await runner.setup()
-            await web.TCPSite(runner, "0.0.0.0", port).start()  # a PaaS routes to all interfaces
+            await listen(runner, "0.0.0.0", port)  # a PaaS routes to all interfaces
         log.info("listening on port %s", settings.port)
         try:
             await stopping.wait()

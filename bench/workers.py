@@ -35,7 +35,7 @@ from slack_bolt.async_app import AsyncApp
 from slack_sdk.web.async_client import AsyncWebClient
 from slack_sdk.webhook.async_client import AsyncWebhookClient
 
-from bot.app import SLACK_PATH, build_services, build_slack_app, build_web_app, listen
+from bot.app import SLACK_PATH, build_services, build_slack_app, build_web_app, freeze_startup_heap, listen
 from bot.config import load_settings
 from bot.identity import SlackUser
 from bot.ids import SLASH_COMMAND
@@ -98,6 +98,7 @@ async def _app(config: Config, stack: AsyncExitStack) -> tuple[Config, dict[str,
     runner = web.AppRunner(build_web_app(build_slack_app(settings, services), services), access_log=None)
     await runner.setup()
     stack.push_async_callback(runner.cleanup)  # its cleanup closes the services
+    freeze_startup_heap()  # as serve does
     url = await _listen(runner)
     team = str(config["team_id"])
 

@@ -6,6 +6,7 @@ This is the one module under bot/ that knows handlers/ exists: it is where they 
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import signal
 from datetime import timedelta
@@ -181,6 +182,16 @@ def build_web_app(slack_app: AsyncApp, services: Services) -> web.Application:
     return web_app
 
 
+def freeze_startup_heap() -> None:
+    """Keep what startup built (modules, services, the app) out of the garbage collector's full passes.
+
+    Those objects live as long as the process, yet every full collection walks them all: with the startup heap in
+    play a full pass paused the event loop for up to ~180 ms mid-burst, with it frozen ~40 ms (bench ack phase).
+    """
+    gc.collect()  # what startup already threw away is freed first, not kept for good
+    gc.freeze()
+
+
 async def listen(runner: web.AppRunner, host: str, port: int | None) -> None:
     await web.TCPSite(runner, host, port, backlog=LISTEN_BACKLOG).start()
 
@@ -194,6 +205,7 @@ async def serve(settings: Settings) -> None:
     settings.require_serve()
     services = await build_services(settings)
     slack_app = build_slack_app(settings, services)
+    freeze_startup_heap()
     retention = timedelta(days=settings.retention_days)
     pruning = asyncio.create_task(prune_forever(services.store, retention=retention), name="prune")
     stopping = _event_on_signals(signal.SIGTERM, signal.SIGINT)

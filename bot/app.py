@@ -119,6 +119,9 @@ def build_slack_app(settings: Settings, services: Services) -> AsyncApp:
         oauth_settings=oauth,
         # Given to the app itself too, so the authorization (and its token rotation) uses the client above.
         installation_store=services.installations,
+        # build_web_app checks every signature before anything reads the body (Socket Mode needs none): Bolt's own
+        # check would only repeat it on each delivery.
+        request_verification_enabled=False,
         logger=logging.getLogger("bot.slack"),
     )
     app.use(metrics.bolt_request_context)

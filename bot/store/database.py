@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import Table, event
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.engine import URL, Connection, make_url
+from sqlalchemy.engine import URL, AdaptedConnection, Connection, make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 # How long a SQLite writer waits for another writer's lock before giving up.
@@ -40,6 +40,8 @@ class Database:
     def __init__(self, engine: AsyncEngine) -> None:
         self.engine = engine
         self.dialect_name = engine.dialect.name
+        # SQLite: one serving process per database file (its write transaction is the lock); PostgreSQL: any number.
+        self.single_process = self.dialect_name == "sqlite"
         # Shares the pool; only marks its transactions as writers (see _begin_sqlite_transaction).
         self._writer = engine.execution_options(**{_WRITE_TRANSACTION: True})
 
@@ -99,4 +101,8 @@ def _take_over_sqlite_transactions(engine: AsyncEngine) -> None:
         # A deferred transaction that later starts writing gets SQLITE_BUSY at once when another writer is
         # active; taking the write lock up front makes writers queue on the busy timeout instead.
         immediate = connection.get_execution_options().get(_WRITE_TRANSACTION, False)
-        connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+        statement = "BEGIN IMMEDIATE" if immediate else "BEGIN"
+        # Straight to aiosqlite: one trip to its thread, where a statement through SQLAlchemy takes three (cursor,
+        # execute, close) and a full execution context. BEGIN returns nothing to read.
+        adapted = cast(AdaptedConnection, connection.connection.dbapi_connection)  # how the async engine wraps a driver
+        adapted.run_async(lambda driver: driver.execute(statement))

@@ -8,6 +8,7 @@ from sqlalchemy import text
 
 from bot.identity import SlackUser
 from bot.store import Store, StoredToken, UserRecord
+from bot.store import users as users_module
 
 TOKEN = "eyJhbGciOiJIUzUxMiJ9.secret-rollout-token-payload.signature"
 EXPIRES_AT = datetime(2030, 1, 2, 3, 4, 5, 678901, tzinfo=UTC)
@@ -192,3 +193,54 @@ async def test_open_refuses_bad_keys_without_echoing_them(keys, tmp_path):
 async def test_open_refuses_a_single_key_string(tmp_path, new_key):
     with pytest.raises(TypeError, match="sequence of keys"):
         await Store.open(f"sqlite:///{tmp_path / 'never.db'}", new_key())
+
+
+async def test_on_sqlite_a_record_is_read_once_on_postgresql_every_time(
+    store: Store, backend: str, database_url: str, encryption_keys: list[str], open_store, make_user
+):
+    # SQLite serves one process, so nobody else changes its rows; PostgreSQL processes change each other's.
+    user = make_user()
+    await store.users.get_or_create(user)
+
+    async with open_store(database_url, encryption_keys) as another_process:
+        await another_process.users.set_default_credential(user, "cred-set-elsewhere")
+
+    seen = (await store.users.get_or_create(user)).default_credential_id
+    assert seen == ("cred-set-elsewhere" if backend == "postgresql" else None)
+
+
+async def test_this_processs_own_changes_are_read_back(store: Store, make_user):
+    user = make_user()
+    await store.users.set_default_credential(user, "cred-1")
+    assert (await store.users.get_or_create(user)).default_credential_id == "cred-1"
+
+    await store.users.forget_connection(user)
+    assert (await store.users.get_or_create(user)).default_credential_id is None
+
+    await store.users.set_default_credential(user, "cred-2")
+    assert (await store.users.get_or_create(user)).default_credential_id == "cred-2"
+    await store.teams.forget(user.team_id)
+    assert (await store.users.get_or_create(user)).default_credential_id is None
+
+
+async def test_a_read_overlapping_a_change_does_not_keep_the_old_record(store: Store, make_user, monkeypatch):
+    user = make_user()
+    await store.users.set_default_credential(user, "cred-old")
+    read, go_on = asyncio.Event(), asyncio.Event()
+    select_user = users_module._select_user
+
+    async def held_after_reading(connection, who):
+        row = await select_user(connection, who)
+        read.set()
+        await go_on.wait()
+        return row
+
+    monkeypatch.setattr(users_module, "_select_user", held_after_reading)
+    reading = asyncio.create_task(store.users.get_or_create(user))
+    await asyncio.wait_for(read.wait(), timeout=5)
+    monkeypatch.setattr(users_module, "_select_user", select_user)
+    await store.users.set_default_credential(user, "cred-new")
+    go_on.set()
+    assert (await asyncio.wait_for(reading, timeout=5)).default_credential_id == "cred-old"  # read before the change
+
+    assert (await store.users.get_or_create(user)).default_credential_id == "cred-new"

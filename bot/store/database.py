@@ -6,7 +6,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any, cast
 
-from sqlalchemy import Table, event
+from sqlalchemy import Table, UpdateBase, event
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import URL, AdaptedConnection, Connection, make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
@@ -72,6 +72,10 @@ class Database:
         async with self._writer.begin() as connection:
             yield connection
 
+    def lone_statement(self, statement: UpdateBase) -> LoneStatement:
+        """`statement` (with bind parameters for what varies) ready to run on its own, compiled once."""
+        return LoneStatement(self, statement)
+
     def insert(self, table: Table) -> postgresql.Insert | sqlite.Insert:
         """An INSERT supporting `on_conflict_do_nothing` / `on_conflict_do_update` on this backend."""
         if self.dialect_name == "postgresql":
@@ -106,3 +110,38 @@ def _take_over_sqlite_transactions(engine: AsyncEngine) -> None:
         # execute, close) and a full execution context. BEGIN returns nothing to read.
         adapted = cast(AdaptedConnection, connection.connection.dbapi_connection)  # how the async engine wraps a driver
         adapted.run_async(lambda driver: driver.execute(statement))
+
+
+class LoneStatement:
+    """One writing statement run outside any transaction, which makes it atomic on its own; returns its row count.
+
+    For the statement every Slack delivery runs (its exactly-once claim). On SQLite it goes straight to aiosqlite: one
+    trip to the driver's thread, where a transaction through SQLAlchemy takes five (BEGIN, cursor, execute, close,
+    COMMIT). It is compiled once, and its values pass SQLAlchemy's own bind processing, so they are stored exactly as
+    SQLAlchemy stores them. On PostgreSQL it is an ordinary write transaction.
+    """
+
+    def __init__(self, database: Database, statement: UpdateBase) -> None:
+        self._database = database
+        self._statement = statement
+        dialect = database.engine.dialect
+        compiled = statement.compile(dialect=dialect)
+        self._sql = str(compiled)
+        self._names = list(compiled.positiontup or ())
+        self._processors = [compiled.binds[name].type.bind_processor(dialect) for name in self._names]
+
+    async def run(self, **values: Any) -> int:
+        if self._database.dialect_name != "sqlite":
+            async with self._database.write() as connection:
+                return (await connection.execute(self._statement, values)).rowcount
+        parameters = [
+            value if process is None else process(value)
+            for value, process in zip((values[name] for name in self._names), self._processors, strict=True)
+        ]
+        async with self._database.engine.connect() as connection:
+            # No SQLAlchemy execution on this connection, so no transaction begins: SQLite runs the statement in
+            # autocommit, waiting on its busy timeout for the write lock like any writer.
+            driver = (await connection.get_raw_connection()).driver_connection
+            assert driver is not None  # a connection just checked out of the pool is open
+            cursor = await driver.execute(self._sql, parameters)
+            return int(cursor.rowcount)

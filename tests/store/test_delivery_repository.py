@@ -4,6 +4,8 @@ import asyncio
 import uuid
 from datetime import timedelta
 
+from sqlalchemy import text
+
 from bot.store import Store
 from bot.store.schema import utc_now
 
@@ -55,3 +57,13 @@ async def test_prune_forgets_only_older_claims(store: Store):
 
     assert await store.deliveries.prune(utc_now() + timedelta(seconds=1)) >= 1
     assert await store.deliveries.claim(key) is True
+
+
+async def test_a_claim_waits_for_another_writer_rather_than_failing(store: Store, database_url, raw_database):
+    async with raw_database(database_url) as database, database.write() as connection:
+        await connection.execute(text("DELETE FROM deliveries WHERE key_digest = 'nothing'"))  # holds the write lock
+        claiming = asyncio.create_task(store.deliveries.claim(_key()))
+        done, _ = await asyncio.wait({claiming}, timeout=0.2)
+        # PostgreSQL does not lock a table for one row's claim; SQLite's write lock covers the whole file.
+        assert bool(done) == (database.dialect_name == "postgresql")
+    assert await asyncio.wait_for(claiming, timeout=10) is True

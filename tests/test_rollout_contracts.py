@@ -155,6 +155,24 @@ async def test_an_explicit_code_in_any_field_means_no_crm_connected(store: Store
         assert isinstance(await crm.service.overview(SAM, "Ada"), ConnectNeeded)
 
 
+async def test_no_crm_connected_said_only_in_the_structured_content(store: Store) -> None:
+    async with serve_contract([]) as server:
+        link = f"{server.url.rsplit('/mcp', 1)[0]}/mcp/credentials/their-token"
+        prose = [types.TextContent(type="text", text="Nothing to show yet.")]
+        answers = (
+            types.CallToolResult(content=prose, structured_content={"status": {"reason": "NO_CREDENTIALS"}}),
+            types.CallToolResult(content=prose, structured_content={"next": [{"manage": link}]}),
+        )
+        crm = Crm(server, store)
+        try:
+            for answer in answers:
+                server.tools[:] = standard_tools(get_person_overview=lambda _, answer=answer: answer)
+                outcome = await crm.service.overview(SAM, "Ada")
+                assert isinstance(outcome, ConnectNeeded) and "their-token" not in outcome.link
+        finally:
+            await crm.pool.close()
+
+
 async def test_a_link_echoed_from_the_query_is_never_a_connect_button(store: Store) -> None:
     def echo(args: dict[str, object]) -> types.CallToolResult:
         return result({"error": "not_found", "message": f"No person matches {args.get('query')}"}, error=True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 from typing import Any
@@ -83,19 +84,13 @@ def says_no_credentials(result: types.CallToolResult, rollout_origin: str) -> bo
     """Whether Rollout says no CRM is connected, wherever it says it: an explicit code in any field, or a link to
     Rollout's own credential manager anywhere in the text or structured content."""
     marker = f"{rollout_origin.rstrip('/')}/mcp/credentials/" if rollout_origin else None
-    texts = [result_text(result)]
-    if result.structured_content:
-        texts.append(json.dumps(result.structured_content))
-    for text in texts:
-        if marker and marker in text:
-            return True
-        try:
-            parsed = json.loads(text)
-        except ValueError:
-            continue
-        if any(value.lower() in _NO_CREDENTIALS_CODES for value in _strings(parsed)):
-            return True
-    return False
+    text = result_text(result)
+    if marker and marker in text:
+        return True
+    strings = [] if result.structured_content is None else _strings(result.structured_content)
+    with contextlib.suppress(ValueError):  # prose: only the link could tell, and it is not there
+        strings += _strings(json.loads(text))
+    return any((marker and marker in value) or value.lower() in _NO_CREDENTIALS_CODES for value in strings)
 
 
 def credentials(raw: Any) -> tuple[Credential, ...]:

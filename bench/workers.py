@@ -28,7 +28,7 @@ from typing import Any
 import aiohttp
 import httpx2
 from aiohttp import web
-from mcp.client.session import ClientSession
+from mcp import Client
 from mcp.client.streamable_http import streamable_http_client
 from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
 from slack_bolt.async_app import AsyncApp
@@ -222,9 +222,10 @@ async def _sandbox(config: Config, stack: AsyncExitStack) -> tuple[Config, dict[
 async def _parts(config: Config, stack: AsyncExitStack) -> tuple[Config, dict[str, Route]]:
     http = httpx2.AsyncClient(headers={"Authorization": f"Bearer {config['token']}"}, timeout=MCP_TIMEOUT)
     await stack.enter_async_context(http)
-    read, write = await stack.enter_async_context(streamable_http_client(config["mcp_url"], http_client=http))
-    session = await stack.enter_async_context(ClientSession(read, write))
-    await session.initialize()
+    # In the era the server chooses, as the app's sessions are: a modern server answers each call as a POST of its
+    # own (an event stream from the sandbox), a legacy one as JSON within a session, and the client's CPU differs.
+    session = Client(streamable_http_client(config["mcp_url"], http_client=http), mode="auto")
+    await stack.enter_async_context(session)
     await session.list_tools()  # as the app's sessions do: the SDK then checks results against the tools' schemas
     web_session = await stack.enter_async_context(aiohttp.ClientSession())
 
@@ -242,7 +243,7 @@ async def _parts(config: Config, stack: AsyncExitStack) -> tuple[Config, dict[st
                 raise RuntimeError(f"the response_url answered HTTP {sent.status_code}")
         return {}
 
-    return {}, {"call_tool": call_tool, "response_url": response_url}
+    return {"era": session.protocol_version}, {"call_tool": call_tool, "response_url": response_url}
 
 
 ROLES: dict[str, Role] = {"app": _app, "floor": _floor, "sandbox": _sandbox, "parts": _parts}

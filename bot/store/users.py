@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections import OrderedDict
 from datetime import datetime
 from typing import Any
 
@@ -19,6 +19,10 @@ from bot.store.token_cipher import TokenCipher
 
 logger = logging.getLogger(__name__)
 
+# Users whose records one process remembers on SQLite, the least recently used forgotten first (they are read again
+# when they come back): a record is a few hundred bytes, so this bounds the memory at a few MB.
+REMEMBERED_USERS = 10_000
+
 
 class UserRepository:
     """Users' rows; on SQLite also the records read so far, since every command reads its user's default account.
@@ -29,14 +33,16 @@ class UserRepository:
     database: a stale default would send a write to the wrong CRM account.
     """
 
-    def __init__(self, database: Database, cipher: TokenCipher) -> None:
+    def __init__(self, database: Database, cipher: TokenCipher, *, remember_at_most: int = REMEMBERED_USERS) -> None:
         self._database = database
         self._cipher = cipher
-        self._remembered: dict[SlackUser, UserRecord] | None = {} if database.single_process else None
+        self._remembered: OrderedDict[SlackUser, UserRecord] | None = OrderedDict() if database.single_process else None
+        self._remember_at_most = remember_at_most
         self._writes = 0  # bumped after each write, so a read that overlapped one is not remembered
 
     async def get_or_create(self, user: SlackUser) -> UserRecord:
         if self._remembered is not None and (remembered := self._remembered.get(user)) is not None:
+            self._remembered.move_to_end(user)
             return remembered
         writes_before = self._writes
         async with self._database.read() as connection:
@@ -49,11 +55,16 @@ class UserRepository:
         record = UserRecord(row.team_id, row.user_id, row.subject, row.default_credential_id)
         if self._remembered is not None and self._writes == writes_before:
             self._remembered[user] = record
+            if len(self._remembered) > self._remember_at_most:
+                self._remembered.popitem(last=False)
         return record
 
     def drop_remembered_team(self, team_id: str) -> None:
         """After the team's rows were deleted elsewhere in this process."""
-        self._changed(lambda user: user.team_id == team_id)
+        self._writes += 1
+        if self._remembered:
+            for user in [user for user in self._remembered if user.team_id == team_id]:
+                del self._remembered[user]
 
     async def load_token(self, user: SlackUser) -> StoredToken | None:
         async with self._database.read() as connection:
@@ -100,7 +111,7 @@ class UserRepository:
                     )
                 )
         finally:
-            self._changed(lambda changed: changed == user)
+            self._changed(user)
         return row.token_ciphertext is not None, row.default_credential_id is not None
 
     async def set_default_credential(self, user: SlackUser, credential_id: str | None) -> None:
@@ -111,7 +122,7 @@ class UserRepository:
                     update(users).where(_is(user)).values(default_credential_id=credential_id, updated_at=utc_now())
                 )
         finally:
-            self._changed(lambda changed: changed == user)
+            self._changed(user)
 
     async def reencrypt_tokens(self) -> int:
         """Re-encrypt every stored token with the first key; returns how many rows were rewritten."""
@@ -134,13 +145,12 @@ class UserRepository:
                 rewritten += 1
         return rewritten
 
-    def _changed(self, affects: Callable[[SlackUser], bool]) -> None:
+    def _changed(self, user: SlackUser) -> None:
         # After the write has committed (or failed): a read that began before it and ends after sees the bump and
         # keeps its record to itself; one that begins after it reads the new row.
         self._writes += 1
-        if self._remembered:
-            for user in [user for user in self._remembered if affects(user)]:
-                del self._remembered[user]
+        if self._remembered is not None:
+            self._remembered.pop(user, None)
 
     async def _ensure_row(self, connection: AsyncConnection, user: SlackUser) -> None:
         # Concurrent first requests from one user end up with one row and no error. No conflict target: PostgreSQL

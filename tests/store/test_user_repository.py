@@ -9,6 +9,8 @@ from sqlalchemy import text
 from bot.identity import SlackUser
 from bot.store import Store, StoredToken, UserRecord
 from bot.store import users as users_module
+from bot.store.database import Database
+from bot.store.token_cipher import TokenCipher
 
 TOKEN = "eyJhbGciOiJIUzUxMiJ9.secret-rollout-token-payload.signature"
 EXPIRES_AT = datetime(2030, 1, 2, 3, 4, 5, 678901, tzinfo=UTC)
@@ -244,3 +246,29 @@ async def test_a_read_overlapping_a_change_does_not_keep_the_old_record(store: S
     assert (await asyncio.wait_for(reading, timeout=5)).default_credential_id == "cred-old"  # read before the change
 
     assert (await store.users.get_or_create(user)).default_credential_id == "cred-new"
+
+
+async def test_the_least_recently_used_records_are_forgotten_first(
+    store: Store, database_url: str, encryption_keys: list[str], make_user, monkeypatch
+):
+    reads: list[SlackUser] = []
+    select_user = users_module._select_user
+
+    async def counted(connection, who):
+        reads.append(who)
+        return await select_user(connection, who)
+
+    monkeypatch.setattr(users_module, "_select_user", counted)
+    database = Database.connect(database_url)
+    try:
+        remembering = users_module.UserRepository(database, TokenCipher(encryption_keys), remember_at_most=2)
+        first, second, third = make_user(), make_user(), make_user()
+        for user in (first, second, first, third):  # the second is the least recently used when the third comes
+            await remembering.get_or_create(user)
+        reads.clear()
+
+        for user in (first, third, second):
+            await remembering.get_or_create(user)
+    finally:
+        await database.dispose()
+    assert reads == ([second] if database.single_process else [first, third, second])

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any, cast
 
@@ -124,20 +124,22 @@ class LoneStatement:
     def __init__(self, database: Database, statement: UpdateBase) -> None:
         self._database = database
         self._statement = statement
-        dialect = database.engine.dialect
-        compiled = statement.compile(dialect=dialect)
-        self._sql = str(compiled)
-        self._names = list(compiled.positiontup or ())
-        self._processors = [compiled.binds[name].type.bind_processor(dialect) for name in self._names]
+        self._direct = database.dialect_name == "sqlite"
+        self._sql = ""
+        self._binds: list[tuple[str, Callable[[Any], Any] | None]] = []
+        if self._direct:  # only this path runs the compiled form
+            dialect = database.engine.dialect
+            compiled = statement.compile(dialect=dialect)
+            self._sql = str(compiled)
+            self._binds = [
+                (name, compiled.binds[name].type.bind_processor(dialect)) for name in compiled.positiontup or ()
+            ]
 
     async def run(self, **values: Any) -> int:
-        if self._database.dialect_name != "sqlite":
+        if not self._direct:
             async with self._database.write() as connection:
                 return (await connection.execute(self._statement, values)).rowcount
-        parameters = [
-            value if process is None else process(value)
-            for value, process in zip((values[name] for name in self._names), self._processors, strict=True)
-        ]
+        parameters = [values[name] if process is None else process(values[name]) for name, process in self._binds]
         async with self._database.engine.connect() as connection:
             # No SQLAlchemy execution on this connection, so no transaction begins: SQLite runs the statement in
             # autocommit, waiting on its busy timeout for the write lock like any writer.

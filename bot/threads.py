@@ -11,16 +11,18 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
 from typing import Any, Literal
 
 import anthropic
 
+from bot.agent.model import ModelClient
+from bot.blocks.messages import Notice
 from bot.commands import PersonRef
 from bot.crm import CrmService
 from bot.identity import SlackUser
-from bot.rollout.outcomes import Created, Failure, FailureReason, Matches
+from bot.rollout.outcomes import ChooseCredential, ConnectNeeded, Created, Credentials, Failure, FailureReason, Matches
 from bot.store import ApprovalRecord, ConversationKey, Store
 from bot.store.thread_logs import THREAD_SAVE_TOOL
 
@@ -136,13 +138,14 @@ def first_email(messages: Sequence[ThreadMessage]) -> str | None:
 
 
 async def draft_with_model(
-    client: anthropic.AsyncAnthropic, model: str, messages: Sequence[ThreadMessage], today: date
+    model: ModelClient, user: SlackUser, messages: Sequence[ThreadMessage], today: date
 ) -> Draft | None:
-    """One bounded model call; None when it fails or answers off-form (the caller saves the thread verbatim)."""
+    """One bounded model call, spent against `user`'s budget; None when it fails or answers off-form (the caller
+    saves the thread verbatim)."""
     quoted = f"<thread>\n{transcript(messages)}\n</thread>"
     try:
-        response = await client.messages.create(
-            model=model,
+        response = await model.create(
+            user,
             max_tokens=DRAFT_MAX_TOKENS,
             system=DRAFT_SYSTEM.format(today=today.isoformat()),
             tools=[DRAFT_TOOL],
@@ -254,26 +257,99 @@ class Saved:
     problem: Failure | Matches | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class Proposal:
+    """The card to show the requester, and why its note is the thread verbatim when a budget decided that."""
+
+    save: ThreadSave
+    verbatim_because: Notice | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class NothingToSave:
+    already_saved: bool  # everything in the thread was saved to this account before, as opposed to an empty thread
+
+
 class ThreadSaves:
-    def __init__(self, store: Store, crm: CrmService, ttl: timedelta) -> None:
+    """Thread saves from proposal to the one write, and what each person saved of each thread to each CRM account."""
+
+    def __init__(self, store: Store, crm: CrmService, ttl: timedelta, model: ModelClient | None = None) -> None:
         self._store = store
         self._crm = crm
         self._ttl = ttl
+        self._model = model
 
-    async def last_logged(self, user: SlackUser, channel_id: str, thread_ts: str) -> str | None:
-        """The newest message ts an earlier finished save of this thread covered, if any."""
-        return await self._store.thread_logs.last_logged(ConversationKey(user.team_id, channel_id, thread_ts))
-
-    async def propose(self, save: ThreadSave) -> ThreadSave:
+    async def propose(
+        self, user: SlackUser, channel_id: str, thread_ts: str, messages: Sequence[ThreadMessage], who: str | None
+    ) -> Proposal | NothingToSave | ChooseCredential | ConnectNeeded | Failure:
+        """Find the person (named, else the first email anywhere in the thread, else the requester picks them), keep
+        what came after this person's last save to that account, draft, and park the save until Approve."""
+        person = await self._find_person(user, who or first_email(messages))
+        if isinstance(person, ChooseCredential | ConnectNeeded | Failure):
+            return person
+        account_id = await self._account_id(user, person)
+        last = await self._store.thread_logs.last_logged(user, account_id, channel_id, thread_ts)
+        new = [m for m in messages if last is None or float(m.ts) > float(last)]
+        if not new:
+            return NothingToSave(already_saved=last is not None)
+        draft, refused = await self._draft(user, new)
+        proposed = ThreadSave(
+            id="",
+            requester=user,
+            channel_id=channel_id,
+            thread_ts=thread_ts,
+            last_ts=new[-1].ts,
+            note=draft.note,
+            tasks=draft.tasks,
+            person=person,
+            messages=len(new),
+            since_last=last is not None,
+            account=await self._account_name(user, account_id),
+        )
         record = await self._store.approvals.create(
-            save.requester,
+            user,
             THREAD_SAVE_TOOL,
-            save.arguments(),
-            save.summary(),
-            ConversationKey(save.requester.team_id, save.channel_id, save.thread_ts),
+            proposed.arguments(),
+            proposed.summary(),
+            ConversationKey(user.team_id, channel_id, thread_ts),
             datetime.now(UTC) + self._ttl,
         )
-        return ThreadSave.of(record)
+        return Proposal(ThreadSave.of(record), refused)
+
+    async def _find_person(
+        self, user: SlackUser, query: str | None
+    ) -> PersonRef | ChooseCredential | ConnectNeeded | Failure | None:
+        if not query:
+            return None
+        found = await self._crm.resolve(user, query)
+        if isinstance(found, PersonRef | ChooseCredential | ConnectNeeded | Failure):
+            return found
+        return None  # several or none matched: the requester picks on the card
+
+    async def _account_id(self, user: SlackUser, person: PersonRef | None) -> str | None:
+        """The CRM account a save goes to: the person's own, else the requester's default one."""
+        if person is not None and person.credential_id:
+            return person.credential_id
+        return await self._crm.default_credential(user)
+
+    async def _account_name(self, user: SlackUser, account_id: str | None) -> str | None:
+        """ "Acme HubSpot (hubspot)" for the account, or None when Rollout can't say."""
+        listed = await self._crm.credentials(user)
+        if not isinstance(listed, Credentials):
+            return None
+        wanted = account_id or (listed.credentials[0].id if len(listed.credentials) == 1 else None)
+        found = next((c for c in listed.credentials if c.id == wanted), None)
+        return f"{found.label} ({found.provider})" if found else None
+
+    async def _draft(self, user: SlackUser, messages: Sequence[ThreadMessage]) -> tuple[Draft, Notice | None]:
+        """The model's draft when there is a model and budget left for it; else the thread verbatim, and why when
+        the budget was the reason."""
+        if self._model is None:
+            return Draft(verbatim_note(messages)), None
+        if (refused := await self._model.refusal(user)) is not None:
+            return Draft(verbatim_note(messages)), refused
+        drafted = await draft_with_model(self._model, user, messages, datetime.now(UTC).date())
+        return drafted or Draft(verbatim_note(messages)), None
 
     async def get(self, save_id: str, user: SlackUser) -> ThreadSave | Saved:
         record = await self._store.approvals.get(save_id)
@@ -290,7 +366,7 @@ class ThreadSaves:
             return current
         if current.status != "pending":
             return Saved("already_done", current)
-        updated = _replace(current, **changes)
+        updated = replace(current, **changes)
         if not await self._store.approvals.update_arguments(save_id, updated.arguments(), updated.summary()):
             return Saved("already_done", current)
         return updated
@@ -301,7 +377,7 @@ class ThreadSaves:
             return current
         now = datetime.now(UTC)
         if await self._store.approvals.transition(save_id, from_status="pending", to_status="cancelled", now=now):
-            return Saved("cancelled", _replace(current, status="cancelled"))
+            return Saved("cancelled", replace(current, status="cancelled"))
         return Saved("already_done", current)
 
     async def approve(self, save_id: str, user: SlackUser, ticked: set[int] | None) -> Saved:
@@ -320,7 +396,7 @@ class ThreadSaves:
             latest = await self.get(save_id, user)
             if isinstance(latest, ThreadSave) and latest.status == "pending":
                 await approvals.transition(save_id, from_status="pending", to_status="expired", now=now)
-                return Saved("expired", _replace(latest, status="expired"))
+                return Saved("expired", replace(latest, status="expired"))
         if not await approvals.claim_write(save_id, now):
             latest = await self.get(save_id, user)
             done = isinstance(latest, ThreadSave) and latest.status == "done"
@@ -337,6 +413,9 @@ class ThreadSaves:
             await approvals.transition(save.id, from_status="approved", to_status="pending", now=datetime.now(UTC))
             problem = note if isinstance(note, Failure | Matches) else Failure(FailureReason.SERVER_ERROR)
             return Saved("failed", save, problem=problem)
+        # Marked as soon as the note exists, so that no later save of this thread writes it again.
+        account_id = await self._account_id(user, save.person)
+        await self._store.thread_logs.mark_logged(user, account_id, save.channel_id, save.thread_ts, save.last_ts)
         created, failed = [note], []
         for index, task in enumerate(save.tasks):
             if ticked is not None and index not in ticked:
@@ -351,10 +430,4 @@ class ThreadSaves:
         await approvals.transition(save.id, from_status="approved", to_status="done", now=datetime.now(UTC))
         what = f"Saved a Slack thread to the CRM for {save.person.name or 'a person'}"
         await self._store.activity.record(user, what)
-        return Saved("done", _replace(save, status="done", links=links), tuple(created), tuple(failed))
-
-
-def _replace(save: ThreadSave, **changes: Any) -> ThreadSave:
-    values = {name: getattr(save, name) for name in ThreadSave.__dataclass_fields__}
-    values.update(changes)
-    return ThreadSave(**values)
+        return Saved("done", replace(save, status="done", links=links), tuple(created), tuple(failed))

@@ -13,10 +13,9 @@ import logging
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
-import anthropic
 from slack_bolt.context.ack.async_ack import AsyncAck
 from slack_sdk.errors import SlackApiError
 from slack_sdk.models.blocks import Block
@@ -35,28 +34,17 @@ from bot.blocks.thread_save import (
     thread_save_text,
 )
 from bot.blocks.values import decode_value
-from bot.commands import PersonRef
 from bot.crm import person_ref
 from bot.identity import SlackUser
 from bot.ids import Action, Shortcut, View
 from bot.rollout.outcomes import (
     ChooseCredential,
     ConnectNeeded,
-    Credentials,
     Failure,
     PersonOverview,
     PersonSummary,
 )
-from bot.threads import (
-    Draft,
-    Saved,
-    ThreadMessage,
-    ThreadSave,
-    ThreadSaves,
-    draft_with_model,
-    first_email,
-    verbatim_note,
-)
+from bot.threads import NothingToSave, Proposal, Saved, ThreadMessage, ThreadSave, ThreadSaves
 from handlers.payloads import actor, click_reply, clicked, clicked_value, list_at
 from handlers.respond import Reply, after_ack, fail, open_modal, present
 
@@ -72,6 +60,12 @@ MAX_PAGES = 50  # 10,000 messages: beyond that a thread is not a conversation to
 INVITE_FIRST = "I can't read that channel — invite @Rollout to this channel first, then try again."
 NOTHING_NEW = "This thread is already saved to your CRM, and nothing was added since."
 EMPTY_THREAD = "There's nothing in this thread for me to save."
+VERBATIM_BECAUSE = {
+    Notice.LLM_BUDGET: "You've used today's assistant allowance, so the note is the thread itself rather than a "
+    "summary; drafting works again after midnight UTC.",
+    Notice.LLM_BUDGET_TEAM: "This workspace has used today's assistant allowance, so the note is the thread itself "
+    "rather than a summary; drafting works again after midnight UTC.",
+}
 LOG_REQUEST = re.compile(
     r"^\s*(?:please\s+)?(?:log|save)\s+(?:this|this thread|the thread)(?:\s+(?:to|for|on)\s+(?P<who>.+?))?\s*[.!]?\s*$",
     re.I,
@@ -152,7 +146,9 @@ def register(app: AsyncApp, services: Services) -> None:
 
 
 def thread_saves(services: Services) -> ThreadSaves:
-    return ThreadSaves(services.store, services.crm, timedelta(seconds=services.settings.approval_ttl_seconds))
+    ttl = timedelta(seconds=services.settings.approval_ttl_seconds)
+    model = services.agent.model if services.agent is not None else None
+    return ThreadSaves(services.store, services.crm, ttl, model)
 
 
 async def log_from_mention(services: Services, body: Mapping[str, Any], reply: Reply, who: str | None) -> None:
@@ -190,43 +186,24 @@ class _SlackBusy:
 
 
 async def start_save(services: Services, saves: ThreadSaves, reply: Reply, who: str | None) -> None:
-    """Read the thread in `reply` (channel + thread_ts), draft, and show the requester the card."""
+    """Read the thread in `reply` (channel + thread_ts) and show the requester the proposed save."""
     assert reply.channel_id and reply.thread_ts
-    user = reply.user
-    read = await read_thread(reply.client, reply.channel_id, reply.thread_ts, user)
+    read = await read_thread(reply.client, reply.channel_id, reply.thread_ts, reply.user)
     if isinstance(read, _Unreadable):
         await reply.ephemeral([section(INVITE_FIRST)], INVITE_FIRST)
         return
     if isinstance(read, _SlackBusy):
         await fail(reply, Notice.SLACK_ERROR)
         return
-    last = await saves.last_logged(user, reply.channel_id, reply.thread_ts)
-    messages = [m for m in read if last is None or float(m.ts) > float(last)]
-    if not messages:
-        text = NOTHING_NEW if last is not None else EMPTY_THREAD
+    proposed = await saves.propose(reply.user, reply.channel_id, reply.thread_ts, read, who)
+    if isinstance(proposed, NothingToSave):
+        text = NOTHING_NEW if proposed.already_saved else EMPTY_THREAD
         await reply.ephemeral([section(text)], text)
-        return
-    person = await _find_person(services, reply, who or first_email(messages))
-    if isinstance(person, ChooseCredential | ConnectNeeded | Failure):
-        await present(person, reply, services)
-        return
-    draft = await _draft(services, messages)
-    account = await _account_name(services, user, person.credential_id if person else None)
-    proposed = ThreadSave(
-        id="",
-        requester=user,
-        channel_id=reply.channel_id,
-        thread_ts=reply.thread_ts,
-        last_ts=messages[-1].ts,
-        note=draft.note,
-        tasks=draft.tasks,
-        person=person,
-        messages=len(messages),
-        since_last=last is not None,
-        account=account,
-    )
-    save = await saves.propose(proposed)
-    await reply.ephemeral(thread_save_card(save), thread_save_text(save))
+    elif isinstance(proposed, Proposal):
+        why = VERBATIM_BECAUSE.get(proposed.verbatim_because) if proposed.verbatim_because else None
+        await reply.ephemeral(thread_save_card(proposed.save, note_line=why), thread_save_text(proposed.save))
+    else:
+        await present(proposed, reply, services)
 
 
 async def read_thread(
@@ -287,44 +264,6 @@ class _Names:
             name = await self.of(user_id)
             text = re.sub(rf"<@{user_id}(?:\|[^>]*)?>", f"@{name}", text)
         return text
-
-
-async def _find_person(
-    services: Services, reply: Reply, query: str | None
-) -> PersonRef | ChooseCredential | ConnectNeeded | Failure | None:
-    if not query:
-        return None
-    found = await services.crm.resolve(reply.user, query)
-    if isinstance(found, PersonRef):
-        return found
-    if isinstance(found, ChooseCredential | ConnectNeeded | Failure):
-        return found
-    return None  # several or none matched: the requester picks on the card
-
-
-async def _account_name(services: Services, user: SlackUser, credential_id: str | None) -> str | None:
-    """ "Acme HubSpot (hubspot)" for the account the person was found in, or None when Rollout can't say."""
-    listed = await services.crm.credentials(user)
-    if not isinstance(listed, Credentials):
-        return None
-    wanted = credential_id or listed.default_id or (listed.credentials[0].id if len(listed.credentials) == 1 else None)
-    found = next((c for c in listed.credentials if c.id == wanted), None)
-    return f"{found.label} ({found.provider})" if found else None
-
-
-async def _draft(services: Services, messages: Sequence[ThreadMessage]) -> Draft:
-    settings = services.settings
-    if settings.anthropic_api_key is not None:
-        async with anthropic.AsyncAnthropic(
-            api_key=settings.anthropic_api_key.get_secret_value(),
-            base_url=settings.anthropic_base_url,
-            timeout=settings.agent_timeout_seconds,
-            max_retries=1,
-        ) as client:
-            drafted = await draft_with_model(client, settings.anthropic_model, messages, datetime.now(UTC).date())
-        if drafted is not None:
-            return drafted
-    return Draft(verbatim_note(messages))
 
 
 # ---- the card ----------------------------------------------------------------------------------------------------

@@ -20,8 +20,9 @@ import mcp_types as types
 
 from bot import metrics
 from bot.agent.approvals import ApprovalDesk
-from bot.agent.budget import TokenBudget, Usage
+from bot.agent.budget import TokenBudget
 from bot.agent.history import CHARS_PER_TOKEN, Block, Message, for_request, text_of, tool_result
+from bot.agent.model import ModelClient
 from bot.agent.prompt import SYSTEM_PROMPT, system_blocks
 from bot.agent.results import (
     CredentialProblem,
@@ -103,7 +104,8 @@ def build_agent(
         per_user=settings.agent_daily_tokens_per_user,
         per_team=settings.agent_daily_tokens_per_team,
     )
-    return Agent(client, store=store, crm=crm, classify=rollout.capabilities, config=config, budget=budget)
+    model = ModelClient(client, name=config.model, budget=budget)
+    return Agent(model, store=store, crm=crm, classify=rollout.capabilities, config=config)
 
 
 @dataclass(slots=True)
@@ -137,29 +139,35 @@ class _ToolRound:
 class Agent:
     def __init__(
         self,
-        client: anthropic.AsyncAnthropic,
+        model: ModelClient,
         *,
         store: Store,
         crm: CrmService,
         classify: Classify,
         config: AgentConfig,
         today: Callable[[], date] = lambda: datetime.now(UTC).date(),
-        budget: TokenBudget | None = None,
     ) -> None:
-        self._client = client
+        self.model = model
         self._store = store
         self._crm = crm
         self._classify = classify
         self._config = config
         self._today = today
-        self.budget = budget
         self._locks = ConversationLocks()
         self.approvals = CountedApprovalDesk(
             store, crm, classify, self._locks, history_chars=config.history_tokens * CHARS_PER_TOKEN
         )
 
+    @property
+    def budget(self) -> TokenBudget | None:
+        return self.model.budget
+
+    @budget.setter
+    def budget(self, budget: TokenBudget | None) -> None:
+        self.model.budget = budget
+
     async def close(self) -> None:
-        await self._client.close()
+        await self.model.close()
 
     # ---- entry points -------------------------------------------------------------------------------------------
 
@@ -196,10 +204,9 @@ class Agent:
         new: list[Message],
         progress: Progress,
     ) -> TurnResult:
-        if self.budget is not None and (whose := await self.budget.exhausted(user)) is not None:
+        if (refused := await self.model.refusal(user)) is not None:
             # Checked before anything else: an over-budget request costs neither a model call nor a Rollout call.
-            metrics.LLM_REFUSED_BUDGET.labels(whose).inc()
-            return TurnResult(error=Notice.LLM_BUDGET if whose == "user" else Notice.LLM_BUDGET_TEAM)
+            return TurnResult(error=refused)
         tools = await self._crm.tools(user)
         if isinstance(tools, Failure):
             return TurnResult(problem=tools)
@@ -265,23 +272,20 @@ class Agent:
         self, user: SlackUser, messages: list[Message], toolbox: Toolbox, turn: _Turn, progress: Progress
     ) -> anthropic.types.Message:
         request: dict[str, Any] = {
-            "model": self._config.model,
             "max_tokens": self._config.max_tokens,
             "system": system_blocks(self._config.system_prompt, self._today()),
             "messages": for_request(messages, self._config.history_tokens),
         }
         if toolbox.definitions:
             request["tools"] = list(toolbox.definitions)
-        async with self._client.messages.stream(**request) as stream:
+        async with self.model.stream(**request) as stream:
             async for event in stream:
                 if event.type == "text":
                     turn.streamed = _text_so_far(stream.current_message_snapshot)
                     await progress.partial(turn.streamed)
             message = await stream.get_final_message()
+        await self.model.spend(user, message)
         usage = message.usage
-        metrics.llm_call(message.stop_reason, Usage.of(usage))
-        if self.budget is not None:
-            await self.budget.spend(user, Usage.of(usage))
         log.debug(
             "model step: stop=%s in=%s cache_write=%s cache_read=%s out=%s",
             message.stop_reason,

@@ -191,6 +191,20 @@ llm_usage = Table(
 )
 
 
+thread_saves = Table(
+    "thread_saves",
+    metadata,
+    Column("team_id", SLACK_ID, nullable=False),
+    Column("user_id", SLACK_ID, nullable=False),
+    Column("account_id", String(255), nullable=False),  # the CRM credential; "" for the user's only or default one
+    Column("channel_id", SLACK_ID, nullable=False),
+    Column("thread_ts", SLACK_ID, nullable=False),
+    Column("last_ts", SLACK_ID, nullable=False),  # the newest message saved: the next save starts after it
+    Column("updated_at", UtcDateTime(), nullable=False),
+    PrimaryKeyConstraint("team_id", "user_id", "account_id", "channel_id", "thread_ts"),
+)
+
+
 # ---- Slack installations (OAuth): the tables slack_sdk's SQLAlchemy stores use, under our migrations ----------------
 # Same names and columns as slack_sdk's, except that tokens are Text: they are stored encrypted (bot/store/installs.py),
 # and a ciphertext is longer than the 200 characters slack_sdk allows for a plain token.

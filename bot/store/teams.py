@@ -16,6 +16,7 @@ from bot.store.schema import (
     parked_requests,
     slack_bots,
     slack_installations,
+    thread_saves,
     users,
     utc_now,
 )
@@ -34,13 +35,15 @@ class TeamForgotten:
     parked_requests: int
     approvals_cancelled: int
     activity: int
+    thread_saves: int
     user_ids: tuple[str, ...] = field(default=(), repr=False)  # whose in-memory state to drop as well
 
     def counts(self) -> str:
         return (
             f"{self.installations} installations, {self.bots} bots, {self.users} users, "
             f"{self.conversations} conversations ({self.messages} messages), {self.parked_requests} parked requests, "
-            f"{self.approvals_cancelled} approvals cancelled, {self.activity} activity entries"
+            f"{self.approvals_cancelled} approvals cancelled, {self.activity} activity entries, "
+            f"{self.thread_saves} saved-thread marks"
         )
 
 
@@ -81,6 +84,7 @@ class TeamRepository:
                         .values(status="cancelled", updated_at=utc_now())
                     ),
                     activity=await run(delete(activity).where(activity.c.team_id == team_id)),
+                    thread_saves=await run(delete(thread_saves).where(thread_saves.c.team_id == team_id)),
                     user_ids=known,
                 )
         finally:

@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
 from typing import Any
+
+import pytest
 
 from bench.fakes import Call
 from bench.fakes.anthropic_api import FakeAnthropic, Reply, ToolCall
+from bot.agent.budget import TokenBudget, Usage
 from bot.blocks.values import decode_value, encode_value
 from bot.identity import SlackUser
 from bot.ids import Action, Shortcut
@@ -145,3 +150,69 @@ async def test_an_agent_approve_button_forged_for_a_thread_save_does_nothing(
     await harness.interaction(_approve_with_ticks(harness, user, card, ["0"]))  # the card's own Approve still works
     await harness.settle()
     assert len(harness.crm_notes(user, ada)) == before + 1
+
+
+# ---- the daily budgets cover drafting --------------------------------------------------------------------------
+
+
+@pytest.fixture
+def budgets(harness: AppHarness) -> Iterator[Callable[..., None]]:
+    """Daily budgets on the shared app's model client for one test; unlimited again after it."""
+    assert harness.services.agent is not None
+    model_client = harness.services.agent.model
+
+    def set_budgets(*, per_user: int | None = None, per_team: int | None = None) -> None:
+        model_client.budget = TokenBudget(harness.services.store.usage, per_user=per_user, per_team=per_team)
+
+    try:
+        yield set_budgets
+    finally:
+        set_budgets()
+
+
+async def test_a_draft_is_spent_against_the_requesters_budget(
+    harness: AppHarness, model: FakeAnthropic, budgets: Callable[..., None]
+) -> None:
+    budgets(per_user=10**9)
+    user = harness.new_user()
+    model.script(Reply(tool_calls=(ToolCall("save_thread_draft", DRAFT),)))
+
+    await harness.message_shortcut(user, Shortcut.SAVE_THREAD, text="Call with Ada", message_ts=_thread(harness))
+    await harness.slack.wait_for("chat.postEphemeral")
+
+    (request,) = model.requests
+    assert request.usage is not None
+    used = await harness.services.store.usage.used(user, datetime.now(UTC).date())
+    assert used.user == Usage.of(request.usage).weighted > 0
+
+
+@pytest.mark.parametrize(("whose", "told"), [("user", "You've used today's"), ("team", "This workspace has used")])
+async def test_over_budget_a_save_offers_the_thread_verbatim_and_says_why(
+    harness: AppHarness, model: FakeAnthropic, budgets: Callable[..., None], whose: str, told: str
+) -> None:
+    user = harness.new_user()
+    await harness.services.store.usage.add(user, datetime.now(UTC).date(), 100)
+    budgets(**({"per_user": 100} if whose == "user" else {"per_user": 10**9, "per_team": 100}))
+    model.script(Reply(tool_calls=(ToolCall("save_thread_draft", DRAFT),)))
+
+    await harness.message_shortcut(user, Shortcut.SAVE_THREAD, text="Call with Ada", message_ts=_thread(harness))
+    card = await harness.slack.wait_for("chat.postEphemeral")
+
+    assert model.requests == []  # usage exactly at the budget is over it: no drafting call
+    assert card.contains("User U0SAM: Call with Ada went well") and card.contains(told)
+    assert Action.THREAD_SAVE_APPROVE in card.action_ids
+
+
+async def test_unticking_every_task_writes_only_the_note(harness: AppHarness, model: FakeAnthropic) -> None:
+    user = harness.new_user()
+    ada = harness.crm_person(user, ADA)
+    notes_before, tasks_before = len(harness.crm_notes(user, ada)), len(harness.crm_tasks(user, ada))
+    model.script(Reply(tool_calls=(ToolCall("save_thread_draft", DRAFT),)))
+    await harness.event(mention(user, "log this to Ada Lovelace", thread_ts=_thread(harness)))
+    card = await harness.slack.wait_for("chat.postEphemeral")
+
+    await harness.interaction(_approve_with_ticks(harness, user, card, []))
+    await harness.settle()
+
+    assert len(harness.crm_notes(user, ada)) == notes_before + 1
+    assert len(harness.crm_tasks(user, ada)) == tasks_before

@@ -220,3 +220,136 @@ def _picked(harness: AppHarness, user: SlackUser, card: Call, person_id: str) ->
         "selected_option": {"value": person_id, "text": {"type": "plain_text", "text": "Ada"}},
     }
     return block_actions(harness, user, action)
+
+
+# ---- "saved up to" belongs to the requester's CRM account ------------------------------------------------------
+
+
+async def test_one_persons_save_does_not_mark_the_thread_saved_for_anyone_else(app_harness: AppHarness) -> None:
+    harness = app_harness
+    first, second = harness.new_user(), harness.new_user()
+    thread_ts = _thread(harness, 2)
+    card = await _save(harness, first, thread_ts)
+    await harness.click(first, card, Action.THREAD_SAVE_APPROVE)
+    await harness.settle()
+    ada = harness.crm_person(second, ADA)
+    before = len(harness.crm_notes(second, ada))
+
+    offered = await _save(harness, second, thread_ts)
+
+    assert not offered.contains(NOTHING_NEW) and not offered.contains("only what came after")
+    assert offered.contains("Ada Lovelace") and offered.contains("User U0SAM: Kick-off with Ada")
+    await harness.click(second, offered, Action.THREAD_SAVE_APPROVE)
+    await harness.settle()
+    assert len(harness.crm_notes(second, ada)) == before + 1
+
+
+async def test_a_later_save_still_finds_the_person_named_before_the_last_save(app_harness: AppHarness) -> None:
+    harness = app_harness
+    user = harness.new_user()
+    thread_ts = _thread(harness, 1)
+    card = await _save(harness, user, thread_ts)
+    await harness.click(user, card, Action.THREAD_SAVE_APPROVE)
+    await harness.settle()
+    harness.slack.add_replies(CHANNEL_ID, thread_ts, [{"user": "U0SAM", "text": "She signed today"}])
+
+    newer = await _save(harness, user, thread_ts)
+
+    assert newer.contains("only what came after") and newer.contains("Ada Lovelace")
+    assert Action.THREAD_SAVE_APPROVE in newer.action_ids and not newer.elements("external_select")
+
+
+async def test_workspaces_sharing_a_channel_do_not_share_what_was_saved(app_harness: AppHarness) -> None:
+    harness = app_harness
+    host = harness.new_user()
+    partner = SlackUser("T0PARTNER", host.user_id)  # the same channel, through Slack Connect; even the same user id
+    harness.sandbox.crm.set_accounts(partner.default_subject, ["hubspot"])
+    thread_ts = _thread(harness, 1)
+    card = await _save(harness, host, thread_ts)
+    await harness.click(host, card, Action.THREAD_SAVE_APPROVE)
+    await harness.settle()
+
+    offered = await _save(harness, partner, thread_ts)
+
+    assert not offered.contains(NOTHING_NEW) and not offered.contains("only what came after")
+
+
+async def test_saves_to_two_accounts_of_one_person_are_tracked_apart(app_harness: AppHarness) -> None:
+    harness = app_harness
+    user = harness.new_user(["hubspot", "salesforce"])
+    thread_ts = _thread(harness, 1)
+    users = harness.services.store.users
+    await users.set_default_credential(user, harness.crm_account(user, 0))
+    card = await _save(harness, user, thread_ts)
+    await harness.click(user, card, Action.THREAD_SAVE_APPROVE)
+    await harness.settle()
+    assert (await _save(harness, user, thread_ts)).contains(NOTHING_NEW)
+
+    await users.set_default_credential(user, harness.crm_account(user, 1))
+    ada = harness.crm_person(user, ADA, account=1)
+    before = len(harness.crm_notes(user, ada, account=1))
+    other = await _save(harness, user, thread_ts)
+
+    assert not other.contains(NOTHING_NEW) and other.contains("Salesforce")
+    await harness.click(user, other, Action.THREAD_SAVE_APPROVE)
+    await harness.settle()
+    assert len(harness.crm_notes(user, ada, account=1)) == before + 1
+
+
+async def test_a_cancelled_or_pending_save_does_not_count_as_saved(app_harness: AppHarness) -> None:
+    harness = app_harness
+    user = harness.new_user()
+    thread_ts = _thread(harness, 1)
+    pending = await _save(harness, user, thread_ts)  # left as it is
+
+    assert not (await _save(harness, user, thread_ts)).contains(NOTHING_NEW)
+
+    await harness.click(user, pending, Action.THREAD_SAVE_CANCEL)
+    await harness.settle()
+    again = await _save(harness, user, thread_ts)
+    assert not again.contains(NOTHING_NEW) and not again.contains("only what came after")
+
+
+async def test_a_save_whose_note_failed_can_be_approved_again_and_writes_once(app_harness: AppHarness) -> None:
+    harness = app_harness
+    user = harness.new_user()
+    ada = harness.crm_person(user, ADA)
+    before = len(harness.crm_notes(user, ada))
+    thread_ts = _thread(harness, 1)
+    card = await _save(harness, user, thread_ts)
+
+    harness.sandbox.set_failure("500")
+    mark = harness.slack.mark()
+    await harness.click(user, card, Action.THREAD_SAVE_APPROVE)
+    await harness.settle()
+    harness.sandbox.set_failure(None)
+    assert len(harness.crm_notes(user, ada)) == before
+    assert not harness.slack.calls_to("chat.postMessage", since=mark)  # nothing claimed as saved in the thread
+
+    await harness.click(user, card, Action.THREAD_SAVE_APPROVE)
+    await harness.click(user, card, Action.THREAD_SAVE_APPROVE)
+    await harness.settle()
+    assert len(harness.crm_notes(user, ada)) == before + 1
+    assert len(harness.slack.calls_to("chat.postMessage", since=mark)) == 1
+    assert (await _save(harness, user, thread_ts)).contains(NOTHING_NEW)
+
+
+async def test_what_was_saved_is_remembered_after_retention_deletes_the_old_card(app_harness: AppHarness) -> None:
+    harness = app_harness
+    user = harness.new_user()
+    thread_ts = _thread(harness, 1)
+    card = await _save(harness, user, thread_ts)
+    await harness.click(user, card, Action.THREAD_SAVE_APPROVE)
+    await harness.settle()
+    save_id = decode_value(card.button(Action.THREAD_SAVE_APPROVE)["value"])["s"]
+    long_ago = datetime.now(UTC) - timedelta(days=400)
+    async with harness.services.store._database.engine.begin() as connection:
+        await connection.execute(
+            sa.update(approvals).where(approvals.c.id == save_id).values(updated_at=long_ago, expires_at=long_ago)
+        )
+    store = harness.services.store
+    while (batch := await store.retention.delete_batch(datetime.now(UTC), datetime.now(UTC), 1000)) and batch.total:
+        pass
+    assert await store.approvals.get(save_id) is None
+
+    assert (await _save(harness, user, thread_ts)).contains(NOTHING_NEW)

@@ -1,14 +1,17 @@
 from __future__ import annotations
 
 import asyncio
+import uuid
+from datetime import UTC, datetime
 
+from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import inspect, text
 from sqlalchemy.engine import Connection
 
-from bot.store.alembic_runner import POSTGRES_MIGRATION_LOCK_KEY, head_revision
-from bot.store.schema import metadata
+from bot.store.alembic_runner import POSTGRES_MIGRATION_LOCK_KEY, alembic_config, head_revision
+from bot.store.schema import approvals, metadata, users
 
 STORE_TABLES = {
     "users",
@@ -19,6 +22,7 @@ STORE_TABLES = {
     "parked_requests",
     "activity",
     "llm_usage",
+    "thread_saves",
     "slack_installations",
     "slack_bots",
     "slack_oauth_states",
@@ -110,3 +114,66 @@ async def test_on_postgresql_migrate_waits_for_another_process_migrating(
             assert not migration.done()
 
         await asyncio.wait_for(migration, timeout=10)
+
+
+async def test_saves_finished_before_the_upgrade_stay_saved_after_it(
+    empty_database_url, encryption_keys, open_store, raw_database, make_user
+):
+    requester, with_default = make_user(), make_user()
+
+    def upgrade_to_0005(connection: Connection) -> None:
+        config = alembic_config()
+        config.attributes["connection"] = connection
+        command.upgrade(config, "0005")
+
+    def save(user, status: str, last_ts: str, credential: str | None, thread: str = "1700000000.000001") -> dict:
+        person = {"id": "per_1", "name": "Ada", "email": None, "credential_id": credential, "url": None}
+        now = datetime.now(UTC)
+        return {
+            "id": uuid.uuid4().hex,
+            "team_id": user.team_id,
+            "user_id": user.user_id,
+            "tool_name": "slack.thread_to_crm",
+            "arguments": {"last_ts": last_ts, "person": person, "channel_id": "C1", "thread_ts": thread},
+            "summary": "Save a Slack thread",
+            "status": status,
+            "conversation_team_id": user.team_id,
+            "conversation_channel_id": "C1",
+            "conversation_thread_ts": thread,
+            "expires_at": now,
+            "created_at": now,
+            "updated_at": now,
+        }
+
+    async with raw_database(empty_database_url) as database:
+        async with database.write() as connection:
+            await connection.run_sync(upgrade_to_0005)
+        async with database.write() as connection:
+            await connection.execute(
+                approvals.insert(),
+                [
+                    save(requester, "done", "1700000005.000100", "cred-a"),
+                    save(requester, "done", "1700000012.000100", "cred-a"),
+                    save(requester, "cancelled", "1700000099.000100", "cred-a"),
+                    save(requester, "done", "1700000003.000100", "cred-b"),
+                    save(with_default, "done", "1700000007.000100", None),
+                ],
+            )
+            await connection.execute(
+                users.insert().values(
+                    team_id=with_default.team_id,
+                    user_id=with_default.user_id,
+                    subject="s",
+                    default_credential_id="cred-d",
+                    created_at=datetime.now(UTC),
+                    updated_at=datetime.now(UTC),
+                )
+            )
+
+    async with open_store(empty_database_url, encryption_keys) as store:
+        await store.migrate()
+        logs = store.thread_logs
+        assert await logs.last_logged(requester, "cred-a", "C1", "1700000000.000001") == "1700000012.000100"
+        assert await logs.last_logged(requester, "cred-b", "C1", "1700000000.000001") == "1700000003.000100"
+        assert await logs.last_logged(with_default, "cred-d", "C1", "1700000000.000001") == "1700000007.000100"
+        assert await logs.last_logged(requester, "cred-a", "C1", "1700000000.000999") is None

@@ -225,7 +225,9 @@ def unslack(text: str) -> str:
 
 
 def split_person(rest: str) -> tuple[str, str]:
-    """Person first, then the rest: a quoted name, an email, `Name Surname: text`, or else the first word."""
+    """Person first, then the rest: a quoted name, an email, `Name Surname: text`, or else the first word.
+
+    A quoted name or an email ends the person whatever follows; a colon between digits (10:30) never does."""
     rest = rest.strip()
     if not rest:
         return "", ""
@@ -234,11 +236,14 @@ def split_person(rest: str) -> tuple[str, str]:
         end = rest.find(closing, 1)
         if end > 0:
             return rest[1:end].strip(), rest[end + 1 :].strip()
+    first, _, remainder = rest.partition(" ")
+    if _EMAIL.match(first):
+        return first, remainder.strip()
     if colon := _SEPARATOR.search(rest):
         head, tail = rest[: colon.start()], rest[colon.end() :]
-        if 0 < len(head.split()) <= 4 and "://" not in rest[: len(head) + 3]:
+        # A name has no digits: "Meeting at 10:30: went well" is a note, not a person.
+        if 0 < len(head.split()) <= 4 and "://" not in rest[: len(head) + 3] and not any(c.isdigit() for c in head):
             return head.strip(), tail.strip()
-    first, _, remainder = rest.partition(" ")
     return first.strip(), remainder.strip()
 
 

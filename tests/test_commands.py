@@ -52,6 +52,20 @@ TODAY = date(2026, 11, 26)  # a Thursday
         # a colon between digits is a time, not the end of the person's name
         ("note ada@x.example Call at 10:30 went well", AddNote("ada@x.example", "Call at 10:30 went well")),
         ("note Ada Lovelace: call at 10:30 went well", AddNote("Ada Lovelace", "call at 10:30 went well")),
+        # an email ends the person, even before a colon that follows a time
+        ("note ada@example.com Meeting at 10:30: went well", AddNote("ada@example.com", "Meeting at 10:30: went well")),
+        ("note ada@example.com Agenda: pricing", AddNote("ada@example.com", "Agenda: pricing")),
+        ("note Ada Meeting at 10:30 went well", AddNote("Ada", "Meeting at 10:30 went well")),
+        ("note Ada Meeting at 10:30: went well", AddNote("Ada", "Meeting at 10:30: went well")),
+        (
+            "task ada@example.com Prep: slides due friday",
+            CreateTask("ada@example.com", "Prep: slides", date(2026, 11, 27)),
+        ),
+        # a quoted name ends the person, whatever quotes the note holds
+        ('note "Ada Lovelace" Said "yes" to it', AddNote("Ada Lovelace", 'Said "yes" to it')),
+        ('note "Ada Lovelace" "Called" and "agreed"', AddNote("Ada Lovelace", '"Called" and "agreed"')),
+        ('note "Ada Lovelace" Agenda: pricing', AddNote("Ada Lovelace", "Agenda: pricing")),
+        ("note “Ada Lovelace” Called: yes", AddNote("Ada Lovelace", "Called: yes")),
         ("person Grace Hopper grace@navy.example", CreatePerson("Grace", "Hopper", "grace@navy.example")),
         ("person Grace Hopper", CreatePerson("Grace", "Hopper", "")),
         ("credentials", ListCredentials()),

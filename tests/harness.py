@@ -52,9 +52,10 @@ CHANNEL_ID = "C0HARNESS"
 APP_ID = "A0HARNESS"
 
 
-def sign(body: str, timestamp: str, secret: str = SIGNING_SECRET) -> str:
-    """Slack's request signature: HMAC-SHA256 over `v0:{timestamp}:{body}`."""
-    digest = hmac.new(secret.encode(), f"v0:{timestamp}:{body}".encode(), hashlib.sha256).hexdigest()
+def sign(body: str | bytes, timestamp: str, secret: str = SIGNING_SECRET) -> str:
+    """Slack's request signature: HMAC-SHA256 over `v0:{timestamp}:` and the body's bytes as sent."""
+    raw = body if isinstance(body, bytes) else body.encode()
+    digest = hmac.new(secret.encode(), f"v0:{timestamp}:".encode() + raw, hashlib.sha256).hexdigest()
     return f"v0={digest}"
 
 
@@ -114,7 +115,7 @@ class AppHarness:
 
     async def send(
         self,
-        body: str,
+        body: str | bytes,
         content_type: str,
         *,
         timestamp: int | None = None,
@@ -122,14 +123,18 @@ class AppHarness:
         trigger_id: str = "",
         response_url: str = "",
     ) -> Sent:
-        """POST a body to /slack/events, signed like Slack signs it unless a timestamp or signature is forced."""
+        """POST a body to /slack/events, signed like Slack signs it unless a timestamp or signature is forced.
+
+        A str body is sent as UTF-8; bytes are sent as they are (to send what is not UTF-8).
+        """
         stamp = str(int(time.time()) if timestamp is None else timestamp)
         headers = {
             "Content-Type": content_type,
             "X-Slack-Request-Timestamp": stamp,
             "X-Slack-Signature": signature if signature is not None else sign(body, stamp),
         }
-        async with self.http.post(self.url, data=body.encode(), headers=headers) as response:
+        data = body if isinstance(body, bytes) else body.encode()
+        async with self.http.post(self.url, data=data, headers=headers) as response:
             return Sent(response.status, await response.text(), trigger_id, response_url)
 
     async def command(self, user: SlackUser, text: str, *, channel: str = CHANNEL_ID, trigger_id: str = "") -> Sent:

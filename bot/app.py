@@ -222,7 +222,7 @@ async def serve(settings: Settings) -> None:
 
     On the signal it stops taking requests, lets acked work finish for up to SHUTDOWN_GRACE_SECONDS, and returns.
     """
-    configure_logging(settings.log_level, settings.log_format)
+    configure_logging(settings.log_level, settings.log_format, settings.log_libraries)
     settings.require_serve()
     services = await build_services(settings)
     slack_app = build_slack_app(settings, services)

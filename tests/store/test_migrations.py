@@ -18,6 +18,7 @@ STORE_TABLES = {
     "approvals",
     "parked_requests",
     "activity",
+    "answer_feedback",
     "llm_usage",
     "slack_installations",
     "slack_bots",

@@ -100,6 +100,9 @@ class Settings(BaseSettings):
     port: int = Field(default=3000, ge=1, le=65535)
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     log_format: Literal["text", "json"] = "text"
+    # Comma-separated logger names (a name covers its children) that may log below INFO when LOG_LEVEL is DEBUG;
+    # every other library stays at INFO or above: at DEBUG libraries log CRM content and Slack response URLs.
+    log_level_libraries: str = ""
     metrics_port: int | None = Field(default=None, ge=0, le=65535)  # unset: GET /metrics on PORT
     shutdown_grace_seconds: float = Field(default=10.0, ge=0)  # how long SIGTERM waits for acked work
 
@@ -138,6 +141,11 @@ class Settings(BaseSettings):
         if self.encryption_key is None:
             return []
         return [k.strip() for k in self.encryption_key.get_secret_value().split(",") if k.strip()]
+
+    @property
+    def log_libraries(self) -> tuple[str, ...]:
+        """LOG_LEVEL_LIBRARIES as logger names."""
+        return tuple(name.strip() for name in self.log_level_libraries.split(",") if name.strip())
 
     @property
     def llm_enabled(self) -> bool:

@@ -12,6 +12,7 @@ import logging
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import replace
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from slack_bolt.context.ack.async_ack import AsyncAck
@@ -38,7 +39,7 @@ from handlers.agent_output import (
     surface_for,
     thread_surface,
 )
-from handlers.payloads import actor, click_key, click_reply, clicked_value, object_at
+from handlers.payloads import actor, click_reply, clicked_value, object_at
 from handlers.respond import Reply, after_ack, fail, open_modal, present
 from handlers.threads import log_from_mention, log_request
 
@@ -49,6 +50,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
+_ACTION_TS = re.compile(r"(\d{1,11})(?:\.(\d{1,6})\d*)?", re.ASCII)  # seconds (within datetime's range).micros
 _MENTION = re.compile(r"<@([A-Z0-9]+)(?:\|[^>]*)?>")
 _REFUSALS = {
     "missing": Notice.EXPIRED,
@@ -99,7 +101,9 @@ def register(app: AsyncApp, services: Services) -> None:
     async def feedback(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
         await ack()
         reply = click_reply(body, client)
-        after_ack(services, reply, record_feedback(services, body, reply), name="answer feedback", once=click_key(body))
+        # No claim by click key: helpful, not helpful, helpful share one, and the third must count. The store keeps
+        # one verdict per person and answer by click time, so a repeated delivery changes nothing.
+        after_ack(services, reply, record_feedback(services, body, reply), name="answer feedback")
 
     app.event("app_mention")(mentioned)
     app.action(Action.ANSWER_FEEDBACK.value)(feedback)
@@ -130,15 +134,32 @@ async def answer_event(
 
 
 async def record_feedback(services: Services, body: Mapping[str, Any], reply: Reply) -> None:
-    """Helpful / not helpful, kept with the answer it is about (the message's channel and ts) in the user's activity."""
+    """Helpful / not helpful: the person's verdict on the answer (the message's channel and ts), the latest click's;
+    a new or changed verdict also goes to their activity and the metrics."""
     verdict = verdict_of(clicked_value(body))
-    if verdict is None:
-        return
     container = object_at(body, "container")
-    where = f"{container.get('channel_id') or reply.channel_id or ''}/{container.get('message_ts') or ''}"
+    channel_id, message_ts = str(container.get("channel_id") or reply.channel_id or ""), container.get("message_ts")
+    if verdict is None or not message_ts:
+        return
+    clicked_at = _action_time(body)
+    change = await services.store.feedback.record(reply.user, channel_id, str(message_ts), verdict, clicked_at)
+    if change == "unchanged":
+        return
     words = "helpful" if verdict == "helpful" else "not helpful"
-    await services.store.activity.record(reply.user, f"Rated an answer {words} ({where})")
-    feedback.count(verdict)
+    await services.store.activity.record(reply.user, f"Rated an answer {words} ({channel_id}/{message_ts})")
+    feedback.count(verdict, change)
+
+
+def _action_time(body: Mapping[str, Any]) -> datetime:
+    """When the person clicked (Slack's action_ts, seconds.micros); now, if Slack did not say or said nonsense."""
+    actions = body.get("actions")
+    action_ts = str(actions[0].get("action_ts") or "") if isinstance(actions, list) and actions else ""
+    match = _ACTION_TS.fullmatch(action_ts)
+    if match is None:
+        return datetime.now(UTC)
+    # Exact microseconds: a float would round neighbouring clicks together.
+    micros = int((match.group(2) or "").ljust(6, "0"))
+    return datetime.fromtimestamp(int(match.group(1)), UTC) + timedelta(microseconds=micros)
 
 
 # ---- the approval card ---------------------------------------------------------------------------------------

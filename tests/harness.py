@@ -52,9 +52,10 @@ CHANNEL_ID = "C0HARNESS"
 APP_ID = "A0HARNESS"
 
 
-def sign(body: str, timestamp: str, secret: str = SIGNING_SECRET) -> str:
-    """Slack's request signature: HMAC-SHA256 over `v0:{timestamp}:{body}`."""
-    digest = hmac.new(secret.encode(), f"v0:{timestamp}:{body}".encode(), hashlib.sha256).hexdigest()
+def sign(body: str | bytes, timestamp: str, secret: str = SIGNING_SECRET) -> str:
+    """Slack's request signature: HMAC-SHA256 over `v0:{timestamp}:` and the body's bytes as sent."""
+    raw = body if isinstance(body, bytes) else body.encode()
+    digest = hmac.new(secret.encode(), f"v0:{timestamp}:".encode() + raw, hashlib.sha256).hexdigest()
     return f"v0={digest}"
 
 
@@ -114,7 +115,7 @@ class AppHarness:
 
     async def send(
         self,
-        body: str,
+        body: str | bytes,
         content_type: str,
         *,
         timestamp: int | None = None,
@@ -122,14 +123,18 @@ class AppHarness:
         trigger_id: str = "",
         response_url: str = "",
     ) -> Sent:
-        """POST a body to /slack/events, signed like Slack signs it unless a timestamp or signature is forced."""
+        """POST a body to /slack/events, signed like Slack signs it unless a timestamp or signature is forced.
+
+        A str body is sent as UTF-8; bytes are sent as they are (to send what is not UTF-8).
+        """
         stamp = str(int(time.time()) if timestamp is None else timestamp)
         headers = {
             "Content-Type": content_type,
             "X-Slack-Request-Timestamp": stamp,
             "X-Slack-Signature": signature if signature is not None else sign(body, stamp),
         }
-        async with self.http.post(self.url, data=body.encode(), headers=headers) as response:
+        data = body if isinstance(body, bytes) else body.encode()
+        async with self.http.post(self.url, data=data, headers=headers) as response:
             return Sent(response.status, await response.text(), trigger_id, response_url)
 
     async def command(self, user: SlackUser, text: str, *, channel: str = CHANNEL_ID, trigger_id: str = "") -> Sent:
@@ -179,7 +184,8 @@ class AppHarness:
         """Click the element `action_id` (the one with `value`, when several share it) in what the app sent.
 
         `source` is the recorded call that showed it: a message (chat.postMessage, chat.postEphemeral, a response_url
-        post) or a published App Home. For a select, pass `selected_value`: the value of the option picked.
+        post, a stream's chat.stopStream) or a published App Home. For a select, pass `selected_value`: the value of
+        the option picked; for feedback buttons, `value` picks the button ("helpful" / "not_helpful").
         """
         element = _find_element(source, action_id, value)
         action: dict[str, Any] = {
@@ -190,6 +196,8 @@ class AppHarness:
         }
         if selected_value is not None:
             action["selected_option"] = {"value": selected_value, "text": {"type": "plain_text", "text": "picked"}}
+        elif value is not None:
+            action["value"] = value
         elif "value" in element:
             action["value"] = element["value"]
         payload: dict[str, Any] = {
@@ -364,7 +372,11 @@ def block_actions(
 
 def _find_element(source: Call, action_id: str, value: str | None) -> dict[str, Any]:
     for element in source.elements():
-        if element.get("action_id") == action_id and (value is None or element.get("value") == value):
+        # Feedback buttons are one element whose two buttons carry the values.
+        values = {element.get("value")} | {
+            (element.get(side) or {}).get("value") for side in ("positive_button", "negative_button")
+        }
+        if element.get("action_id") == action_id and (value is None or value in values):
             return element
     raise AssertionError(f"no {action_id} element (value {value!r}) in {source.method}; ids: {source.action_ids}")
 
@@ -388,6 +400,8 @@ def _click_context(source: Call, slack: FakeSlackApi, default_channel: str) -> d
         channel = str(source.response.get("channel") or source.args.get("channel"))
         ts = str(source.response.get("ts"))
         ephemeral = False
+    elif source.method == "chat.stopStream":  # the streamed message it completed
+        channel, ts, ephemeral = str(source.args.get("channel")), str(source.args.get("ts")), False
     else:
         channel = str(source.args.get("channel") or default_channel)
         ts = f"1700000200.{source.seq:06d}"  # response_url and ephemeral posts return no ts: make a stable one

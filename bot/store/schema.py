@@ -178,6 +178,22 @@ activity = Table(
     Index(None, "created_at"),  # retention, across all users
 )
 
+answer_feedback = Table(
+    "answer_feedback",
+    metadata,
+    # The answer: the message the feedback buttons are under.
+    Column("team_id", SLACK_ID, nullable=False),
+    Column("channel_id", SLACK_ID, nullable=False),
+    Column("message_ts", SLACK_ID, nullable=False),
+    Column("user_id", SLACK_ID, nullable=False),
+    Column("verdict", String(16), nullable=False),
+    Column("clicked_at", UtcDateTime(), nullable=False),  # Slack's action_ts of the click the verdict is from
+    *_timestamps(),
+    PrimaryKeyConstraint("team_id", "channel_id", "message_ts", "user_id"),  # one verdict per person and answer
+    Index(None, "updated_at"),  # for retention
+    CheckConstraint("verdict IN ('helpful', 'not_helpful')", name="verdict"),
+)
+
 llm_usage = Table(
     "llm_usage",
     metadata,

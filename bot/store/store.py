@@ -10,6 +10,7 @@ from bot.store.approvals import ApprovalRepository
 from bot.store.conversations import ConversationRepository
 from bot.store.database import Database
 from bot.store.deliveries import DeliveryRepository
+from bot.store.feedback import FeedbackRepository
 from bot.store.installs import EncryptedInstallationStore, OAuthStateStore
 from bot.store.parked import ParkedRequestRepository
 from bot.store.retention import RetentionRepository
@@ -30,6 +31,7 @@ class Store:
         self.approvals = ApprovalRepository(database)
         self.parked = ParkedRequestRepository(database)
         self.activity = ActivityRepository(database)
+        self.feedback = FeedbackRepository(database)
         self.thread_logs = ThreadLogRepository(database)
         self.retention = RetentionRepository(database)
         self.usage = UsageRepository(database)

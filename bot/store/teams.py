@@ -9,6 +9,7 @@ from sqlalchemy import Executable, delete, select, update
 from bot.store.database import Database
 from bot.store.schema import (
     activity,
+    answer_feedback,
     approvals,
     conversation_messages,
     conversations,
@@ -54,9 +55,9 @@ class TeamRepository:
 
     async def forget(self, team_id: str, *, enterprise_id: str | None = None) -> TeamForgotten:
         """In one transaction: the team's installation and bot tokens, its users (their Rollout tokens and default
-        accounts), conversations, parked requests and activity; its pending approvals become cancelled, so a late
-        click writes nothing. With `enterprise_id`, an org-wide installation of that organisation goes too.
-        Nothing of any other team is touched."""
+        accounts), conversations, parked requests, activity and answer feedback; its pending approvals become
+        cancelled, so a late click writes nothing. With `enterprise_id`, an org-wide installation of that
+        organisation goes too. Nothing of any other team is touched."""
         installs = slack_installations.c.team_id == team_id
         bots = slack_bots.c.team_id == team_id
         if enterprise_id is not None:
@@ -69,6 +70,7 @@ class TeamRepository:
                     return (await connection.execute(statement)).rowcount
 
                 await run(delete(llm_usage).where(llm_usage.c.team_id == team_id))
+                await run(delete(answer_feedback).where(answer_feedback.c.team_id == team_id))
                 team_users = select(users.c.user_id).where(users.c.team_id == team_id)
                 known = tuple((await connection.execute(team_users)).scalars())
                 return TeamForgotten(

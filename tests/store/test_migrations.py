@@ -21,6 +21,7 @@ STORE_TABLES = {
     "approvals",
     "parked_requests",
     "activity",
+    "answer_feedback",
     "llm_usage",
     "thread_saves",
     "slack_installations",

@@ -13,11 +13,12 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
-from typing import Any, Literal
+from typing import Any
 
 import anthropic
 
 from bot.agent.model import ModelClient
+from bot.approvals import ApprovalLifecycle, Decision, Status, WriteOutcome
 from bot.blocks.messages import Notice
 from bot.commands import PersonRef
 from bot.crm import CrmService
@@ -178,11 +179,6 @@ def _draft_from(data: dict[str, Any]) -> Draft | None:
 # ---- the pending save ------------------------------------------------------------------------------------------
 
 
-SaveStatus = Literal[
-    "missing", "not_yours", "already_done", "in_progress", "expired", "cancelled", "needs_person", "done", "failed"
-]
-
-
 @dataclass(frozen=True, slots=True)
 class ThreadSave:
     """What the card shows and Approve writes."""
@@ -250,7 +246,7 @@ class ThreadSave:
 
 @dataclass(frozen=True, slots=True)
 class Saved:
-    status: SaveStatus
+    status: Status
     save: ThreadSave | None = None
     created: tuple[Created, ...] = ()
     failed_tasks: tuple[str, ...] = ()
@@ -278,6 +274,7 @@ class ThreadSaves:
         self._crm = crm
         self._ttl = ttl
         self._model = model
+        self._lifecycle = ApprovalLifecycle(store.approvals, accepts=lambda r: r.tool_name == THREAD_SAVE_TOOL)
 
     async def propose(
         self, user: SlackUser, channel_id: str, thread_ts: str, messages: Sequence[ThreadMessage], who: str | None
@@ -352,67 +349,52 @@ class ThreadSaves:
         return drafted or Draft(verbatim_note(messages)), None
 
     async def get(self, save_id: str, user: SlackUser) -> ThreadSave | Saved:
-        record = await self._store.approvals.get(save_id)
-        if record is None or record.tool_name != THREAD_SAVE_TOOL:
-            return Saved("missing")
-        if record.requester != user:
-            return Saved("not_yours")
-        return ThreadSave.of(record)
+        found = await self._lifecycle.find(save_id, user)
+        return Saved(found.status) if isinstance(found, Decision) else ThreadSave.of(found)
 
     async def change(self, save_id: str, user: SlackUser, **changes: Any) -> ThreadSave | Saved:
-        """A new note or person, while nobody approved or cancelled it yet."""
-        current = await self.get(save_id, user)
-        if isinstance(current, Saved):
-            return current
-        if current.status != "pending":
-            return Saved("already_done", current)
-        updated = replace(current, **changes)
-        if not await self._store.approvals.update_arguments(save_id, updated.arguments(), updated.summary()):
-            return Saved("already_done", current)
+        """A new note or person, while nobody decided it yet and it has not expired."""
+        found = await self._lifecycle.editable(save_id, user)
+        if isinstance(found, Decision):
+            return Saved(found.status, ThreadSave.of(found.record) if found.record else None)
+        updated = replace(ThreadSave.of(found), **changes)
+        revised = await self._lifecycle.revise(save_id, user, updated.arguments(), updated.summary())
+        if revised.status != "edited":
+            return Saved(revised.status, ThreadSave.of(revised.record) if revised.record else None)
         return updated
 
     async def cancel(self, save_id: str, user: SlackUser) -> Saved:
-        current = await self.get(save_id, user)
-        if isinstance(current, Saved):
-            return current
-        now = datetime.now(UTC)
-        if await self._store.approvals.transition(save_id, from_status="pending", to_status="cancelled", now=now):
-            return Saved("cancelled", replace(current, status="cancelled"))
-        return Saved("already_done", current)
+        return self._saved(await self._lifecycle.decide(save_id, user, approve=False, write=self._nothing))
 
     async def approve(self, save_id: str, user: SlackUser, ticked: set[int] | None) -> Saved:
         """Write the note and each ticked task (None: all of them), once, whoever clicks how often."""
-        current = await self.get(save_id, user)
-        if isinstance(current, Saved):
-            return current
-        if current.status in ("done", "cancelled", "expired", "failed"):
-            return Saved("already_done", current)
-        if current.person is None:
-            return Saved("needs_person", current)
-        now = datetime.now(UTC)
-        approvals = self._store.approvals
-        moved = await approvals.transition(save_id, from_status="pending", to_status="approved", now=now)
-        if not moved and current.status == "pending":  # not moved: expired, or another click got there first
-            latest = await self.get(save_id, user)
-            if isinstance(latest, ThreadSave) and latest.status == "pending":
-                await approvals.transition(save_id, from_status="pending", to_status="expired", now=now)
-                return Saved("expired", replace(latest, status="expired"))
-        if not await approvals.claim_write(save_id, now):
-            latest = await self.get(save_id, user)
-            done = isinstance(latest, ThreadSave) and latest.status == "done"
-            return Saved("already_done" if done else "in_progress", latest if isinstance(latest, ThreadSave) else None)
-        return await self._write(current, ticked)
 
-    async def _write(self, save: ThreadSave, ticked: set[int] | None) -> Saved:
+        async def write(record: ApprovalRecord) -> WriteOutcome[Saved]:
+            return await self._write(ThreadSave.of(record), ticked)
+
+        decision = await self._lifecycle.decide(
+            save_id, user, approve=True, write=write, blocked=lambda record: ThreadSave.of(record).person is None
+        )
+        return self._saved(decision)
+
+    def _saved(self, decision: Decision[Saved]) -> Saved:
+        save = ThreadSave.of(decision.record) if decision.record is not None else None
+        if decision.written is not None:
+            return replace(decision.written, status=decision.status, save=save)
+        return Saved(decision.status, save)
+
+    async def _nothing(self, record: ApprovalRecord) -> WriteOutcome[Saved]:
+        raise AssertionError("a cancel never writes")
+
+    async def _write(self, save: ThreadSave, ticked: set[int] | None) -> WriteOutcome[Saved]:
         assert save.person is not None
-        approvals, user = self._store.approvals, save.requester
+        user = save.requester
         note = await self._crm.add_note(user, save.person, save.note)
         if not isinstance(note, Created):
-            # Nothing was written: the card can be approved again once the cause is fixed.
-            await approvals.release_write(save.id)
-            await approvals.transition(save.id, from_status="approved", to_status="pending", now=datetime.now(UTC))
             problem = note if isinstance(note, Failure | Matches) else Failure(FailureReason.SERVER_ERROR)
-            return Saved("failed", save, problem=problem)
+            unconfirmed = isinstance(note, Failure) and note.reason is FailureReason.WRITE_UNCONFIRMED
+            # A note that may have landed is never sent again; one Rollout never ran can be approved again.
+            return WriteOutcome("failed" if unconfirmed else "not_sent", Saved("failed", problem=problem))
         # Marked as soon as the note exists, so that no later save of this thread writes it again.
         account_id = await self._account_id(user, save.person)
         await self._store.thread_logs.mark_logged(user, account_id, save.channel_id, save.thread_ts, save.last_ts)
@@ -426,8 +408,7 @@ class ThreadSaves:
             else:
                 failed.append(task.title)
         links = tuple(dict.fromkeys(c.url for c in created if c.url)) or ((save.person.url,) if save.person.url else ())
-        await approvals.set_result(save.id, {"links": list(links), "written": [c.summary for c in created]})
-        await approvals.transition(save.id, from_status="approved", to_status="done", now=datetime.now(UTC))
         what = f"Saved a Slack thread to the CRM for {save.person.name or 'a person'}"
         await self._store.activity.record(user, what)
-        return Saved("done", replace(save, status="done", links=links), tuple(created), tuple(failed))
+        stored = {"links": list(links), "written": [c.summary for c in created]}
+        return WriteOutcome("done", Saved("done", created=tuple(created), failed_tasks=tuple(failed)), stored)

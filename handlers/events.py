@@ -266,7 +266,7 @@ async def save_edit(services: Services, body: Mapping[str, Any], view: Mapping[s
     edited = await agent.approvals.edit(approval_id, reply.user, read_approval_fields(state))
     record = edited.record
     where = replace(reply, channel_id=_card_channel(record))
-    if edited.status != "saved" or record is None or edited.description is None:
+    if edited.status != "edited" or record is None or edited.description is None:
         await fail(where, _REFUSALS.get(edited.status, Notice.EXPIRED))
         return
     description = edited.description

@@ -278,10 +278,10 @@ async def _approve(services: Services, saves: ThreadSaves, body: Mapping[str, An
     save = outcome.save
     if save is None:
         return
-    if outcome.status == "needs_person":
+    if outcome.status == "needs_input":
         await _show_card(reply, save, "Pick the person first, then approve.")
         return
-    if outcome.status == "failed":
+    if outcome.status in ("retry", "failed"):
         await _show_card(reply, save)
         if outcome.problem is not None:
             await present(outcome.problem, reply, services)

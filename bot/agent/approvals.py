@@ -10,13 +10,13 @@ import json
 import logging
 from collections.abc import Mapping
 from dataclasses import replace
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 import mcp_types as types
 
 from bot.agent.history import Message
-from bot.agent.results import Decided, Edited
+from bot.agent.results import CredentialProblem, Decided, Edited
 from bot.agent.threads import ConversationLocks, find_pending, resolution
 from bot.agent.toolset import Classify
 from bot.agent.writes import (
@@ -28,12 +28,13 @@ from bot.agent.writes import (
     people_seen,
     person_of,
 )
+from bot.approvals import ApprovalLifecycle, Decision, WriteOutcome
 from bot.blocks.messages import user_message
 from bot.commands import PersonRef
 from bot.crm import CrmService
 from bot.identity import SlackUser
 from bot.rollout import parse
-from bot.rollout.outcomes import ChooseCredential, ConnectNeeded, Failure, FailureReason
+from bot.rollout.outcomes import Failure, FailureReason
 from bot.rollout.tools import Capability
 from bot.store import ApprovalRecord, Store
 from bot.store.thread_logs import THREAD_SAVE_TOOL
@@ -62,6 +63,8 @@ class ApprovalDesk:
         self._crm = crm
         self._classify = classify
         self._locks = locks
+        # A saved-thread card (bot/threads.py) shares the table, not these buttons.
+        self._lifecycle = ApprovalLifecycle(store.approvals, accepts=lambda r: r.tool_name != THREAD_SAVE_TOOL)
 
     # ---- reading ------------------------------------------------------------------------------------------------
 
@@ -74,118 +77,72 @@ class ApprovalDesk:
             people_seen(await self._messages(record)),
         )
 
-    async def _agent_approval(self, approval_id: str) -> ApprovalRecord | None:
-        """An approval the agent proposed. A saved-thread card (bot/threads.py) shares the table, not these buttons."""
-        record = await self._store.approvals.get(approval_id)
-        return None if record is None or record.tool_name == THREAD_SAVE_TOOL else record
-
     async def edit_form(self, approval_id: str, actor: SlackUser) -> Edited | dict[str, str]:
         """The fields to prefill the edit modal with, or why this person can't edit it."""
-        record = await self._agent_approval(approval_id)
-        refusal = self._refusal(record, actor, datetime.now(UTC))
-        if refusal is not None:
-            return refusal
-        assert record is not None
-        return editable_fields(record.arguments)
+        found = await self._lifecycle.editable(approval_id, actor)
+        if isinstance(found, Decision):
+            return Edited(found.status, found.record)
+        return editable_fields(found.arguments)
 
     # ---- deciding -----------------------------------------------------------------------------------------------
 
     async def edit(
         self, approval_id: str, actor: SlackUser, edits: Mapping[str, str], *, now: datetime | None = None
     ) -> Edited:
-        record = await self._agent_approval(approval_id)
-        refusal = self._refusal(record, actor, now or datetime.now(UTC))
-        if refusal is not None:
-            return refusal
-        assert record is not None
-        arguments = apply_edits(record.arguments, edits)
-        people = people_seen(await self._messages(record))
-        description = describe(self._capability(record.tool_name), record.tool_name, arguments, people)
-        if not await self._store.approvals.update_arguments(record.id, arguments, description.summary):
-            return Edited("already_done", record)
-        updated = await self._store.approvals.get(record.id)
-        return Edited("saved", updated, description)
+        found = await self._lifecycle.editable(approval_id, actor, now=now)
+        if isinstance(found, Decision):
+            return Edited(found.status, found.record)
+        arguments = apply_edits(found.arguments, edits)
+        people = people_seen(await self._messages(found))
+        description = describe(self._capability(found.tool_name), found.tool_name, arguments, people)
+        revised = await self._lifecycle.revise(found.id, actor, arguments, description.summary, now=now)
+        return Edited(revised.status, revised.record, description if revised.status == "edited" else None)
 
     async def decide(
         self, approval_id: str, actor: SlackUser, *, approve: bool, now: datetime | None = None
     ) -> Decided:
-        """Every click decides afresh from the stored state, so a click after a crash or a failure can finish the job.
+        """Every click decides afresh from the stored state (bot/approvals.py), so a click after a crash or a failure
+        can finish the job; nothing writes once the approval has expired."""
+        decision = await self._lifecycle.decide(approval_id, actor, approve=approve, write=self._write, now=now)
+        record = decision.record
+        if decision.written is not None:  # this click ran the write: done, failed, or to be approved again
+            return replace(decision.written, record=record)
+        if record is not None and decision.status in ("cancelled", "expired"):
+            if decision.changed:
+                cancelled = decision.status == "cancelled"
+                output, reply = (CANCELLED_OUTPUT, CANCELLED_REPLY) if cancelled else (EXPIRED_OUTPUT, EXPIRED_REPLY)
+                await self._close(record, output, reply)
+            return Decided(decision.status, record, await self.describe(record))
+        return Decided(decision.status, record)
 
-        Clicks are not de-duplicated: the status compare-and-set decides who approves or cancels, and the write claim
-        (on the approval itself, never pruned) decides who writes. Nothing writes once the approval has expired.
-        """
-        now = now or datetime.now(UTC)
-        record = await self._agent_approval(approval_id)
-        if record is None:
-            return Decided("missing")
-        if record.requester != actor:
-            return Decided("not_yours", record)
-        if record.status == "expired":
-            return Decided("expired", record, await self.describe(record))
-        if record.status not in ("pending", "approved"):
-            return Decided("already_done", record)
-        if record.write_started:
-            return Decided("in_progress", record)
-        if record.expires_at <= now:
-            return await self._expire(record, now)
-        if not approve:
-            if not await self._store.approvals.transition(
-                record.id, from_status=record.status, to_status="cancelled", now=now
-            ):
-                return await self._lost_race(record, now)
-            await self._close(record, CANCELLED_OUTPUT, CANCELLED_REPLY)
-            return Decided("cancelled", record, await self.describe(record))
-        if record.status == "pending" and not await self._store.approvals.transition(
-            record.id, from_status="pending", to_status="approved", now=now
-        ):
-            return await self._lost_race(record, now)
-        # Approved now, or approved by a click whose process died or whose write could not be sent: write it.
-        return await self._write(record, now)
-
-    async def _lost_race(self, record: ApprovalRecord, now: datetime) -> Decided:
-        """Another click changed the approval between our read and our compare-and-set: say what it is now."""
-        current = await self._store.approvals.get(record.id) or record
-        if current.status == "pending" and current.expires_at <= now:  # the CAS refused it as expired
-            return await self._expire(current, now)
-        if current.status == "approved" and current.write_started:
-            return Decided("in_progress", current)
-        return Decided("already_done", current)
-
-    async def _write(self, record: ApprovalRecord, now: datetime) -> Decided:
-        """Send the approved write once: the claim is taken just before Rollout is called, so a process that dies
-        before it leaves the write to the next click, and one that dies after it never lets it be sent twice."""
+    async def _write(self, record: ApprovalRecord) -> WriteOutcome[Decided]:
+        """Send the approved write, under the claim bot/approvals.py took just before: a process that dies before
+        calling Rollout leaves the write to the next click, and one that dies after it never lets it be sent twice."""
         description = await self.describe(record)
         user = record.requester
         tools = await self._crm.tools(user)
         tool = None if isinstance(tools, Failure) else next((t for t in tools if t.name == record.tool_name), None)
         if tool is None:
-            problem = tools if isinstance(tools, Failure) else Failure(FailureReason.TOOL_MISSING)
-            return await self._not_sent(record, description, problem)
-        if not await self._store.approvals.claim_write(record.id, now):
-            return await self._lost_race(record, now)
+            return _not_sent(
+                record, description, tools if isinstance(tools, Failure) else Failure(FailureReason.TOOL_MISSING)
+            )
         result = await self._crm.call_tool(user, tool, dict(record.arguments), is_write=True)
         gone = isinstance(result, Failure) and result.reason is FailureReason.CREDENTIAL_GONE
         if gone and record.arguments.get("credentialId"):
             moved = await self._moved(record)
             if isinstance(moved, str):  # the person isn't (clearly) in the user's current account: nothing was written
-                return await self._failed(record, description, moved, None)
+                return _failed(record, description, moved, None)
             result = await self._crm.call_tool(user, tool, moved, is_write=True)
         if isinstance(result, types.CallToolResult) and not result.is_error:
-            output = _output(result)
-            await self._store.approvals.set_result(record.id, {"ok": True})
-            await self._store.approvals.transition(record.id, from_status="approved", to_status="done", now=_now())
             await self._crm.record_activity(user, f"Approved: {record.summary}")
-            done = await self._store.approvals.get(record.id)
-            return Decided("done", done or record, description, tool_output=output)
+            done = Decided("done", record, description, tool_output=_output(result))
+            return WriteOutcome("done", done, {"ok": True})
         if isinstance(result, types.CallToolResult):  # the CRM refused it: its words help the user fix the input
-            reason = parse.scrub(_output(result))
-            return await self._failed(record, description, reason, None, output=_output(result))
+            return _failed(record, description, parse.scrub(_output(result)), None, output=_output(result))
         if isinstance(result, Failure) and result.reason is FailureReason.WRITE_UNCONFIRMED:
             # It may have been written: never send it again, say so.
-            reason = user_message(result.reason, result.detail)
-            return await self._failed(record, description, reason, result)
-        await self._store.approvals.release_write(record.id)  # Rollout never ran it: another Approve may
-        return await self._not_sent(record, description, result)
+            return _failed(record, description, user_message(result.reason, result.detail), result)
+        return _not_sent(record, description, result)  # Rollout never ran it: another Approve may
 
     async def _moved(self, record: ApprovalRecord) -> dict[str, Any] | str:
         """The write's arguments for the user's current account, with its person found again there (a person id never
@@ -205,47 +162,6 @@ class ApprovalDesk:
             "current one — ask me again to pick them there."
         )
 
-    async def _not_sent(
-        self, record: ApprovalRecord, description: WriteDescription, problem: ChooseCredential | ConnectNeeded | Failure
-    ) -> Decided:
-        """Nothing was written: the approval stays approved, and Approve again (after fixing the cause) finishes it."""
-        if isinstance(problem, Failure):
-            reason = user_message(problem.reason, problem.detail)
-        else:
-            reason = "Your CRM account needs attention first."
-        current = await self._store.approvals.get(record.id) or record
-        return Decided("retry", current, description, result_text=reason, problem=problem)
-
-    async def _failed(
-        self,
-        record: ApprovalRecord,
-        description: WriteDescription,
-        reason: str,
-        problem: ChooseCredential | ConnectNeeded | Failure | None,
-        *,
-        output: str | None = None,
-    ) -> Decided:
-        await self._store.approvals.set_result(record.id, {"ok": False, "reason": reason})
-        await self._store.approvals.transition(record.id, from_status="approved", to_status="failed", now=_now())
-        failed = await self._store.approvals.get(record.id)
-        return Decided(
-            "failed",
-            failed or record,
-            description,
-            result_text=reason,
-            problem=problem,
-            tool_output=output or f"The write failed: {reason}",
-            tool_failed=True,
-        )
-
-    async def _expire(self, record: ApprovalRecord, now: datetime) -> Decided:
-        if await self._store.approvals.transition(record.id, from_status=record.status, to_status="expired", now=now):
-            await self._close(record, EXPIRED_OUTPUT, EXPIRED_REPLY)
-        current = await self._store.approvals.get(record.id) or record
-        if current.status != "expired":  # a write started meanwhile: its end is what counts
-            return await self._lost_race(current, now)
-        return Decided("expired", current, await self.describe(record))
-
     async def _close(self, record: ApprovalRecord, output: str, reply: str) -> None:
         """End the waiting tool_use without asking the model: a cancel needs no answer worth paying for."""
         key = record.conversation
@@ -260,17 +176,6 @@ class ApprovalDesk:
             await self._store.conversations.append(key, [closing, assistant])
 
     # ---- helpers ------------------------------------------------------------------------------------------------
-
-    def _refusal(self, record: ApprovalRecord | None, actor: SlackUser, now: datetime) -> Edited | None:
-        if record is None:
-            return Edited("missing")
-        if record.requester != actor:
-            return Edited("not_yours", record)
-        if record.status != "pending":
-            return Edited("already_done", record)
-        if record.expires_at <= now:
-            return Edited("expired", record)
-        return None
 
     def _capability(self, tool_name: str) -> Capability | None:
         # Classification looks at names only, so a stub tool with the stored name is enough.
@@ -290,5 +195,32 @@ def _output(result: types.CallToolResult) -> str:
     return text[:MAX_OUTPUT_CHARS] or "(no output)"
 
 
-def _now() -> datetime:
-    return datetime.now(UTC)
+def _not_sent(
+    record: ApprovalRecord, description: WriteDescription, problem: CredentialProblem
+) -> WriteOutcome[Decided]:
+    """Nothing was written: the approval stays approved, and Approve again (after fixing the cause) finishes it."""
+    if isinstance(problem, Failure):
+        reason = user_message(problem.reason, problem.detail)
+    else:
+        reason = "Your CRM account needs attention first."
+    return WriteOutcome("not_sent", Decided("retry", record, description, result_text=reason, problem=problem))
+
+
+def _failed(
+    record: ApprovalRecord,
+    description: WriteDescription,
+    reason: str,
+    problem: CredentialProblem | None,
+    *,
+    output: str | None = None,
+) -> WriteOutcome[Decided]:
+    failed = Decided(
+        "failed",
+        record,
+        description,
+        result_text=reason,
+        problem=problem,
+        tool_output=output or f"The write failed: {reason}",
+        tool_failed=True,
+    )
+    return WriteOutcome("failed", failed, {"ok": False, "reason": reason})

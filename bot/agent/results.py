@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Literal, Protocol
+from typing import Protocol
 
 from bot.agent.writes import WriteDescription
+from bot.approvals import Status
 from bot.blocks.messages import Notice
 from bot.rollout.outcomes import ChooseCredential, ConnectNeeded, Failure, PersonOverview
 from bot.store import ApprovalRecord
@@ -40,24 +41,11 @@ class TurnResult:
     error: Notice | None = None  # why the model could not be reached (or may not be, over budget)
 
 
-DecisionStatus = Literal[
-    "missing",
-    "not_yours",
-    "already_done",
-    "in_progress",  # a write was sent and has not ended: it may be running now, or its process died mid-call
-    "expired",
-    "cancelled",
-    "done",
-    "failed",
-    "retry",  # nothing was written; approving again (after fixing the cause) finishes it
-]
-
-
 @dataclass(frozen=True, slots=True)
 class Decided:
     """What came of an Approve / Cancel click."""
 
-    status: DecisionStatus
+    status: Status
     record: ApprovalRecord | None = None
     description: WriteDescription | None = None
     result_text: str | None = None  # shown on the card: the CRM's words on a failure
@@ -71,12 +59,9 @@ class Decided:
         return self.status in ("done", "failed") and self.record is not None and self.record.conversation is not None
 
 
-EditStatus = Literal["missing", "not_yours", "already_done", "expired", "saved"]
-
-
 @dataclass(frozen=True, slots=True)
 class Edited:
-    status: EditStatus
+    status: Status  # "edited" when it was saved
     record: ApprovalRecord | None = None
     description: WriteDescription | None = None
 

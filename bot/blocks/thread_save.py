@@ -37,7 +37,8 @@ STATUS_LINES: dict[str, str] = {
     "done": "✅ Saved to your CRM.",
     "cancelled": "✖️ Cancelled — nothing was written.",
     "expired": "⌛ Expired — nothing was written. Save the thread again if you still want it.",
-    "failed": "⚠️ Nothing was written — see the message below, then approve again.",
+    "approved": "⚠️ Nothing was written — see the message below, then approve again.",
+    "failed": "⚠️ Your CRM didn't confirm the note — check there before saving this thread again.",
 }
 
 
@@ -45,6 +46,7 @@ def thread_save_card(save: ThreadSave, *, note_line: str | None = None) -> list[
     """Visible to the requester only; nothing is written until they click Approve."""
     value = encode_value(s=save.id)
     pending = save.status == "pending"
+    decidable = pending or save.status == "approved"  # approved, but its write never reached the CRM
     covered = f"{save.messages} message{'s' if save.messages != 1 else ''}"
     intro = f"Save this thread to your CRM ({covered}" + (
         ", only what came after the last save)" if save.since_last else ")"
@@ -58,7 +60,7 @@ def thread_save_card(save: ThreadSave, *, note_line: str | None = None) -> list[
         blocks.append(section("*Person:* I couldn't tell who this thread is about — pick them:"))
         blocks.append(ActionsBlock(block_id=f"{_PERSON_BLOCK}{save.id}", elements=[_person_select()]))
     blocks.append(section(f"*Note*\n{escape_mrkdwn(save.note)}"))
-    if save.tasks and pending:
+    if save.tasks and decidable:
         options = [_task_option(index, task.title, task.due) for index, task in enumerate(save.tasks)]
         checkboxes = CheckboxesElement(
             action_id=Action.THREAD_SAVE_TASKS.value, options=options[:10], initial_options=options[:10]
@@ -70,14 +72,11 @@ def thread_save_card(save: ThreadSave, *, note_line: str | None = None) -> list[
             f"• {escape_mrkdwn(task.title)}" + (f" — due {task.due}" if task.due else "") for task in save.tasks
         )
         blocks.append(section(f"*Tasks*\n{lines}"))
-    if pending and value is not None:
-        blocks += actions(
-            [
-                button("Approve", Action.THREAD_SAVE_APPROVE, value=value, style="primary"),
-                button("Edit note", Action.THREAD_SAVE_EDIT, value=value),
-                button("Cancel", Action.THREAD_SAVE_CANCEL, value=value, style="danger"),
-            ]
-        )
+    if decidable and value is not None:
+        approve = button("Approve", Action.THREAD_SAVE_APPROVE, value=value, style="primary")
+        edit = button("Edit note", Action.THREAD_SAVE_EDIT, value=value)
+        cancel = button("Cancel", Action.THREAD_SAVE_CANCEL, value=value, style="danger")
+        blocks += actions([approve, edit, cancel] if pending else [approve, cancel])
     if save.status in STATUS_LINES:
         blocks.append(context(STATUS_LINES[save.status]))
     if save.links:

@@ -147,7 +147,7 @@ async def test_edit_changes_what_is_written(rig: AgentRig) -> None:
     form = await rig.agent.approvals.edit_form(approval_id, user)
     assert form == {"title": "Call Ada", "dueDate": "2026-12-04"}  # ids are not offered for editing
     edited = await rig.agent.approvals.edit(approval_id, user, {"title": "Call Ada about pricing", "dueDate": ""})
-    assert edited.status == "saved" and edited.description is not None
+    assert edited.status == "edited" and edited.description is not None
     assert edited.description.summary == "Create task “Call Ada about pricing” for Ada Lovelace"
 
     decided = await rig.agent.approvals.decide(approval_id, user, approve=True)

@@ -10,10 +10,11 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
+from mcp_types.version import MODERN_PROTOCOL_VERSIONS
 
 from bot.identity import SlackUser
 from bot.rollout.client import RolloutClient
-from bot.rollout.outcomes import Credentials, Failure, FailureReason, PersonOverview
+from bot.rollout.outcomes import Created, Credentials, Failure, FailureReason, PersonOverview
 from bot.rollout.pool import SessionPool
 from bot.rollout.tokens import TokenMinter, TokenService
 from bot.store import Store
@@ -53,6 +54,24 @@ def broken_calls(first: int) -> Rewrite:
         return answer
 
     return rewrite
+
+
+async def test_a_modern_tool_result_without_result_type_is_read_as_complete(store: Store) -> None:
+    stripped: list[str] = []
+
+    def strip(method: str, answer: dict[str, Any]) -> dict[str, Any]:
+        if method == "tools/call" and "resultType" in answer:
+            stripped.append(answer.pop("resultType"))
+        return answer
+
+    async with rig_for(store, standard_tools(), strip) as rig:
+        found = await rig.client.person_overview(SAM, query="Ada Lovelace")
+        assert isinstance(found, PersonOverview) and found.person.name == "Ada Lovelace"
+        note = await rig.client.create_note(SAM, person_id=ADA["id"], content="Called about the renewal")
+        assert isinstance(note, Created)
+        assert rig.pool.protocol_version in MODERN_PROTOCOL_VERSIONS  # the era where the field is required
+        assert stripped == ["complete", "complete"]  # the server did send it, and the client never saw it
+        assert rig.pool.stats.sessions_opened == 1  # nothing was thrown away
 
 
 async def test_a_result_the_sdk_cannot_read_is_a_failure_and_the_next_call_opens_a_new_session(

@@ -82,9 +82,7 @@ class RolloutClient:
                 log.warning("rollout tool list failed for %s: %s", user, type(exc).__name__)
                 return self._connect_failure(exc)
             except Exception as exc:
-                if session is None:
-                    return self._connect_failure(exc)
-                return await self._unexpected(session, "tool list", exc, idempotent=True)
+                return await self._unexpected(user, session, "tool list", exc, idempotent=True)
         raise AssertionError("unreachable")  # pragma: no cover
 
     def tool_map(self, tools: list[types.Tool]) -> ToolMap:
@@ -143,9 +141,7 @@ class RolloutClient:
                     return Failure(FailureReason.UNREACHABLE if idempotent else FailureReason.WRITE_UNCONFIRMED)
                 return Failure(FailureReason.SERVER_ERROR)
             except Exception as exc:
-                if session is None:
-                    return self._connect_failure(exc)
-                return await self._unexpected(session, f"call {name}", exc, idempotent=idempotent)
+                return await self._unexpected(user, session, f"call {name}", exc, idempotent=idempotent)
         raise AssertionError("unreachable")  # pragma: no cover
 
     async def invoke(
@@ -273,14 +269,18 @@ class RolloutClient:
 
     # ---- helpers ------------------------------------------------------------------------------------------------
 
-    async def _unexpected(self, session: UserSession, what: str, exc: Exception, *, idempotent: bool) -> Failure:
+    async def _unexpected(
+        self, user: SlackUser, session: UserSession | None, what: str, exc: Exception, *, idempotent: bool
+    ) -> Failure:
         """Anything else the SDK raised, e.g. on an answer it could not read: a Failure, and the session is dropped,
         since what state it was left in is unknown. Asking again would get the same answer, so nothing is retried.
 
         Only the exception's type is logged: its text may quote the answer, which holds CRM data and maybe tokens.
         """
+        log.warning("rollout %s failed for %s: unexpected %s", what, user, type(exc).__name__)
+        if session is None:  # it failed opening the session: nothing was sent
+            return Failure(FailureReason.UNREACHABLE)
         await self._pool.discard(session)
-        log.warning("rollout %s failed for %s: unexpected %s", what, session.user, type(exc).__name__)
         # Rollout did answer, so a write may have been saved.
         return Failure(FailureReason.SERVER_ERROR if idempotent else FailureReason.WRITE_UNCONFIRMED)
 

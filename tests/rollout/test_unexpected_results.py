@@ -16,6 +16,7 @@ from bot.identity import SlackUser
 from bot.rollout.client import RolloutClient
 from bot.rollout.outcomes import Created, Credentials, Failure, FailureReason, PersonOverview
 from bot.rollout.pool import SessionPool
+from bot.rollout.session import UserSession
 from bot.rollout.tokens import TokenMinter, TokenService
 from bot.store import Store
 from tests.contracts import ADA, ContractServer, ContractTool, Rewrite, result, serve_contract, standard_tools
@@ -139,3 +140,21 @@ async def test_a_tool_list_the_sdk_cannot_read_on_an_open_session_is_a_failure(
         broken[0] = False
         assert isinstance(await rig.client.list_credentials(SAM), Credentials)
         assert rig.pool.stats.sessions_opened >= 2  # the session that read the broken list was not kept
+
+
+async def test_an_unexpected_exception_opening_a_session_is_a_failure(
+    store: Store, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async def broken_open(self: UserSession) -> None:
+        raise LookupError(SECRET)
+
+    async with rig_for(store, standard_tools(), lambda _, answer: answer) as rig:
+        monkeypatch.setattr(UserSession, "open", broken_open)
+        with caplog.at_level(logging.WARNING, logger="bot.rollout.client"):
+            outcome = await rig.client.list_credentials(SAM)
+        assert outcome == Failure(FailureReason.UNREACHABLE)
+        logged = [r.getMessage() for r in caplog.records if r.name == "bot.rollout.client"]
+        assert len(logged) == 1 and "LookupError" in logged[0] and SECRET not in caplog.text
+        assert rig.server.calls == []
+        monkeypatch.undo()
+        assert isinstance(await rig.client.list_credentials(SAM), Credentials)

@@ -33,6 +33,7 @@ from bot.config import DEFAULT_DATABASE_URL, ConfigError, Settings
 from bot.identity import SlackUser
 from bot.rollout import parse
 from bot.rollout.outcomes import ConnectNeeded
+from bot.rollout.session import absent_result_type_is_complete
 from bot.rollout.tokens import TokenMinter
 from bot.rollout.tools import READ_CAPABILITIES, Capability, ToolMap, argument_mapping, classify
 
@@ -453,7 +454,8 @@ async def check_rollout(
             asyncio.timeout(timeout * 4),  # connect, list, call: each bounded below, all of them here
             httpx2.AsyncClient(auth=auth, timeout=httpx2.Timeout(timeout)) as http,
             Client(
-                streamable_http_client(settings.rollout_mcp_url, http_client=http),
+                # Results are read as the bot's sessions read them.
+                absent_result_type_is_complete(streamable_http_client(settings.rollout_mcp_url, http_client=http)),
                 mode="auto",
                 read_timeout_seconds=timeout,
             ) as client,

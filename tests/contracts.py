@@ -16,10 +16,13 @@ from typing import Any
 import mcp_types as types
 from mcp.server.lowlevel import Server
 from mcp.server.transport_security import TransportSecuritySettings
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from bot.sandbox.server import _bind, _uvicorn  # the sandbox's loopback serving, reused as is
 
 Handler = Callable[[dict[str, Any]], types.CallToolResult]
+# Changes a JSON-RPC result on its way out, after the SDK built it: (method, result) -> the result sent instead.
+Rewrite = Callable[[str, dict[str, Any]], dict[str, Any]]
 
 READ = types.ToolAnnotations(read_only_hint=True)
 WRITE = types.ToolAnnotations(read_only_hint=False, destructive_hint=False)
@@ -45,12 +48,14 @@ class ContractTool:
     properties: tuple[str, ...] = ()
     annotations: types.ToolAnnotations | None = None
     description: str = ""
+    output_schema: dict[str, Any] | None = None
 
     def listed(self) -> types.Tool:
         return types.Tool(
             name=self.name,
             description=self.description or self.name.replace("_", " "),
             input_schema=schema(*self.properties),
+            output_schema=self.output_schema,
             annotations=self.annotations,
         )
 
@@ -92,8 +97,11 @@ def standard_tools(**replacing: Handler) -> list[ContractTool]:
 
 
 @contextlib.asynccontextmanager
-async def serve_contract(tools: list[ContractTool]) -> AsyncIterator[ContractServer]:
-    """Serve `tools` over Streamable HTTP on a loopback port until the block exits. Bearer tokens are not checked."""
+async def serve_contract(tools: list[ContractTool], *, rewrite: Rewrite | None = None) -> AsyncIterator[ContractServer]:
+    """Serve `tools` over Streamable HTTP on a loopback port until the block exits. Bearer tokens are not checked.
+
+    `rewrite` changes results as they leave, for answers the SDK's server would never send (e.g. no `resultType`).
+    """
     listener = _bind("127.0.0.1", 0)
     port = listener.getsockname()[1]
     served = ContractServer(f"http://127.0.0.1:{port}/mcp", tools)
@@ -114,5 +122,67 @@ async def serve_contract(tools: list[ContractTool]) -> AsyncIterator[ContractSer
         enable_dns_rebinding_protection=True, allowed_hosts=["127.0.0.1:*"], allowed_origins=["http://127.0.0.1:*"]
     )
     app = server.streamable_http_app(transport_security=guard)
+    if rewrite is not None:
+        app.add_middleware(_RewriteResults, rewrite=rewrite)
     async with _uvicorn(app, listener, handle_signals=False):
         yield served
+
+
+class _RewriteResults:
+    """Passes each POST's answer (JSON or an event stream) through `rewrite`; the answer is buffered to do so."""
+
+    def __init__(self, app: ASGIApp, *, rewrite: Rewrite) -> None:
+        self._app = app
+        self._rewrite = rewrite
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["method"] != "POST":
+            await self._app(scope, receive, send)
+            return
+        body = b""
+        while True:
+            message = await receive()
+            body += message.get("body", b"")
+            if not message.get("more_body", False):
+                break
+        sent_body = False
+
+        async def replay() -> Message:
+            nonlocal sent_body
+            if not sent_body:
+                sent_body = True
+                return {"type": "http.request", "body": body, "more_body": False}
+            return await receive()
+
+        request = json.loads(body)
+        method = request.get("method", "") if isinstance(request, dict) else ""
+        start: Message | None = None
+        answer = b""
+
+        async def capture(message: Message) -> None:
+            nonlocal start, answer
+            if message["type"] == "http.response.start":
+                start = message
+            elif message["type"] == "http.response.body":
+                answer += message.get("body", b"")
+
+        await self._app(scope, replay, capture)
+        assert start is not None
+        answer = self._rewritten(method, answer)
+        headers = [(k, v) for k, v in start["headers"] if k.lower() != b"content-length"]
+        headers.append((b"content-length", str(len(answer)).encode()))
+        await send({**start, "headers": headers})
+        await send({"type": "http.response.body", "body": answer, "more_body": False})
+
+    def _rewritten(self, method: str, answer: bytes) -> bytes:
+        def one(raw: str) -> str:
+            frame = json.loads(raw)
+            if isinstance(frame, dict) and isinstance(frame.get("result"), dict):
+                frame["result"] = self._rewrite(method, frame["result"])
+            return json.dumps(frame)
+
+        text = answer.decode()
+        if text.lstrip().startswith("{"):
+            return one(text).encode()
+        lines = [f"data: {one(line[6:])}" if line.startswith("data: {") else line for line in text.split("\n")]
+        return "\n".join(lines).encode()

@@ -34,6 +34,7 @@ from bot.rollout.tokens import IssuedToken, TokenMinter
 from bot.rollout.tools import Capability
 from bot.sandbox import RunningSandbox, SandboxCrm, start_sandbox
 from bot.sandbox.app import Protocol
+from tests.contracts import serve_contract, standard_tools
 
 CLIENT_ID = "doctor-test-client"
 CLIENT_SECRET = "doctor-test-client-secret-" + "0123456789abcdef" * 4
@@ -465,3 +466,18 @@ def test_manifest_scopes_read_like_yaml_reads_them() -> None:
 
     for text in (flow, nested, compact):
         assert list(manifest_bot_scopes(text)) == yaml.safe_load(text)["oauth_config"]["scopes"]["bot"]
+
+
+async def test_a_tool_result_without_result_type_is_read_as_the_bot_reads_it(
+    sandbox: RunningSandbox, slack: FakeSlackApi
+) -> None:
+    def strip(method: str, answer: dict[str, Any]) -> dict[str, Any]:
+        if method == "tools/call":
+            answer.pop("resultType", None)
+        return answer
+
+    async with serve_contract(standard_tools(), rewrite=strip) as server:
+        _, output = await run(settings_for(sandbox, slack, rollout_mcp_url=server.url))
+    assert "connected: protocol 2026-07-28" in output
+    assert "list_credentials: 1 CRM account: " in output
+    assert not [line for line in failures(output) if "list" in line]

@@ -81,6 +81,8 @@ class RolloutClient:
                     continue
                 log.warning("rollout tool list failed for %s: %s", user, type(exc).__name__)
                 return self._connect_failure(exc)
+            except Exception as exc:
+                return await self._unexpected(user, session, "tool list", exc, idempotent=True)
         raise AssertionError("unreachable")  # pragma: no cover
 
     def tool_map(self, tools: list[types.Tool]) -> ToolMap:
@@ -138,6 +140,8 @@ class RolloutClient:
                 if exc.code == types.CONNECTION_CLOSED:  # the request may have reached Rollout before the drop
                     return Failure(FailureReason.UNREACHABLE if idempotent else FailureReason.WRITE_UNCONFIRMED)
                 return Failure(FailureReason.SERVER_ERROR)
+            except Exception as exc:
+                return await self._unexpected(user, session, f"call {name}", exc, idempotent=idempotent)
         raise AssertionError("unreachable")  # pragma: no cover
 
     async def invoke(
@@ -264,6 +268,21 @@ class RolloutClient:
         return Created("task", str(task.get("id", "")), f"Task “{title}”{due}", person_id=person_id)
 
     # ---- helpers ------------------------------------------------------------------------------------------------
+
+    async def _unexpected(
+        self, user: SlackUser, session: UserSession | None, what: str, exc: Exception, *, idempotent: bool
+    ) -> Failure:
+        """Anything else the SDK raised, e.g. on an answer it could not read: a Failure, and the session is dropped,
+        since what state it was left in is unknown. Asking again would get the same answer, so nothing is retried.
+
+        Only the exception's type is logged: its text may quote the answer, which holds CRM data and maybe tokens.
+        """
+        log.warning("rollout %s failed for %s: unexpected %s", what, user, type(exc).__name__)
+        if session is None:  # it failed opening the session: nothing was sent
+            return Failure(FailureReason.UNREACHABLE)
+        await self._pool.discard(session)
+        # Rollout did answer, so a write may have been saved.
+        return Failure(FailureReason.SERVER_ERROR if idempotent else FailureReason.WRITE_UNCONFIRMED)
 
     @staticmethod
     def _rejected(exc: SessionUnavailable) -> bool:

@@ -14,16 +14,18 @@ import contextvars
 import logging
 import ssl
 import time
-from collections.abc import AsyncGenerator, Callable
+from collections.abc import AsyncGenerator, AsyncIterator, Callable
 from dataclasses import dataclass, field
-from typing import Any
+from types import TracebackType
+from typing import Any, Self
 
 import httpx2
 import mcp_types as types
 from mcp import Client
-from mcp.client import CacheConfig, CacheEntry, CacheKey, IncomingMessage, InMemoryResponseCacheStore
+from mcp.client import CacheConfig, CacheEntry, CacheKey, IncomingMessage, InMemoryResponseCacheStore, Transport
 from mcp.client.caching import MAX_TTL_MS
 from mcp.client.streamable_http import streamable_http_client
+from mcp.shared.message import SessionMessage
 from mcp_types.version import MODERN_PROTOCOL_VERSIONS
 
 from bot.identity import SlackUser
@@ -228,7 +230,7 @@ class UserSession:
             event_hooks={"request": [shared.stats.on_request], "response": []},
         )
         client = Client(
-            streamable_http_client(shared.url, http_client=http),
+            absent_result_type_is_complete(streamable_http_client(shared.url, http_client=http)),
             # Probe once per process, then adopt what the server said instead of asking again for every user.
             mode="auto" if era is None else era.version,
             prior_discover=None if era is None else era.discover,
@@ -352,6 +354,59 @@ class UserSession:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
+
+
+@contextlib.asynccontextmanager
+async def absent_result_type_is_complete(transport: Transport) -> AsyncIterator[tuple[_CompleteByDefault, Any]]:
+    """The transport, with `resultType: "complete"` filled into any result that lacks it.
+
+    The spec has clients read an absent `resultType` as "complete", and the MCP conformance suite checks that on a
+    2026-07-28 exchange; the SDK instead rejects such a result when validating it (a pydantic.ValidationError) and
+    offers no setting or hook for that, so the field is filled in before the SDK sees the message. Results of the
+    2025-11-25 era have no such field: the SDK ignores it there.
+    """
+    async with transport as (read_stream, write_stream):
+        yield _CompleteByDefault(read_stream), write_stream
+
+
+class _CompleteByDefault:
+    """A transport's read stream, passing every message through `_complete`."""
+
+    def __init__(self, inner: Any) -> None:
+        self._inner = inner
+
+    @property
+    def last_context(self) -> Any:
+        # The dispatcher runs each message in the context it was sent from, when the stream keeps one.
+        return getattr(self._inner, "last_context", None)
+
+    async def receive(self) -> SessionMessage | Exception:
+        return _complete(await self._inner.receive())
+
+    def __aiter__(self) -> Self:
+        return self
+
+    async def __anext__(self) -> SessionMessage | Exception:
+        return _complete(await self._inner.__anext__())
+
+    async def aclose(self) -> None:
+        await self._inner.aclose()
+
+    async def __aenter__(self) -> Self:
+        await self._inner.__aenter__()
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> bool | None:
+        result: bool | None = await self._inner.__aexit__(exc_type, exc, tb)
+        return result
+
+
+def _complete(item: SessionMessage | Exception) -> SessionMessage | Exception:
+    if isinstance(item, SessionMessage) and isinstance(item.message, types.JSONRPCResponse):
+        item.message.result.setdefault("resultType", "complete")  # parsed for this message alone: safe to change
+    return item
 
 
 class SessionUnavailable(Exception):

@@ -7,6 +7,7 @@ from datetime import datetime
 
 from sqlalchemy import and_, delete, exists, select, text, tuple_
 from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.sql import ColumnElement
 
 from bot.store.database import Database
 from bot.store.schema import activity, approvals, as_utc, conversation_messages, conversations
@@ -45,7 +46,8 @@ class RetentionRepository:
         """Delete up to `limit` rows of each kind created or last touched before `older_than`, in one transaction.
 
         None when another process holds the retention lock (PostgreSQL): it is doing this round's work already.
-        An approval is kept while it can still be decided (not yet expired at `now`), however old it is.
+        An approval is kept while it can still be decided (not yet expired at `now`), however old it is, and so is the
+        conversation it was proposed in while it is pending or approved: Approve continues that conversation.
         """
         if limit < 1:
             raise ValueError("a batch must delete at least one row")
@@ -54,8 +56,8 @@ class RetentionRepository:
             if not await self._lock(connection):
                 return None
             return RetentionBatch(
-                messages=await _delete_messages(connection, cutoff, limit),
-                conversations=await _delete_idle_conversations(connection, cutoff, limit),
+                messages=await _delete_messages(connection, cutoff, now, limit),
+                conversations=await _delete_idle_conversations(connection, cutoff, now, limit),
                 approvals=await _delete_approvals(connection, cutoff, now, limit),
                 activity=await _delete_activity(connection, cutoff, limit),
             )
@@ -70,24 +72,53 @@ class RetentionRepository:
         return bool(taken.scalar_one())
 
 
-async def _delete_messages(connection: AsyncConnection, cutoff: datetime, limit: int) -> int:
+async def _delete_messages(connection: AsyncConnection, cutoff: datetime, now: datetime, limit: int) -> int:
     m = conversation_messages.c
     key = tuple_(m.team_id, m.channel_id, m.thread_ts, m.seq)
-    oldest = select(m.team_id, m.channel_id, m.thread_ts, m.seq).where(m.created_at < cutoff).limit(limit)
+    oldest = (
+        select(m.team_id, m.channel_id, m.thread_ts, m.seq)
+        .where((m.created_at < cutoff) & ~_awaits_decision(m.team_id, m.channel_id, m.thread_ts, now))
+        .limit(limit)
+    )
     result = await connection.execute(delete(conversation_messages).where(key.in_(oldest)))
     return result.rowcount
 
 
-async def _delete_idle_conversations(connection: AsyncConnection, cutoff: datetime, limit: int) -> int:
+async def _delete_idle_conversations(connection: AsyncConnection, cutoff: datetime, now: datetime, limit: int) -> int:
     c, m = conversations.c, conversation_messages.c
     has_messages = exists().where(
         and_(m.team_id == c.team_id, m.channel_id == c.channel_id, m.thread_ts == c.thread_ts)
     )
-    idle = select(c.team_id, c.channel_id, c.thread_ts).where((c.updated_at < cutoff) & ~has_messages).limit(limit)
+    idle = (
+        select(c.team_id, c.channel_id, c.thread_ts)
+        .where((c.updated_at < cutoff) & ~has_messages & ~_awaits_decision(c.team_id, c.channel_id, c.thread_ts, now))
+        .limit(limit)
+    )
     result = await connection.execute(
         delete(conversations).where(tuple_(c.team_id, c.channel_id, c.thread_ts).in_(idle))
     )
     return result.rowcount
+
+
+def _awaits_decision(
+    team_id: ColumnElement[str], channel_id: ColumnElement[str], thread_ts: ColumnElement[str], now: datetime
+) -> ColumnElement[bool]:
+    """Whether an approval proposed in this conversation can still be approved (or is approved and not yet written):
+    its click continues the conversation, answering the tool_use stored there and naming the people looked up in it.
+
+    NOT IN over the few such approvals is read once per statement; a correlated NOT EXISTS scanned the approvals
+    table for every old message on SQLite (no index on these columns). Their NULLs must stay out: one NULL row would
+    make NOT IN keep every message.
+    """
+    a = approvals.c
+    awaiting = select(a.conversation_team_id, a.conversation_channel_id, a.conversation_thread_ts).where(
+        a.status.in_(("pending", "approved"))
+        & (a.expires_at > now)
+        & a.conversation_team_id.is_not(None)
+        & a.conversation_channel_id.is_not(None)
+        & a.conversation_thread_ts.is_not(None)
+    )
+    return tuple_(team_id, channel_id, thread_ts).in_(awaiting)
 
 
 async def _delete_approvals(connection: AsyncConnection, cutoff: datetime, now: datetime, limit: int) -> int:

@@ -99,6 +99,57 @@ async def test_an_approval_that_can_still_be_decided_is_kept_however_old(
     assert await empty_store.approvals.get(record.id) is None
 
 
+def _proposal(number: int) -> list[dict]:
+    """A turn that ended proposing a write: the tool_use an Approve click will answer, and its pending marker."""
+    tool_use = {"type": "tool_use", "id": f"toolu_{number}", "name": "create_note", "input": {"content": "hi"}}
+    return [
+        {"role": "user", "content": [{"type": "text", "text": f"add note {number}"}]},
+        {
+            "role": "assistant",
+            "content": [tool_use],
+            "pending": {"approval_id": f"a{number}", "tool_use_id": f"toolu_{number}"},
+        },
+    ]
+
+
+async def test_a_conversation_with_an_approval_that_can_still_be_decided_is_kept_however_old(
+    empty_store: Store, empty_database_url, raw_database, make_user
+):
+    """Approving continues the stored turn (the tool_use it answers, the people it names), and an approval may stay
+    open for longer than the retention period."""
+    user = make_user()
+    later = utc_now() + timedelta(days=40)
+    keys = [ConversationKey(user.team_id, "C1", f"1.00002{n}") for n in range(4)]
+    for number, key in enumerate(keys):
+        await empty_store.conversations.append(key, _proposal(number), user=user)
+    pending = await empty_store.approvals.create(user, "create_note", {}, "note", keys[0], later)
+    approved = await empty_store.approvals.create(user, "create_note", {}, "note", keys[1], later)
+    assert await empty_store.approvals.transition(
+        approved.id, from_status="pending", to_status="approved", now=utc_now()
+    )
+    cancelled = await empty_store.approvals.create(user, "create_note", {}, "note", keys[2], later)
+    assert await empty_store.approvals.transition(
+        cancelled.id, from_status="pending", to_status="cancelled", now=utc_now()
+    )
+    await empty_store.approvals.create(user, "create_note", {}, "note", keys[3], utc_now() + timedelta(days=1))
+    await empty_store.approvals.create(user, "create_note", {}, "note", None, later)  # proposed outside any thread
+    await _age(raw_database, empty_database_url, days=31)  # still open for 9 more days; the last one expired
+
+    pruned = await apply_retention(empty_store, utc_now(), DAYS_30)
+
+    assert pruned is not None and (pruned.messages, pruned.conversations) == (4, 2)
+    assert await empty_store.conversations.load(keys[0]) == _proposal(0)
+    assert await empty_store.conversations.load(keys[1]) == _proposal(1)  # approved, its write not yet sent
+    assert await empty_store.conversations.load(keys[2]) == []  # decided: nothing will read it again
+    assert await empty_store.conversations.load(keys[3]) == []  # expired: can't be decided any more
+    assert await _count(raw_database, empty_database_url, conversations) == 2
+
+    # Once the approvals expire, their conversations go like any other.
+    pruned = await apply_retention(empty_store, utc_now() + timedelta(days=10), DAYS_30)
+    assert pruned is not None and (pruned.messages, pruned.conversations) == (4, 2)
+    assert await empty_store.approvals.get(pending.id) is None
+
+
 async def test_batches_are_bounded_and_repeat_until_done(
     empty_store: Store, empty_database_url, raw_database, make_user
 ):

@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from slack_bolt.context.ack.async_ack import AsyncAck
+from slack_bolt.context.async_context import AsyncBoltContext
 from slack_sdk.models.views import View as SlackView
 from slack_sdk.web.async_client import AsyncWebClient
 
@@ -21,6 +22,7 @@ from bot.blocks.modals import note_modal, person_modal, task_modal
 from bot.blocks.text import is_plausible_email
 from bot.blocks.values import decode_value
 from bot.commands import PersonRef, ShowPerson
+from bot.identity import slack_user
 from bot.ids import Action
 from bot.rollout.outcomes import Credentials
 from handlers.payloads import card_person_name, card_thread, click_key, click_reply, clicked_value
@@ -37,10 +39,12 @@ def register(app: AsyncApp, services: Services) -> None:
     def card_modal(build: Callable[..., SlackView], name: str) -> Callable[..., Awaitable[None]]:
         """A card button that opens a modal about the card's person (Add note, Create task)."""
 
-        async def clicked(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
+        async def clicked(
+            ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient, context: AsyncBoltContext
+        ) -> None:
             await ack()
             ids = decode_value(clicked_value(body))
-            reply = replace(click_reply(body, client), thread_ts=card_thread(body))
+            reply = replace(click_reply(body, client, slack_user(context, body)), thread_ts=card_thread(body))
             if not ids.get("p"):
                 after_ack(services, reply, fail(reply, Notice.EXPIRED), name=name)
                 return
@@ -56,10 +60,12 @@ def register(app: AsyncApp, services: Services) -> None:
     async def link_clicked(ack: AsyncAck) -> None:
         await ack()  # link buttons open in the browser; Slack still tells us about the click
 
-    async def pick_person(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
+    async def pick_person(
+        ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient, context: AsyncBoltContext
+    ) -> None:
         await ack()
         ids = decode_value(clicked_value(body))
-        reply = click_reply(body, client)
+        reply = click_reply(body, client, slack_user(context, body))
         if not ids.get("p"):
             after_ack(services, reply, fail(reply, Notice.EXPIRED), name="pick person")
             return
@@ -67,29 +73,37 @@ def register(app: AsyncApp, services: Services) -> None:
         work = run(command, reply, services)
         after_ack(services, reply, work, name="pick person", once=click_key(body))
 
-    async def create_person(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
+    async def create_person(
+        ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient, context: AsyncBoltContext
+    ) -> None:
         await ack()
         typed = decode_value(clicked_value(body)).get("q", "")
-        reply = click_reply(body, client)
+        reply = click_reply(body, client, slack_user(context, body))
         view = person_modal(_person_prefill(typed), private_metadata=modal_metadata(reply))
         after_ack(services, reply, _open(reply, body.get("trigger_id"), view), name="open person modal")
 
-    async def choose_credential(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
+    async def choose_credential(
+        ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient, context: AsyncBoltContext
+    ) -> None:
         await ack()
         ids = decode_value(clicked_value(body))
-        reply = click_reply(body, client)
+        reply = click_reply(body, client, slack_user(context, body))
         work = _use_credential(services, reply, ids.get("c", ""), ids.get("r"), trigger_id=body.get("trigger_id"))
         after_ack(services, reply, work, name="choose credential", once=click_key(body))
 
-    async def make_default(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
+    async def make_default(
+        ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient, context: AsyncBoltContext
+    ) -> None:
         await ack()
-        reply = click_reply(body, client)
+        reply = click_reply(body, client, slack_user(context, body))
         work = _use_credential(services, reply, decode_value(clicked_value(body)).get("c", ""), None, trigger_id=None)
         after_ack(services, reply, work, name="make default credential", once=click_key(body))
 
-    async def retry_after_connect(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
+    async def retry_after_connect(
+        ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient, context: AsyncBoltContext
+    ) -> None:
         await ack()
-        reply = click_reply(body, client)
+        reply = click_reply(body, client, slack_user(context, body))
         parked_id = decode_value(clicked_value(body)).get("r", "")
         work = _rerun_parked(services, reply, parked_id, trigger_id=body.get("trigger_id"))
         after_ack(services, reply, work, name="retry after connect", once=click_key(body))

@@ -14,11 +14,12 @@ from collections import OrderedDict
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
+from slack_bolt.context.async_context import AsyncBoltContext
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.blocks.text import clean, slack_to_plain
-from bot.identity import SlackUser
+from bot.identity import SlackUser, slack_user
 from bot.store import ConversationKey
 from handlers.events import answer_event, from_a_bot
 from handlers.payloads import list_at, object_at
@@ -66,15 +67,19 @@ class ViewingContext:
 def register(app: AsyncApp, services: Services) -> None:
     viewing = ViewingContext()
 
-    async def context_changed(event: dict[str, Any], body: dict[str, Any]) -> None:
-        user = SlackUser(_team(body, event), str(event.get("user") or _authorized_user(body) or ""))
+    async def context_changed(event: dict[str, Any], body: dict[str, Any], context: AsyncBoltContext) -> None:
+        user = slack_user(context, body)
+        if not user.user_id:  # Slack's example event names the person only in a user authorization
+            user = SlackUser(user.team_id, _authorized_user(body) or "")
         viewing.seen(user, viewed_channel(event))
 
-    async def direct_message(event: dict[str, Any], body: dict[str, Any], client: AsyncWebClient) -> None:
+    async def direct_message(
+        event: dict[str, Any], body: dict[str, Any], client: AsyncWebClient, context: AsyncBoltContext
+    ) -> None:
         # Channels need a mention (handlers/events.py); here every person's own message in the bot's DM counts.
         if event.get("channel_type") != "im" or from_a_bot(event):
             return
-        user = SlackUser(_team(body, event), str(event.get("user") or ""))
+        user = slack_user(context, body)
         channel = str(event.get("channel") or "")
         # Each top-level message starts a thread of its own, answered in it; a reply continues that thread.
         thread_ts = str(event.get("thread_ts") or event.get("ts") or "")
@@ -133,10 +138,6 @@ def viewed_channel(event: Mapping[str, Any]) -> str | None:
         if isinstance(entity, Mapping) and entity.get("type") == "slack#/types/channel_id" and entity.get("value"):
             return str(entity["value"])
     return None
-
-
-def _team(body: Mapping[str, Any], event: Mapping[str, Any]) -> str:
-    return str(body.get("team_id") or event.get("team") or "")
 
 
 def _authorized_user(body: Mapping[str, Any]) -> str | None:

@@ -7,10 +7,11 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from slack_bolt.context.ack.async_ack import AsyncAck
+from slack_bolt.context.async_context import AsyncBoltContext
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.commands import parse
-from bot.identity import SlackUser
+from bot.identity import SlackUser, slack_user
 from bot.ids import SLASH_COMMAND
 from handlers.respond import Reply, after_ack
 from handlers.surface import run
@@ -22,8 +23,10 @@ if TYPE_CHECKING:
 
 
 def register(app: AsyncApp, services: Services) -> None:
-    async def rollout_command(ack: AsyncAck, command: dict[str, Any], client: AsyncWebClient) -> None:
-        user = SlackUser(command["team_id"], command["user_id"])
+    async def rollout_command(
+        ack: AsyncAck, command: dict[str, Any], client: AsyncWebClient, context: AsyncBoltContext
+    ) -> None:
+        user = slack_user(context, command)
         trigger_id = command.get("trigger_id")
         await ack()
         reply = Reply(client, user, channel_id=command.get("channel_id"), response_url=command.get("response_url"))

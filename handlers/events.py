@@ -16,6 +16,7 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from slack_bolt.context.ack.async_ack import AsyncAck
+from slack_bolt.context.async_context import AsyncBoltContext
 from slack_sdk.errors import SlackApiError
 from slack_sdk.models.blocks import Block
 from slack_sdk.web.async_client import AsyncWebClient
@@ -29,7 +30,7 @@ from bot.blocks.fields import read_approval_fields
 from bot.blocks.messages import Notice
 from bot.blocks.text import slack_to_plain
 from bot.blocks.values import decode_value
-from bot.identity import SlackUser
+from bot.identity import slack_user
 from bot.ids import Action, View
 from bot.store import ApprovalRecord, ConversationKey
 from handlers.agent_output import (
@@ -39,7 +40,7 @@ from handlers.agent_output import (
     surface_for,
     thread_surface,
 )
-from handlers.payloads import actor, click_reply, clicked_value, object_at
+from handlers.payloads import click_reply, clicked_value, object_at
 from handlers.respond import Reply, after_ack, fail, open_modal, present
 from handlers.threads import log_from_mention, log_request
 
@@ -62,15 +63,17 @@ _REFUSALS = {
 
 
 def register(app: AsyncApp, services: Services) -> None:
-    async def mentioned(event: dict[str, Any], body: dict[str, Any], client: AsyncWebClient, context: Any) -> None:
+    async def mentioned(
+        event: dict[str, Any], body: dict[str, Any], client: AsyncWebClient, context: AsyncBoltContext
+    ) -> None:
         if from_a_bot(event):
             return
-        user = SlackUser(_team(body, event), str(event.get("user") or ""))
+        user = slack_user(context, body)
         thread_ts = str(event.get("thread_ts") or event.get("ts") or "")
         channel = str(event.get("channel") or "")
         key = mention_conversation(user, channel, thread_ts)
         reply = Reply(client, user, channel_id=channel, thread_ts=thread_ts)
-        text = _words(str(event.get("text") or ""), getattr(context, "bot_user_id", None))
+        text = _words(str(event.get("text") or ""), context.bot_user_id)
         asks_to_log, who = log_request(text)
         if asks_to_log and event.get("thread_ts"):  # "@Rollout log this to Ada" inside a thread
             services.background.spawn(log_from_mention(services, body, reply, who), "log thread")
@@ -78,29 +81,31 @@ def register(app: AsyncApp, services: Services) -> None:
         # Hand off at once (before any await), so shutdown and tests see the work in services.background.
         services.background.spawn(answer_event(services, body, key, reply, text), "answer mention")
 
-    async def approve(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
+    async def approve(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient, context: AsyncBoltContext) -> None:
         await ack()
-        reply = click_reply(body, client)
+        reply = click_reply(body, client, slack_user(context, body))
         after_ack(services, reply, decide_clicked(services, body, reply, approve=True), name="approve write")
 
-    async def cancel(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
+    async def cancel(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient, context: AsyncBoltContext) -> None:
         await ack()
-        reply = click_reply(body, client)
+        reply = click_reply(body, client, slack_user(context, body))
         after_ack(services, reply, decide_clicked(services, body, reply, approve=False), name="cancel write")
 
-    async def edit(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
+    async def edit(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient, context: AsyncBoltContext) -> None:
         await ack()
-        reply = click_reply(body, client)
+        reply = click_reply(body, client, slack_user(context, body))
         after_ack(services, reply, open_edit(services, body, reply), name="edit write")
 
-    async def edit_submitted(ack: AsyncAck, body: dict[str, Any], view: dict[str, Any], client: AsyncWebClient) -> None:
+    async def edit_submitted(
+        ack: AsyncAck, body: dict[str, Any], view: dict[str, Any], client: AsyncWebClient, context: AsyncBoltContext
+    ) -> None:
         await ack()  # closes the modal; the card shows the outcome
-        reply = Reply(client, actor(body))
+        reply = Reply(client, slack_user(context, body))
         after_ack(services, reply, save_edit(services, body, view, reply), name="save edited write")
 
-    async def feedback(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
+    async def feedback(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient, context: AsyncBoltContext) -> None:
         await ack()
-        reply = click_reply(body, client)
+        reply = click_reply(body, client, slack_user(context, body))
         # No claim by click key: helpful, not helpful, helpful share one, and the third must count. The store keeps
         # one verdict per person and answer by click time, so a repeated delivery changes nothing.
         after_ack(services, reply, record_feedback(services, body, reply), name="answer feedback")
@@ -286,11 +291,6 @@ def _card_channel(record: ApprovalRecord | None) -> str | None:
 def from_a_bot(event: Mapping[str, Any]) -> bool:
     """Bots (this one included) and edits, joins and other message subtypes are not requests."""
     return bool(event.get("bot_id") or event.get("subtype") or event.get("bot_profile") or not event.get("user"))
-
-
-def _team(body: Mapping[str, Any], event: Mapping[str, Any]) -> str:
-    # The workspace the event came from, as slash commands use it, so a user is one identity across surfaces.
-    return str(body.get("team_id") or event.get("team") or "")
 
 
 def _words(text: str, bot_user_id: str | None) -> str:

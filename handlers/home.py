@@ -6,17 +6,18 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from slack_bolt.context.ack.async_ack import AsyncAck
+from slack_bolt.context.async_context import AsyncBoltContext
 from slack_sdk.models.views import View as SlackView
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.blocks.home import RECENT_ACTIONS, home_view
 from bot.blocks.messages import Notice
 from bot.blocks.modals import lookup_modal
-from bot.identity import SlackUser
+from bot.identity import SlackUser, slack_user
 from bot.ids import Action
 from bot.rollout.outcomes import Credentials
 from handlers.assistant import show_prompts
-from handlers.payloads import actor, click_key
+from handlers.payloads import click_key
 from handlers.respond import Reply, after_ack, fail, open_modal
 from handlers.surface import connect, modal_metadata
 
@@ -27,7 +28,9 @@ if TYPE_CHECKING:
 
 
 def register(app: AsyncApp, services: Services) -> None:
-    async def home_opened(event: dict[str, Any], body: dict[str, Any], client: AsyncWebClient) -> None:
+    async def home_opened(
+        event: dict[str, Any], body: dict[str, Any], client: AsyncWebClient, context: AsyncBoltContext
+    ) -> None:
         if event.get("tab") == "messages" and event.get("channel"):
             # The Agent view: the Messages tab is where people talk to the agent (handlers/assistant.py).
             work = show_prompts(services, client, str(event["channel"]), event_id=body.get("event_id"))
@@ -35,19 +38,23 @@ def register(app: AsyncApp, services: Services) -> None:
             return
         if event.get("tab") != "home":
             return
-        user = SlackUser(str(body.get("team_id") or ""), str(event.get("user") or ""))
+        user = slack_user(context, body)
         # Events are acked before listeners run: hand off at once, so shutdown waits for the work. A failure is only
         # logged: a DM about it would be noisier than a home tab that shows up on the next visit.
         services.background.spawn(publish_home(services, client, user, event_id=body.get("event_id")), "publish home")
 
-    async def connect_clicked(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
+    async def connect_clicked(
+        ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient, context: AsyncBoltContext
+    ) -> None:
         await ack()
-        reply = Reply(client, actor(body))  # from App Home: the link goes to the DM, as it always does
+        reply = Reply(client, slack_user(context, body))  # from App Home: the link goes to the DM, as it always does
         after_ack(services, reply, connect(reply, services), name="home connect", once=click_key(body))
 
-    async def lookup_clicked(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
+    async def lookup_clicked(
+        ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient, context: AsyncBoltContext
+    ) -> None:
         await ack()
-        reply = Reply(client, actor(body))
+        reply = Reply(client, slack_user(context, body))
         view = lookup_modal(private_metadata=modal_metadata(reply))
         after_ack(services, reply, _open_lookup(reply, body.get("trigger_id"), view), name="open lookup modal")
 

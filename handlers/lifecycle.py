@@ -41,10 +41,13 @@ async def forget_team(services: Services, body: dict[str, Any], why: str) -> Non
     enterprise_id = _org_wide_install(body)
     if not team_id and enterprise_id is None:
         return
-    forgotten = await services.store.teams.forget(team_id, enterprise_id=enterprise_id)
-    for user_id in forgotten.user_ids:
-        services.tokens.forget(SlackUser(team_id, user_id))  # this process's copy of their Rollout token
-    log.info("%s: forgot workspace %s: %s", why, team_id, forgotten.counts())
+    # Under an org-wide install people are keyed by their organisation (bot.identity.slack_user), so it goes too.
+    tenants = [t for t in (team_id, enterprise_id) if t]
+    for tenant in tenants:
+        forgotten = await services.store.teams.forget(tenant, enterprise_id=enterprise_id)
+        for user_id in forgotten.user_ids:
+            services.tokens.forget(SlackUser(tenant, user_id))  # this process's copy of their Rollout token
+        log.info("%s: forgot %s: %s", why, tenant, forgotten.counts())
 
 
 async def forget_user(services: Services, user: SlackUser, enterprise_id: Any) -> None:

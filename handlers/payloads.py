@@ -26,21 +26,14 @@ def list_at(payload: Mapping[str, Any], key: str) -> list[Any]:
     return value if isinstance(value, list) else []
 
 
-def actor(body: Mapping[str, Any]) -> SlackUser:
-    """The user who clicked, submitted or typed: the only identity an interaction is ever run as."""
-    user = _dict(body.get("user"))
-    team = user.get("team_id") or _dict(body.get("team")).get("id") or body.get("team_id") or ""
-    return SlackUser(str(team), str(user.get("id") or body.get("user_id") or ""))
-
-
-def click_reply(body: Mapping[str, Any], client: AsyncWebClient) -> Reply:
+def click_reply(body: Mapping[str, Any], client: AsyncWebClient, user: SlackUser) -> Reply:
     """Answer where the click happened: the channel of the message (its thread, if it sits in one), else the DM."""
     container = _dict(body.get("container"))
     message = _dict(body.get("message"))
     channel = _dict(body.get("channel")).get("id") or container.get("channel_id")
     return Reply(
         client,
-        actor(body),
+        user,
         channel_id=str(channel) if channel else None,
         response_url=body.get("response_url") or None,
         thread_ts=message.get("thread_ts") or None,
@@ -68,7 +61,7 @@ def click_key(body: Mapping[str, Any]) -> str:
     view = _dict(body.get("view"))
     where = container.get("message_ts") or f"{view.get('id', '')}:{view.get('hash', '')}"
     action = clicked(body)
-    who = actor(body)
+    who = _dict(body.get("user"))  # a key for telling deliveries apart, not an identity
     return ":".join(
         (
             "click",
@@ -76,8 +69,8 @@ def click_key(body: Mapping[str, Any]) -> str:
             str(action.get("action_id", "")),
             str(action.get("block_id", "")),
             clicked_value(body) or "",
-            who.team_id,
-            who.user_id,
+            str(who.get("team_id") or ""),
+            str(who.get("id") or ""),
         )
     )
 

@@ -7,15 +7,16 @@ from collections.abc import Awaitable, Callable, Mapping
 from typing import TYPE_CHECKING, Any, Literal
 
 from slack_bolt.context.ack.async_ack import AsyncAck
+from slack_bolt.context.async_context import AsyncBoltContext
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.blocks.elements import to_dicts
 from bot.blocks.messages import Notice
 from bot.blocks.modals import message_to_crm_modal
 from bot.blocks.person import person_options
+from bot.identity import SlackUser, slack_user
 from bot.ids import Action, Shortcut
 from bot.rollout.outcomes import PersonSummary
-from handlers.payloads import actor
 from handlers.respond import Reply, after_ack, fail, message_permalink, open_modal
 from handlers.surface import modal_metadata
 
@@ -32,18 +33,22 @@ _MIN_QUERY = 2
 def register(app: AsyncApp, services: Services) -> None:
     def from_message(
         kind: Literal["note", "task"],
-    ) -> Callable[[AsyncAck, dict[str, Any], AsyncWebClient], Awaitable[None]]:
-        async def shortcut(ack: AsyncAck, shortcut: dict[str, Any], client: AsyncWebClient) -> None:
+    ) -> Callable[[AsyncAck, dict[str, Any], AsyncWebClient, AsyncBoltContext], Awaitable[None]]:
+        async def shortcut(
+            ack: AsyncAck, shortcut: dict[str, Any], client: AsyncWebClient, context: AsyncBoltContext
+        ) -> None:
             await ack()
             channel = _dict(shortcut.get("channel")).get("id")
-            reply = Reply(client, actor(shortcut), channel_id=channel, response_url=shortcut.get("response_url"))
+            reply = Reply(
+                client, slack_user(context, shortcut), channel_id=channel, response_url=shortcut.get("response_url")
+            )
             after_ack(services, reply, _open_modal(reply, kind, shortcut), name=f"message to CRM {kind}")
 
         return shortcut
 
-    async def search_people(ack: AsyncAck, body: dict[str, Any]) -> None:
+    async def search_people(ack: AsyncAck, body: dict[str, Any], context: AsyncBoltContext) -> None:
         query = str(body.get("value") or "").strip()
-        people = await _search(services, body, query) if len(query) >= _MIN_QUERY else []
+        people = await _search(services, slack_user(context, body), query) if len(query) >= _MIN_QUERY else []
         await ack(options=to_dicts(person_options(people)))
 
     app.shortcut(Shortcut.SAVE_AS_NOTE.value)(from_message("note"))
@@ -62,13 +67,13 @@ async def _open_modal(reply: Reply, kind: Literal["note", "task"], shortcut: Map
         await fail(reply, Notice.SLACK_ERROR)
 
 
-async def _search(services: Services, body: Mapping[str, Any], query: str) -> list[PersonSummary]:
+async def _search(services: Services, user: SlackUser, query: str) -> list[PersonSummary]:
     """People matching what the user typed, or none when the CRM is slower than Slack's 3 s allow.
 
     The search runs as its own background task and is not cancelled on timeout, so a slow Rollout call finishes
     cleanly instead of being torn down mid-request.
     """
-    search = services.background.spawn(services.crm.search_people(actor(body), query), name="person search")
+    search = services.background.spawn(services.crm.search_people(user, query), name="person search")
     done, _ = await asyncio.wait({search}, timeout=OPTIONS_BUDGET_SECONDS)
     if not done or search.exception() is not None:
         return []

@@ -17,6 +17,7 @@ from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 from slack_bolt.context.ack.async_ack import AsyncAck
+from slack_bolt.context.async_context import AsyncBoltContext
 from slack_sdk.errors import SlackApiError
 from slack_sdk.models.blocks import Block
 from slack_sdk.web.async_client import AsyncWebClient
@@ -35,7 +36,7 @@ from bot.blocks.thread_save import (
 )
 from bot.blocks.values import decode_value
 from bot.crm import person_ref
-from bot.identity import SlackUser
+from bot.identity import SlackUser, slack_user
 from bot.ids import Action, Shortcut, View
 from bot.rollout.outcomes import (
     ChooseCredential,
@@ -45,7 +46,7 @@ from bot.rollout.outcomes import (
     PersonSummary,
 )
 from bot.threads import NothingToSave, Proposal, Saved, ThreadMessage, ThreadSave, ThreadSaves
-from handlers.payloads import actor, click_reply, clicked, clicked_value, list_at
+from handlers.payloads import click_reply, clicked, clicked_value, list_at
 from handlers.respond import Reply, after_ack, fail, open_modal, present
 
 if TYPE_CHECKING:
@@ -93,45 +94,51 @@ def log_request(text: str) -> tuple[bool, str | None]:
 def register(app: AsyncApp, services: Services) -> None:
     saves = thread_saves(services)
 
-    async def shortcut(ack: AsyncAck, shortcut: dict[str, Any], client: AsyncWebClient) -> None:
+    async def shortcut(
+        ack: AsyncAck, shortcut: dict[str, Any], client: AsyncWebClient, context: AsyncBoltContext
+    ) -> None:
         await ack()
         message = _dict(shortcut.get("message"))
         channel = str(_dict(shortcut.get("channel")).get("id") or "")
         thread_ts = str(message.get("thread_ts") or message.get("ts") or "")
-        reply = Reply(client, actor(shortcut), channel_id=channel, thread_ts=thread_ts)
+        reply = Reply(client, slack_user(context, shortcut), channel_id=channel, thread_ts=thread_ts)
         after_ack(services, reply, start_save(services, saves, reply, None), name="save thread")
 
-    async def approve(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
+    async def approve(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient, context: AsyncBoltContext) -> None:
         await ack()
-        reply = click_reply(body, client)
+        reply = click_reply(body, client, slack_user(context, body))
         after_ack(services, reply, _approve(services, saves, body, reply), name="approve thread save")
 
-    async def cancel(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
+    async def cancel(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient, context: AsyncBoltContext) -> None:
         await ack()
-        reply = click_reply(body, client)
+        reply = click_reply(body, client, slack_user(context, body))
         after_ack(services, reply, _cancel(saves, body, reply), name="cancel thread save")
 
-    async def edit(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
+    async def edit(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient, context: AsyncBoltContext) -> None:
         await ack()
-        reply = click_reply(body, client)
+        reply = click_reply(body, client, slack_user(context, body))
         after_ack(services, reply, _open_edit(saves, body, reply), name="edit thread note")
 
-    async def edited(ack: AsyncAck, body: dict[str, Any], view: dict[str, Any], client: AsyncWebClient) -> None:
+    async def edited(
+        ack: AsyncAck, body: dict[str, Any], view: dict[str, Any], client: AsyncWebClient, context: AsyncBoltContext
+    ) -> None:
         await ack()
-        reply = Reply(client, actor(body))
+        reply = Reply(client, slack_user(context, body))
         after_ack(services, reply, _save_edit(services, saves, view, reply), name="save thread note")
 
     async def ticked(ack: AsyncAck) -> None:
         await ack()  # the checkboxes are read when Approve is clicked
 
-    async def person_picked(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient) -> None:
+    async def person_picked(
+        ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient, context: AsyncBoltContext
+    ) -> None:
         await ack()
-        reply = click_reply(body, client)
+        reply = click_reply(body, client, slack_user(context, body))
         after_ack(services, reply, _pick_person(services, saves, body, reply), name="pick thread person")
 
-    async def person_options(ack: AsyncAck, body: dict[str, Any]) -> None:
+    async def person_options(ack: AsyncAck, body: dict[str, Any], context: AsyncBoltContext) -> None:
         query = str(body.get("value") or "").strip()
-        found = await _search(services, actor(body), query) if len(query) >= 2 else []
+        found = await _search(services, slack_user(context, body), query) if len(query) >= 2 else []
         people = [(p.id, f"{p.name} · {p.email}" if p.email else p.name) for p in found]
         await ack(options=to_dicts(person_options_for(people)))
 

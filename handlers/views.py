@@ -11,6 +11,7 @@ from datetime import date
 from typing import TYPE_CHECKING, Any
 
 from slack_bolt.context.ack.async_ack import AsyncAck
+from slack_bolt.context.async_context import AsyncBoltContext
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.blocks import fields
@@ -19,8 +20,9 @@ from bot.blocks.modals import validation_errors
 from bot.blocks.text import is_plausible_email
 from bot.blocks.values import decode_value
 from bot.commands import AddNote, CreatePerson, CreateTask, CrmCommand, Overview, PersonRef
+from bot.identity import slack_user
 from bot.ids import View
-from handlers.payloads import actor, object_at
+from handlers.payloads import object_at
 from handlers.respond import Reply, after_ack, fail
 from handlers.surface import run
 
@@ -31,8 +33,10 @@ if TYPE_CHECKING:
 
 
 def register(app: AsyncApp, services: Services) -> None:
-    async def submitted(ack: AsyncAck, body: dict[str, Any], view: dict[str, Any], client: AsyncWebClient) -> None:
-        user = actor(body)
+    async def submitted(
+        ack: AsyncAck, body: dict[str, Any], view: dict[str, Any], client: AsyncWebClient, context: AsyncBoltContext
+    ) -> None:
+        user = slack_user(context, body)
         metadata = decode_value(view.get("private_metadata"))
         # Where the answer goes: the channel (and card thread) the modal was opened from, else the user's DM.
         reply = Reply(client, user, channel_id=metadata.get("ch"), thread_ts=metadata.get("t"))

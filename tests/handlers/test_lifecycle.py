@@ -156,3 +156,25 @@ async def test_disconnect_says_what_it_deleted(harness: AppHarness) -> None:
     await harness.slack.wait_for("response_url", lambda call: "Pick which CRM account" in call.text, since=since)
     await harness.settle()
     assert await harness.services.store.users.load_token(user) is not None
+
+
+async def test_uninstall_of_an_org_wide_install_forgets_the_people_keyed_by_the_org(harness: AppHarness) -> None:
+    org = f"EORG{uuid.uuid4().hex[:6].upper()}"
+    member = _team_user(harness, org)  # under an org-wide install a person's tenant is their organisation
+    key, approval = await _use(harness, member)
+    body = {
+        "token": "legacy-verification-token",
+        "enterprise_id": org,
+        "api_app_id": APP_ID,
+        "event": {"type": "app_uninstalled"},
+        "type": "event_callback",
+        "event_id": f"Ev{uuid.uuid4().hex[:12].upper()}",
+        "event_time": int(time.time()),
+        "authorizations": [{"enterprise_id": org, "team_id": None, "is_enterprise_install": True, "is_bot": True}],
+        "is_enterprise_install": True,
+    }
+
+    assert (await harness.send(json.dumps(body), "application/json")).status == 200
+    await harness.settle()
+
+    assert await _state(harness, member, key, approval) == {"token": False, "messages": 0, "approval": "cancelled"}

@@ -18,8 +18,6 @@ Nothing of the app is mocked: Rollout is the sandbox over real MCP, Slack is an 
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import itertools
 import json
 import time
@@ -34,6 +32,7 @@ import aiohttp
 from aiohttp import web
 from cryptography.fernet import Fernet
 from slack_bolt.async_app import AsyncApp
+from slack_sdk.signature import SignatureVerifier
 
 from bench.fakes import Call, FakeSlackApi
 from bot.app import SLACK_PATH, build_services, build_slack_app, build_web_app
@@ -53,9 +52,10 @@ APP_ID = "A0HARNESS"
 
 
 def sign(body: str, timestamp: str, secret: str = SIGNING_SECRET) -> str:
-    """Slack's request signature: HMAC-SHA256 over `v0:{timestamp}:{body}`."""
-    digest = hmac.new(secret.encode(), f"v0:{timestamp}:{body}".encode(), hashlib.sha256).hexdigest()
-    return f"v0={digest}"
+    """Slack's request signature, as slack_sdk computes it (the app checks it with slack_sdk too)."""
+    signature = SignatureVerifier(secret).generate_signature(timestamp=timestamp, body=body)
+    assert signature is not None  # None only without a timestamp
+    return signature
 
 
 @dataclass(frozen=True, slots=True)

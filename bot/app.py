@@ -185,7 +185,7 @@ def build_web_app(slack_app: AsyncApp, services: Services) -> web.Application:
         web_app.router.add_get(INSTALL_PATH, install)
         web_app.router.add_get(OAUTH_REDIRECT_PATH, oauth_redirect)
     if services.settings.metrics_port is None:
-        web_app.router.add_get(METRICS_PATH, metrics.metrics_endpoint)
+        web_app.router.add_get(METRICS_PATH, metrics.metrics_handler)
     web_app.on_shutdown.append(on_shutdown)
     web_app.on_cleanup.append(on_cleanup)
     return web_app
@@ -246,8 +246,11 @@ async def serve(settings: Settings) -> None:
             return
         runners = [web.AppRunner(build_web_app(slack_app, services), access_log=None, shutdown_timeout=grace)]
         if settings.metrics_port is not None:
+            # An aiohttp site on the same loop rather than prometheus_client's start_http_server: that one serves from
+            # a daemon thread (the pool collector would then read live pools off the loop's thread) and has no
+            # graceful stop; this runner keeps answering scrapes while acked work drains, and is cleaned up with it.
             metrics_app = web.Application()
-            metrics_app.router.add_get(METRICS_PATH, metrics.metrics_endpoint)
+            metrics_app.router.add_get(METRICS_PATH, metrics.metrics_handler)
             runners.append(web.AppRunner(metrics_app, access_log=None, shutdown_timeout=1.0))
         for runner, port in zip(runners, (settings.port, settings.metrics_port), strict=False):
             await runner.setup()

@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 import shlex
 from collections.abc import Mapping
-from dataclasses import dataclass, fields
+from dataclasses import asdict, dataclass, fields
 from datetime import date, timedelta
 from typing import Any
 
@@ -133,7 +133,7 @@ def to_record(command: CrmCommand) -> dict[str, Any]:
     for item in fields(command):
         value = getattr(command, item.name)
         if isinstance(value, PersonRef):
-            value = {f.name: getattr(value, f.name) for f in fields(PersonRef)}
+            value = asdict(value)
         elif isinstance(value, date):
             value = value.isoformat()
         record[item.name] = value

@@ -1,8 +1,13 @@
 """`rollout-bot doctor`: checks settings, the Slack token and Rollout the way the bot uses them, and says what is wrong.
 
-Read-only: it never writes to the database, Slack or the CRM. It mints one short-lived Rollout token (for a throwaway
-subject, or for the subject the bot uses for `--user`), which is never printed, and scrubs credentials links and
-anything token-like from what it prints.
+Rollout is reached through the bot's own code: its session pool and MCP session (protocol era, every `tools/list`
+page up to the same MAX_TOOL_PAGES, the bearer token renewed once on a 401), `classify` for what each tool is for,
+and RolloutClient's reading of a tool's answer. So what doctor shows is what the bot will do. manifest.yml is read
+with PyYAML.
+
+Read-only: it never writes to the database, Slack or the CRM. It mints a short-lived Rollout token (for a throwaway
+subject, or for the subject the bot uses for `--user`; a second one if Rollout refuses the first, as the bot would),
+kept in memory only and never printed, and scrubs credentials links and anything token-like from what it prints.
 """
 
 from __future__ import annotations
@@ -13,16 +18,16 @@ import re
 import secrets
 from collections.abc import Callable, Generator, Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
+from datetime import datetime
 from pathlib import Path
-from typing import Any, Literal, Protocol, TextIO
+from typing import Any, Literal, TextIO
 from urllib.parse import urlsplit
 
 import aiohttp
 import httpx2
 import mcp_types as types
+import yaml
 from cryptography.fernet import Fernet
-from mcp import Client
-from mcp.client.streamable_http import streamable_http_client
 from mcp.shared.exceptions import MCPError
 from mcp_types.version import MODERN_PROTOCOL_VERSIONS
 from pydantic import SecretStr
@@ -32,16 +37,17 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot.config import DEFAULT_DATABASE_URL, ConfigError, Settings
 from bot.identity import SlackUser
 from bot.rollout import parse
+from bot.rollout.client import RolloutClient, ToolAnswer
 from bot.rollout.outcomes import ConnectNeeded
-from bot.rollout.session import absent_result_type_is_complete
-from bot.rollout.tokens import TokenMinter
+from bot.rollout.pool import SessionPool
+from bot.rollout.session import SessionUnavailable, UserSession
+from bot.rollout.tokens import TokenMinter, TokenService
 from bot.rollout.tools import READ_CAPABILITIES, Capability, ToolMap, argument_mapping, classify
 
 Status = Literal["ok", "fail", "warn", "note"]
 MARKS: dict[Status, str] = {"ok": "✓", "fail": "✗", "warn": "!", "note": "·"}
 
 DEFAULT_MANIFEST = Path(__file__).resolve().parents[1] / "manifest.yml"
-MAX_TOOL_PAGES = 100  # a server whose cursor never ends must not keep doctor running
 SCOPES_HEADER = "x-oauth-scopes"
 
 _CREDENTIALS_LINK = re.compile(r"\S*/mcp/credentials/\S*")
@@ -279,6 +285,11 @@ def _check_scopes(header: str | None, manifest: Path, section: Section, facts: d
     except OSError:
         section.add("fail", f"scopes: cannot read {manifest}; pass --manifest PATH to the app's manifest.yml")
         return
+    except yaml.YAMLError as exc:
+        where = getattr(exc, "problem_mark", None)
+        line = f" (line {where.line + 1})" if where is not None else ""
+        section.add("fail", f"scopes: {manifest} is not valid YAML{line}")
+        return
     if header is None:
         section.add("fail", f"scopes: Slack sent no {SCOPES_HEADER} header, so the granted scopes are unknown")
         return
@@ -306,76 +317,45 @@ def _header(headers: Mapping[str, Any], name: str) -> str | None:
 
 
 def manifest_bot_scopes(text: str) -> tuple[str, ...]:
-    """`oauth_config.scopes.bot` of a Slack app manifest (YAML), without a YAML library at run time.
-
-    Handles the block and flow list styles Slack's manifest editor writes; tests compare it with PyYAML.
-    """
-    path: list[tuple[int, str]] = []  # (indent, key) of the mapping keys enclosing the current line
-    scopes: list[str] = []
-    for raw in text.splitlines():
-        line = re.sub(r"(^|\s)#.*$", "", raw).rstrip()
-        if not line.strip():
-            continue
-        indent = len(line) - len(line.lstrip())
-        content = line.strip()
-        if content.startswith("- "):
-            # YAML lets a list sit at its key's own indent ("bot:" then "- chat:write" right below it).
-            if [key for _, key in path] == ["oauth_config", "scopes", "bot"] and indent >= path[-1][0]:
-                scopes.append(_unquote(content[2:]))
-            continue
-        key, _, value = content.partition(":")
-        while path and path[-1][0] >= indent:
-            path.pop()
-        path.append((indent, _unquote(key)))
-        value = value.strip()
-        if [k for _, k in path] == ["oauth_config", "scopes", "bot"] and value.startswith("["):
-            scopes.extend(_unquote(item) for item in value.strip("[]").split(",") if item.strip())
-    return tuple(scopes)
-
-
-def _unquote(value: str) -> str:
-    return value.strip().strip("'\"")
+    """`oauth_config.scopes.bot` of a Slack app manifest (YAML); none when the manifest declares none."""
+    scopes: Any = yaml.safe_load(text)
+    for key in ("oauth_config", "scopes", "bot"):
+        scopes = scopes.get(key) if isinstance(scopes, dict) else None
+    return tuple(str(scope) for scope in scopes) if isinstance(scopes, list) else ()
 
 
 # ---- Rollout -----------------------------------------------------------------------------------------------------
 
 
-class _Bearer(httpx2.Auth):
-    """Sets the minted token on every request and remembers the statuses, so a 401 can be named as such."""
-
-    def __init__(self, token: str) -> None:
-        self._token = token
-        self.statuses: list[int] = []
-
-    def auth_flow(self, request: httpx2.Request) -> Generator[httpx2.Request, httpx2.Response, None]:
-        request.headers["Authorization"] = f"Bearer {self._token}"
-        response = yield request
-        self.statuses.append(response.status_code)
+@dataclass
+class _Subject:
+    subject: str
 
 
-class ToolLister(Protocol):
-    async def list_tools(self, *, cursor: str | None = None) -> types.ListToolsResult: ...
+@dataclass
+class _Kept:
+    token: str
+    expires_at: datetime
 
 
-class PagingError(Exception):
-    """The tool listing's cursor repeats or never ends."""
+@dataclass
+class _TokensInMemory:
+    """The token store for doctor's TokenService: the subject to check, and its tokens in memory only (doctor writes
+    nothing); each one minted is remembered, so it is scrubbed from what doctor prints."""
 
+    subject: str
+    remember_secret: Callable[[str], None]
+    kept: _Kept | None = None
 
-async def list_all_tools(client: ToolLister) -> tuple[list[types.Tool], int]:
-    """Every tool, following nextCursor; returns the tools and how many pages it took."""
-    tools: list[types.Tool] = []
-    cursor: str | None = None
-    seen: set[str] = set()
-    for page_number in range(1, MAX_TOOL_PAGES + 1):
-        page = await client.list_tools(cursor=cursor)
-        tools.extend(page.tools)
-        cursor = page.next_cursor
-        if cursor is None:
-            return tools, page_number
-        if cursor in seen:
-            raise PagingError(f"the tool listing repeats a cursor after {page_number} pages")
-        seen.add(cursor)
-    raise PagingError(f"the tool listing did not end within {MAX_TOOL_PAGES} pages")
+    async def get_or_create(self, user: SlackUser) -> _Subject:
+        return _Subject(self.subject)
+
+    async def load_token(self, user: SlackUser) -> _Kept | None:
+        return self.kept
+
+    async def save_token(self, user: SlackUser, token: str, expires_at: datetime) -> None:
+        self.remember_secret(token)
+        self.kept = _Kept(token, expires_at)
 
 
 def shown_url(url: str) -> str:
@@ -433,46 +413,54 @@ async def check_rollout(
         if not team:
             section.add("fail", f"--user {options.user} needs --team T… (or a working SLACK_BOT_TOKEN to find it)")
             return
-        subject = SlackUser(team, options.user).default_subject
+        user = SlackUser(team, options.user)
+        subject = user.default_subject
         who = f"Slack user {options.user} in {team}, as the bot does (subject {subject})"
     else:
         subject = f"rollout-bot-doctor-{secrets.token_hex(4)}"
+        user = SlackUser("doctor", subject)
         who = f"a throwaway subject ({subject}); use --user U… to check a person's own CRM accounts"
     facts["subject"] = subject
     minter = TokenMinter(
         settings.rollout_client_id, settings.rollout_client_secret.get_secret_value(), settings.rollout_token_ttl
     )
-    token = minter.mint(subject).token
-    remember_secret(token)
+    tokens = TokenService(minter, _TokensInMemory(subject, remember_secret))
+    await tokens.current(user)  # minted now, as the pool does before it connects, which then finds it
     section.add("ok", f"token minted for {who}")
 
-    auth = _Bearer(token)
-    timeout = settings.rollout_timeout_seconds
+    # One session, opened as the bot opens one (probing the era, reading every page of tools/list).
+    pool = SessionPool(
+        settings.rollout_mcp_url,
+        tokens,
+        max_sessions=1,
+        idle_seconds=settings.rollout_pool_idle_seconds,
+        connect_timeout=settings.rollout_timeout_seconds,
+    )
+    origin = urlsplit(settings.rollout_mcp_url)
+    rollout = RolloutClient(
+        pool, timeout=settings.rollout_timeout_seconds, rollout_origin=f"{origin.scheme}://{origin.netloc}"
+    )
     stage = "connecting"
     try:
-        async with (
-            asyncio.timeout(timeout * 4),  # connect, list, call: each bounded below, all of them here
-            httpx2.AsyncClient(auth=auth, timeout=httpx2.Timeout(timeout)) as http,
-            Client(
-                # Results are read as the bot's sessions read them.
-                absent_result_type_is_complete(streamable_http_client(settings.rollout_mcp_url, http_client=http)),
-                mode="auto",
-                read_timeout_seconds=timeout,
-            ) as client,
-        ):
-            version = client.protocol_version
+        async with asyncio.timeout(settings.rollout_timeout_seconds * 4), pool.session(user) as session:
+            version = session.protocol_version or "?"
             facts.update(protocol_version=version, era=protocol_era(version))
             section.add("ok", f"connected: protocol {version}, {protocol_era(version)}")
             stage = "listing tools"
-            tools, pages = await list_all_tools(client)
-            describe_tools(tools, pages, settings.rollout_tool_overrides, section, facts)
+            tools = await session.list_tools()
+            describe_tools(tools, session.tool_pages, settings.rollout_tool_overrides, section, facts)
+            if session.tools_cut_off:
+                section.add(
+                    "warn",
+                    f"the tool listing did not end after {session.tool_pages} pages: the bot uses the "
+                    f"{len(tools)} tools listed so far",
+                )
             stage = "listing credentials"
-            origin = urlsplit(settings.rollout_mcp_url)
-            await _check_credentials(
-                client, facts.get("capabilities", {}), f"{origin.scheme}://{origin.netloc}", section, facts
-            )
+            await _check_credentials(session, rollout, settings, section, facts)
     except Exception as exc:  # every failure becomes one readable line; nothing here is fatal to the report
-        section.add("fail", f"{stage}: {_describe_failure(exc, auth.statuses, settings)}")
+        section.add("fail", f"{stage}: {_describe_failure(exc, pool.stats.last_status, settings)}")
+    finally:
+        await pool.close()
 
 
 def describe_tools(
@@ -564,25 +552,23 @@ def _describe_capabilities(
 
 
 async def _check_credentials(
-    client: Client, capabilities: Mapping[str, Any], rollout_origin: str, section: Section, facts: dict[str, Any]
+    session: UserSession, rollout: RolloutClient, settings: Settings, section: Section, facts: dict[str, Any]
 ) -> None:
-    mapped = capabilities.get("list_credentials")
+    mapped = facts.get("capabilities", {}).get("list_credentials")
     if not mapped:
         section.add("fail", "list_credentials: no tool to call, so the accounts can't be checked")
         return
-    result = await client.call_tool(mapped["tool"], {})
-    # Read as RolloutClient.answer reads it: "no CRM connected" may come as an error or as a normal result.
-    if result.is_error:
-        outcome = parse.tool_error(result, rollout_origin=rollout_origin)
-        if isinstance(outcome, ConnectNeeded):
-            _no_crm(section, facts)
-            return
-        section.add("fail", f"list_credentials answered with an error: {parse.scrub(parse.result_text(result))}")
-        return
-    if parse.says_no_credentials(result, rollout_origin):
+    timeout = settings.rollout_timeout_seconds
+    result = await session.call_tool(mapped["tool"], {}, read_timeout=timeout)
+    # Read by RolloutClient, as every answer the bot gets: "no CRM connected" may come as an error or a normal result.
+    answer = rollout.answer(result)
+    if isinstance(answer, ConnectNeeded):
         _no_crm(section, facts)
         return
-    accounts = parse.credentials(parse.payload(result).get("credentials"))
+    if not isinstance(answer, ToolAnswer):
+        section.add("fail", f"list_credentials answered with an error: {parse.scrub(parse.result_text(result))}")
+        return
+    accounts = parse.credentials(answer.body.get("credentials"))
     if not accounts:
         _no_crm(section, facts)
         return
@@ -599,24 +585,28 @@ def _no_crm(section: Section, facts: dict[str, Any]) -> None:
     )
 
 
-def _describe_failure(exc: BaseException, statuses: Sequence[int], settings: Settings) -> str:
-    if 401 in statuses or 403 in statuses:
-        status = 401 if 401 in statuses else 403
-        return (
-            f"Rollout refused the token (HTTP {status}): check that ROLLOUT_CLIENT_ID and ROLLOUT_CLIENT_SECRET "
-            "match your Rollout dashboard"
-        )
-    leaves = list(_leaves(exc))
+def _describe_failure(exc: BaseException, status: int | None, settings: Settings) -> str:
+    """One line for what went wrong; `status` is the last HTTP status Rollout answered with."""
+    if isinstance(exc, SessionUnavailable) and exc.rejected:
+        return _refused(401)
+    leaves = list(_leaves(exc.cause if isinstance(exc, SessionUnavailable) and exc.cause is not None else exc))
     if any(isinstance(e, TimeoutError | httpx2.TimeoutException) for e in leaves):
         return f"Rollout didn't answer within {settings.rollout_timeout_seconds:g} s (ROLLOUT_TIMEOUT_SECONDS)"
     if any(isinstance(e, httpx2.ConnectError) for e in leaves):
         return f"could not connect to {shown_url(settings.rollout_mcp_url)} (ROLLOUT_MCP_URL)"
-    if statuses and statuses[-1] >= 400:
-        return f"Rollout answered HTTP {statuses[-1]}"
+    if status is not None and status >= 400:  # the MCP client reports an HTTP error only as an MCP one
+        return _refused(status) if status in (401, 403) else f"Rollout answered HTTP {status}"
     first = leaves[0] if leaves else exc
     if isinstance(first, MCPError):
         return f"Rollout answered with an MCP error {first.code}: {parse.scrub(str(first))}"
     return f"{type(first).__name__}: {parse.scrub(str(first))}"
+
+
+def _refused(status: int) -> str:
+    return (
+        f"Rollout refused the token (HTTP {status}): check that ROLLOUT_CLIENT_ID and ROLLOUT_CLIENT_SECRET "
+        "match your Rollout dashboard"
+    )
 
 
 def _leaves(exc: BaseException) -> Generator[BaseException, None, None]:

@@ -1,16 +1,28 @@
 """Prometheus metrics and the request context that log lines and metrics share.
 
 Labels name kinds of things — a subcommand, a Rollout tool, a Slack method or error code, an outcome — never a user,
-a team, or anything from the CRM, so a scrape can't leak who did what and label sets stay small.
+a team, or anything from the CRM, so a scrape can't leak who did what and label sets stay small. Label values are
+single words (`slash_command`, not "slash command").
+
+Prometheus conventions, as prometheus_client implements them: what counts up since start is a counter (exposed as
+`…_total`), what goes up and down is a gauge; no `…_created` series (they double the series count and no dashboard
+here reads them); the process collector's `process_*` (CPU, memory, open files) and the platform's `python_info` are
+exposed like on prometheus_client's default registry. GET /metrics is prometheus_client's own aiohttp handler
+(`make_aiohttp_handler`: content negotiation, OpenMetrics, compression), mounted by bot/app.py.
+
+Kept here because prometheus_client has no such thing: the request context (a contextvar that follows a delivery
+into its after-ack work), the slack_sdk retry handler that only observes responses, and the scrape-time collector of
+the MCP pools' counts.
 """
 
 from __future__ import annotations
 
 import hashlib
+import re
 import time
 import uuid
 import weakref
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Iterator, Mapping
 from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -18,8 +30,19 @@ from urllib.parse import urlsplit
 
 import mcp_types as types
 from aiohttp import web
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
-from prometheus_client.exposition import CONTENT_TYPE_LATEST
+from prometheus_client import (
+    CollectorRegistry,
+    Counter,
+    GCCollector,
+    Histogram,
+    PlatformCollector,
+    ProcessCollector,
+    disable_created_metrics,
+    generate_latest,
+)
+from prometheus_client.aiohttp import make_aiohttp_handler
+from prometheus_client.metrics_core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
 from slack_sdk.http_retry.async_handler import AsyncRetryHandler
 from slack_sdk.http_retry.request import HttpRequest
 from slack_sdk.http_retry.response import HttpResponse
@@ -31,9 +54,15 @@ from bot.rollout.outcomes import Failure
 from bot.rollout.session import RolloutStats
 from bot.rollout.tokens import IssuedToken, TokenMinter, TokenService
 
+# Process-wide in prometheus_client (read at each scrape): this process exposes only this registry.
+disable_created_metrics()
 REGISTRY = CollectorRegistry()
+# What prometheus_client's default registry carries, on ours: process_* (CPU, memory, file descriptors), python_info
+# and the garbage collector's counts.
+ProcessCollector(registry=REGISTRY)
+PlatformCollector(registry=REGISTRY)
+GCCollector(registry=REGISTRY)
 SLACK_EVENTS_PATH = "/slack/events"
-CONTENT_TYPE = CONTENT_TYPE_LATEST
 
 # The words `/rollout` understands (and their aliases, as bot/commands.py reads them); anything else counts as free
 # text, so words people type never become a label.
@@ -73,11 +102,6 @@ MCP_CALLS = Counter(
     "rollout_bot_mcp_calls", "Rollout tool calls, by tool and outcome", ["tool", "outcome"], registry=REGISTRY
 )
 MCP_SECONDS = Histogram("rollout_bot_mcp_call_seconds", "Rollout tool call duration", ["tool"], registry=REGISTRY)
-MCP_HTTP_REQUESTS = Gauge(
-    "rollout_bot_mcp_http_requests", "HTTP requests sent to Rollout since start", registry=REGISTRY
-)
-MCP_SESSIONS_OPENED = Gauge("rollout_bot_mcp_sessions_opened", "MCP sessions opened since start", registry=REGISTRY)
-POOL_SIZE = Gauge("rollout_bot_mcp_pool_sessions", "Open MCP sessions in the pool", registry=REGISTRY)
 TOKENS_MINTED = Counter(
     "rollout_bot_rollout_tokens_minted", "Rollout tokens minted (first or renewed)", registry=REGISTRY
 )
@@ -105,6 +129,10 @@ def scrape() -> bytes:
     return generate_latest(REGISTRY)
 
 
+# GET /metrics: prometheus_client's handler for our registry.
+metrics_handler = make_aiohttp_handler(REGISTRY)
+
+
 # ---- the request context ------------------------------------------------------------------------------------------
 
 
@@ -116,6 +144,7 @@ class RequestContext:
     request_id: str
     kind: str = "unknown"  # command, block_actions, view_submission, event:app_mention, …
     command: str | None = None  # the subcommand, for slash commands
+    refused: str | None = None  # why the work answered without doing what was asked, e.g. not_configured
 
 
 _current: ContextVar[RequestContext | None] = ContextVar("rollout_bot_request", default=None)
@@ -157,14 +186,33 @@ def request_id_of_trigger(trigger_id: str) -> str:
     return "t-" + hashlib.sha256(trigger_id.encode()).hexdigest()[:16]
 
 
-def work_finished(name: str, outcome: str, started: float) -> None:
-    """After-ack work ended: `outcome` is ok, error or duplicate (another delivery of it did the work)."""
-    WORK.labels(name, outcome).inc()
-    if outcome != "duplicate":
-        WORK_SECONDS.labels(name).observe(time.monotonic() - started)
+def refused(reason: str) -> None:
+    """The work running now answers without doing what was asked (`reason`, e.g. not_configured): counted so."""
     context = current_request()
+    if context is not None:
+        context.refused = reason
+
+
+def work_finished(name: str, outcome: str, started: float) -> None:
+    """After-ack work ended: `outcome` is ok, error or duplicate (another delivery of it did the work), or the reason
+    the work gave to `refused` when it ended without error."""
+    context = current_request()
+    if outcome == "ok" and context is not None and context.refused is not None:
+        outcome = context.refused
+    work = label_value(name)
+    WORK.labels(work, outcome).inc()
+    if outcome != "duplicate":
+        WORK_SECONDS.labels(work).observe(time.monotonic() - started)
     if context is not None and context.command is not None:
         COMMANDS.labels(context.command, outcome).inc()
+
+
+def label_value(name: str) -> str:
+    """A name as a label value: words joined by underscores ("slash command" → slash_command)."""
+    return _NOT_LABEL.sub("_", name.strip()) or "unknown"
+
+
+_NOT_LABEL = re.compile(r"[^A-Za-z0-9_:.-]+")
 
 
 # ---- what Slack answered ------------------------------------------------------------------------------------------
@@ -203,15 +251,41 @@ class _Pool(Protocol):
     def __len__(self) -> int: ...
 
 
-_pools: weakref.WeakSet[Any] = weakref.WeakSet()
+class _PoolCollector(Collector):
+    """Read at scrape time from every MCP session pool alive in this process (one, when serving): the pools keep
+    their own counts (RolloutStats, which `rollout-bot bench` reads too), so they are exposed, not counted twice."""
+
+    def __init__(self) -> None:
+        self.pools: weakref.WeakSet[Any] = weakref.WeakSet()
+
+    def describe(self) -> list[Metric]:
+        return list(self._families(()))
+
+    def collect(self) -> list[Metric]:
+        return list(self._families(list(self.pools)))
+
+    def _families(self, pools: Any) -> Iterator[Metric]:
+        yield GaugeMetricFamily(
+            "rollout_bot_mcp_pool_sessions", "Open MCP sessions in the pool", value=sum(len(p) for p in pools)
+        )
+        yield CounterMetricFamily(
+            "rollout_bot_mcp_http_requests",
+            "HTTP requests sent to Rollout since start",
+            value=sum(p.stats.http_requests for p in pools),
+        )
+        yield CounterMetricFamily(
+            "rollout_bot_mcp_sessions_opened",
+            "MCP sessions opened since start",
+            value=sum(p.stats.sessions_opened for p in pools),
+        )
+
+
+_POOLS = _PoolCollector()
+REGISTRY.register(_POOLS)
 
 
 def observe_pool(pool: _Pool) -> None:
-    """Gauges read at scrape time from every MCP session pool alive in this process (one, when serving)."""
-    _pools.add(pool)
-    POOL_SIZE.set_function(lambda: sum(len(p) for p in list(_pools)))
-    MCP_HTTP_REQUESTS.set_function(lambda: sum(p.stats.http_requests for p in list(_pools)))
-    MCP_SESSIONS_OPENED.set_function(lambda: sum(p.stats.sessions_opened for p in list(_pools)))
+    _POOLS.pools.add(pool)
 
 
 # ---- Rollout ------------------------------------------------------------------------------------------------------
@@ -267,10 +341,6 @@ async def time_slack_acks(
         return await handler(request)
     finally:
         ACK_SECONDS.labels(context.kind).observe(time.monotonic() - started)
-
-
-async def metrics_endpoint(_: web.Request) -> web.Response:
-    return web.Response(body=scrape(), headers={"Content-Type": CONTENT_TYPE})
 
 
 def llm_call(stop_reason: str | None, usage: Any) -> None:

@@ -9,6 +9,15 @@ Shared by @mentions and DMs (handlers/events.py), the Agent view (handlers/assis
 - a slash command: ephemeral, through the command's response_url (which allows only five posts, so no live updates).
 
 Answers are posted with link and media previews off.
+
+The "Thinking…" placeholder stays a message rather than `assistant.threads.setStatus` (Bolt's `set_status`): a status
+is a transient line under the thread (cleared after two minutes or by the bot's next message), while the placeholder
+carries the tool steps and the partial answer, updated in place, and becomes the answer. It is also used exactly where
+a status has nothing to attach to or is least likely to work: a DM's top level (no thread_ts), `/rollout` free text
+(ephemeral through a response_url, no thread), and threads where Slack refused to start a stream. Threads that stream
+already show "Thinking…" from the first call, as the stream's plan title. Bolt attaches `set_status` to event
+deliveries only, not to the approval clicks whose answers are shown here too. tests/agent/test_streaming.py (the
+placeholder fallback) and tests/agent/test_slack.py (a free-text command) pin this behaviour.
 """
 
 from __future__ import annotations

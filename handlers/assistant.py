@@ -10,10 +10,10 @@ message ("this channel's customer").
 from __future__ import annotations
 
 import logging
-from collections import OrderedDict
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
+from cachetools import LRUCache
 from slack_bolt.context.async_context import AsyncBoltContext
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
@@ -39,7 +39,7 @@ SUGGESTED_PROMPTS: tuple[dict[str, str], ...] = (
     {"title": "Log a call", "message": "Add a note to my contact at Acme: they want pricing for 20 seats."},
     {"title": "This channel's customer", "message": "Who is the customer this channel is about, and what's new?"},
 )
-_REMEMBERED_VIEWERS = 10_000  # people whose current channel is kept; the oldest are forgotten first
+_REMEMBERED_VIEWERS = 10_000  # people whose current channel is kept; the least recently seen forgotten first
 
 
 class ViewingContext:
@@ -50,15 +50,12 @@ class ViewingContext:
     """
 
     def __init__(self, limit: int = _REMEMBERED_VIEWERS) -> None:
-        self._channels: OrderedDict[SlackUser, str] = OrderedDict()
-        self._limit = limit
+        self._channels: LRUCache[SlackUser, str] = LRUCache(maxsize=limit)
 
     def seen(self, user: SlackUser, channel_id: str | None) -> None:
         self._channels.pop(user, None)
         if channel_id:
             self._channels[user] = channel_id
-            while len(self._channels) > self._limit:
-                self._channels.popitem(last=False)
 
     def channel_of(self, user: SlackUser) -> str | None:
         return self._channels.get(user)

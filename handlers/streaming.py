@@ -4,6 +4,16 @@ The agent reports progress through the `Progress` protocol; here each report onl
 task. The writer sends at most one chat.appendStream per interval (the method is rate limited per workspace, so text
 is batched), and a 429 is waited out there — by the web client's Retry-After handler — never inside the agent's turn,
 whose time budget keeps running only for the model and the CRM.
+
+Not slack_sdk's `AsyncWebClient.chat_stream` (Bolt's `say_stream` only builds one of those): its AsyncChatStream sends
+from inside the caller's await, so the agent's turn would wait on every append; it batches by buffered length
+(`buffer_size`), not by time, so a fast model appends several times a second against a per-workspace limit; each
+task_update chunk is sent at once, one call per tool step; it neither joins adjacent chunks nor splits text past the
+12,000-character chunk limit; it starts the stream lazily at its first flush, so Slack refusing a stream would surface
+mid-turn rather than before it, where handlers/agent_output.py picks the placeholder instead; and it has no notion of
+a stream Slack stopped taking, nor puts chunks back after a 429. What it would replace is three direct calls
+(chat.startStream, chat.appendStream, chat.stopStream), so those stay direct and the batching and task bookkeeping
+here stay ours.
 """
 
 from __future__ import annotations

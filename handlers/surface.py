@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from slack_sdk.models.views import View as SlackView
 
-from bot import runner
+from bot import metrics, runner
 from bot.blocks import fields
 from bot.blocks.messages import Notice, user_message
 from bot.blocks.modals import message_to_crm_modal, note_modal, person_modal, task_modal
@@ -55,6 +55,7 @@ class SlackSurface:
         """A question for the agent, answered privately; without one configured the user learns why, next to the
         usage help listing everything that works without it."""
         if self.services.agent is None:
+            metrics.refused("not_configured")
             await show_help(self.reply, user_message(Notice.LLM_NOT_CONFIGURED, CONFIGURE_HINT))
             return
         await answer_command(text, self.reply, self.services)

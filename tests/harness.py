@@ -34,6 +34,7 @@ import aiohttp
 from aiohttp import web
 from cryptography.fernet import Fernet
 from slack_bolt.async_app import AsyncApp
+from slack_sdk.signature import SignatureVerifier
 
 from bench.fakes import Call, FakeSlackApi
 from bot.app import SLACK_PATH, build_services, build_slack_app, build_web_app
@@ -53,10 +54,16 @@ APP_ID = "A0HARNESS"
 
 
 def sign(body: str | bytes, timestamp: str, secret: str = SIGNING_SECRET) -> str:
-    """Slack's request signature: HMAC-SHA256 over `v0:{timestamp}:` and the body's bytes as sent."""
-    raw = body if isinstance(body, bytes) else body.encode()
-    digest = hmac.new(secret.encode(), f"v0:{timestamp}:".encode() + raw, hashlib.sha256).hexdigest()
-    return f"v0={digest}"
+    """Slack's request signature, as slack_sdk computes it (the app checks it the same way).
+
+    slack_sdk's generator reads the body as UTF-8 text, so a body that is not (to test the app refuses it) is signed
+    here over its raw bytes, as Slack does."""
+    if isinstance(body, bytes):
+        digest = hmac.new(secret.encode(), f"v0:{timestamp}:".encode() + body, hashlib.sha256).hexdigest()
+        return f"v0={digest}"
+    signature = SignatureVerifier(secret).generate_signature(timestamp=timestamp, body=body)
+    assert signature is not None  # None only without a timestamp
+    return signature
 
 
 @dataclass(frozen=True, slots=True)

@@ -22,9 +22,7 @@ from bot.cli import main
 from bot.config import Settings, load_settings
 from bot.doctor import (
     DoctorOptions,
-    PagingError,
     Section,
-    list_all_tools,
     manifest_bot_scopes,
     run_doctor,
     scrub,
@@ -246,7 +244,8 @@ async def test_a_wrong_rollout_secret_is_a_clear_401(
         "✗ connecting: Rollout refused the token (HTTP 401): check that ROLLOUT_CLIENT_ID and ROLLOUT_CLIENT_SECRET "
         "match your Rollout dashboard"
     ]
-    assert wrong_secret not in output and minted[0] not in output
+    assert len(minted) == 2  # refused, renewed once as the bot renews a token, refused again: no third
+    assert wrong_secret not in output and not any(token in output for token in minted)
 
 
 async def test_an_unreachable_rollout_is_named(sandbox: RunningSandbox, slack: FakeSlackApi) -> None:
@@ -377,32 +376,18 @@ async def test_json_stays_valid_when_a_link_is_withheld(monkeypatch: pytest.Monk
     assert parsed["echo"] == {"url": "[credentials link withheld]", "list": ["[credentials link withheld]"]}
 
 
-class Pages:
-    """A tool listing in pages, as a server with many tools answers it."""
+async def test_a_tool_listing_that_never_ends_is_cut_off_as_the_bot_cuts_it(
+    slack: FakeSlackApi, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("bot.rollout.session.MAX_TOOL_PAGES", 2)  # the bot's own bound, the one doctor follows
+    async with start_sandbox(
+        client_id=CLIENT_ID, client_secret=CLIENT_SECRET, crm=SandboxCrm(accounts_per_new_subject=1), tools_page_size=1
+    ) as paged:
+        code, output = await run(settings_for(paged, slack))
 
-    def __init__(self, pages: list[tuple[list[str], str | None]]) -> None:
-        self._pages = {None: pages[0], **{page[1]: pages[i + 1] for i, page in enumerate(pages[:-1])}}
-        self.cursors: list[str | None] = []
-
-    async def list_tools(self, *, cursor: str | None = None) -> types.ListToolsResult:
-        self.cursors.append(cursor)
-        names, next_cursor = self._pages[cursor]
-        return types.ListToolsResult(
-            tools=[types.Tool(name=n, input_schema={"type": "object"}) for n in names], next_cursor=next_cursor
-        )
-
-
-async def test_every_page_of_tools_is_listed() -> None:
-    pages = Pages([(["a", "b"], "p2"), (["c"], "p3"), (["d"], None)])
-
-    tools, count = await list_all_tools(pages)
-
-    assert ([t.name for t in tools], count, pages.cursors) == (["a", "b", "c", "d"], 3, [None, "p2", "p3"])
-
-
-async def test_a_cursor_that_repeats_stops_the_listing() -> None:
-    with pytest.raises(PagingError, match="repeats a cursor"):
-        await list_all_tools(Pages([(["a"], "p2"), (["b"], "p2")]))
+    assert "2 tools listed (2 pages)" in output
+    assert "! the tool listing did not end after 2 pages: the bot uses the 2 tools listed so far" in output
+    assert code == 1  # the tools on the pages never read are missing, as they are to the bot
 
 
 def tool(name: str, *, read_only: bool | None = None, properties: tuple[str, ...] = ()) -> types.Tool:
@@ -454,18 +439,25 @@ def test_a_setting_cannot_make_a_changing_tool_serve_a_read() -> None:
     assert "list_credentials" not in facts["capabilities"]
 
 
-def test_manifest_scopes_read_like_yaml_reads_them() -> None:
+def test_manifest_scopes_are_read_with_yaml() -> None:
     flow = "oauth_config:\n  scopes:\n    user: [search:read]\n    bot: [chat:write, 'commands']  # two\n"
-    nested = (
-        'oauth_config:\n  scopes:\n    bot:\n      # a comment\n      - chat:write\n      - "users:read"\n'
-        "settings:\n  x: 1\n"
-    )
-
-    assert list(manifest_bot_scopes(MANIFEST.read_text())) == MANIFEST_SCOPES
     compact = "oauth_config:\n  scopes:\n    bot:\n    - im:write\n    - commands\n  redirect_urls: []\n"
 
-    for text in (flow, nested, compact):
-        assert list(manifest_bot_scopes(text)) == yaml.safe_load(text)["oauth_config"]["scopes"]["bot"]
+    assert list(manifest_bot_scopes(MANIFEST.read_text())) == MANIFEST_SCOPES
+    assert manifest_bot_scopes(flow) == ("chat:write", "commands")
+    assert manifest_bot_scopes(compact) == ("im:write", "commands")
+    assert manifest_bot_scopes("display_information:\n  name: x\n") == ()  # no scopes declared
+
+
+async def test_a_manifest_that_is_not_yaml_is_named(
+    sandbox: RunningSandbox, slack: FakeSlackApi, tmp_path: Path
+) -> None:
+    broken = tmp_path / "manifest.yml"
+    broken.write_text("oauth_config:\n  scopes:\n    bot: [chat:write\n")
+
+    code, output = await run(settings_for(sandbox, slack), DoctorOptions(manifest=broken))
+
+    assert code == 1 and failures(output) == [f"✗ scopes: {broken} is not valid YAML (line 4)"]
 
 
 async def test_a_tool_result_without_result_type_is_read_as_the_bot_reads_it(

@@ -57,11 +57,14 @@ async def test_metrics_count_a_scripted_run_without_naming_anyone(app_harness: A
     assert _delta(before, after, "rollout_bot_commands_total", kind="overview", outcome="ok") == 1
     assert _delta(before, after, "rollout_bot_commands_total", kind="help", outcome="ok") == 1
     assert _delta(before, after, "rollout_bot_commands_total", kind="disconnect", outcome="ok") == 1
-    assert _delta(before, after, "rollout_bot_commands_total", kind="free_text", outcome="ok") == 1
+    # No model configured here: the free text is answered with the usage help, which is not the question answered.
+    assert _delta(before, after, "rollout_bot_commands_total", kind="free_text", outcome="ok") == 0
+    assert _delta(before, after, "rollout_bot_commands_total", kind="free_text", outcome="not_configured") == 1
     assert _delta(before, after, "rollout_bot_slack_requests_total", kind="command") == 4
     assert _delta(before, after, "rollout_bot_slack_requests_total", kind="event:app_home_opened") == 2
     assert _delta(before, after, "rollout_bot_slack_ack_seconds_count", kind="command") == 4
-    assert _delta(before, after, "rollout_bot_after_ack_seconds_count", work="slash command") == 4
+    assert _delta(before, after, "rollout_bot_after_ack_seconds_count", work="slash_command") == 4
+    assert _delta(before, after, "rollout_bot_after_ack_work_total", work="slash_command", outcome="ok") == 3
     assert _delta(before, after, "rollout_bot_mcp_calls_total", tool="get_person_overview", outcome="ok") >= 1
     assert _delta(before, after, "rollout_bot_mcp_calls_total", tool="list_credentials", outcome="ok") >= 0
     assert _delta(before, after, "rollout_bot_rollout_tokens_minted_total") >= 1  # a new user's first token
@@ -70,10 +73,51 @@ async def test_metrics_count_a_scripted_run_without_naming_anyone(app_harness: A
         _delta(before, after, "rollout_bot_slack_api_errors_total", method="views.publish", error="invalid_blocks") == 1
     )
     assert after[("rollout_bot_mcp_pool_sessions", ())] >= 1
-    assert after[("rollout_bot_mcp_http_requests", ())] > before.get(("rollout_bot_mcp_http_requests", ()), 0)
+    assert _delta(before, after, "rollout_bot_mcp_http_requests_total") > 0
+    assert _delta(before, after, "rollout_bot_mcp_sessions_opened_total") >= 1  # a new user's first session
     # Kinds, tools and outcomes only: no user, team or CRM content anywhere in the scrape.
     for needle in (user.user_id, user.team_id, "Ada", "Lovelace", "analytical-engines", "zebra", "whatever"):
         assert needle not in text
+
+
+async def test_metrics_follow_prometheus_conventions(app_harness: AppHarness) -> None:
+    user = app_harness.new_user()
+    await app_harness.command(user, f"overview {ADA}")  # so the labelled families have samples
+    await app_harness.slack.wait_for("response_url", lambda call: "Ada Lovelace" in call.text)
+    await app_harness.settle()
+    url = app_harness.url.replace("/slack/events", "/metrics")
+    async with app_harness.http.get(url) as response:
+        text = await response.text()
+    families = {family.name: family for family in text_string_to_metric_families(text)}
+
+    # What counts since start is a counter, and its samples are `…_total`.
+    for name in ("rollout_bot_mcp_http_requests", "rollout_bot_mcp_sessions_opened", "rollout_bot_slack_requests"):
+        assert families[name].type == "counter", name
+    assert families["rollout_bot_mcp_pool_sessions"].type == "gauge"
+    for family in families.values():
+        if family.type == "counter":
+            assert all(sample.name.endswith("_total") for sample in family.samples), family.name
+    # No `_created` series beside the counters and histograms.
+    assert "_created" not in text
+    # The process and the platform are described as on prometheus_client's default registry.
+    assert families["process_cpu_seconds"].type == "counter"
+    assert families["process_resident_memory_bytes"].samples[0].value > 0
+    assert "python_info" in families
+    # Label values are single words.
+    values = [value for family in families.values() for sample in family.samples for value in sample.labels.values()]
+    assert values and not [value for value in values if " " in value]
+
+
+async def test_metrics_negotiate_openmetrics_and_compression(app_harness: AppHarness) -> None:
+    """prometheus_client's own handler: OpenMetrics for a scraper that asks for it, gzip when accepted."""
+    url = app_harness.url.replace("/slack/events", "/metrics")
+    headers = {"Accept": "application/openmetrics-text; version=1.0.0", "Accept-Encoding": "gzip"}
+    async with app_harness.http.get(url, headers=headers) as response:
+        assert response.status == 200
+        assert response.headers["Content-Type"].startswith("application/openmetrics-text")
+        assert response.headers["Content-Encoding"] == "gzip"
+        text = await response.text()
+    assert text.rstrip().endswith("# EOF")
 
 
 @pytest.fixture

@@ -2,6 +2,10 @@
 
 Per process, not per user: one SSL context, what the server's protocol era is, and the cache of tool lists Rollout
 marks public. Per user: the token (through BearerAuth), the client, and a private tool list while it is fresh.
+
+The sessions sit in an OrderedDict, not a cachetools LRUCache like the bot's other bounded maps: eviction here must
+skip sessions in use and close what it drops, and the idle sweep walks from the least recently used end until a fresh
+one; an LRUCache drops its oldest entry on insert, in use or not, without telling anyone.
 """
 
 from __future__ import annotations

@@ -47,10 +47,14 @@ class RolloutStats:
     sessions_opened: int = 0
     tool_calls: int = 0
     by_method: dict[str, int] = field(default_factory=dict)
+    last_status: int | None = None  # of the last response: what `rollout-bot doctor` names when a connection fails
 
     async def on_request(self, request: httpx2.Request) -> None:
         self.http_requests += 1
         self.by_method[request.method] = self.by_method.get(request.method, 0) + 1
+
+    async def on_response(self, response: httpx2.Response) -> None:
+        self.last_status = response.status_code
 
 
 class BearerAuth(httpx2.Auth):
@@ -194,6 +198,8 @@ class UserSession:
         # asks the cache nor copies the list out of it.
         self._tools_fresh_until: float | None = None
         self._tools_lock = asyncio.Lock()
+        self.tool_pages = 0  # pages the last walk of tools/list took, and whether it ended: for `rollout-bot doctor`
+        self.tools_cut_off = False
         self.tool_list_changed = asyncio.Event()  # set on notifications/tools/list_changed, for tests
         self._ready: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._closing = asyncio.Event()
@@ -227,7 +233,7 @@ class UserSession:
             auth=self.auth,
             verify=shared.ssl_context,  # one context per pool: building one costs tens of ms of CPU
             timeout=httpx2.Timeout(self._connect_timeout, read=_STREAM_READ_TIMEOUT),
-            event_hooks={"request": [shared.stats.on_request], "response": []},
+            event_hooks={"request": [shared.stats.on_request], "response": [shared.stats.on_response]},
         )
         client = Client(
             absent_result_type_is_complete(streamable_http_client(shared.url, http_client=http)),
@@ -314,14 +320,16 @@ class UserSession:
         ttl_ms = first.ttl_ms
         same_scope = True
         seen: set[str] = set()
-        pages = 1
+        pages = self.tool_pages = 1
+        self.tools_cut_off = False
         while cursor is not None:
             if cursor in seen or pages >= MAX_TOOL_PAGES:
                 log.warning("rollout's tool list did not end after %d pages; using what was listed", pages)
+                self.tools_cut_off = True
                 return tools
             seen.add(cursor)
             page = await client.list_tools(cursor=cursor)
-            pages += 1
+            pages = self.tool_pages = pages + 1
             tools += page.tools
             cursor = page.next_cursor
             ttl_ms = min(ttl_ms, page.ttl_ms)

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import asyncio
-from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
 import jwt
+from cachetools import LRUCache
 
 from bot.identity import SlackUser
 
@@ -83,13 +83,11 @@ class TokenService:
         # Renew when less than this is left, so a token never expires between our check and Rollout's.
         self._margin = max(timedelta(seconds=30), minter.ttl / 5)
         self._locks: dict[SlackUser, asyncio.Lock] = {}
-        self._kept: OrderedDict[SlackUser, IssuedToken] = OrderedDict()
-        self._cache_size = cache_size
+        self._kept: LRUCache[SlackUser, IssuedToken] = LRUCache(maxsize=cache_size)  # reading one refreshes it
 
     async def current(self, user: SlackUser) -> IssuedToken:
         kept = self._kept.get(user)
         if kept is not None and self._usable(kept.expires_at):
-            self._kept.move_to_end(user)
             return kept
         async with self._lock(user):
             stored = await self._store.load_token(user)
@@ -132,9 +130,6 @@ class TokenService:
 
     def _keep(self, user: SlackUser, issued: IssuedToken) -> IssuedToken:
         self._kept[user] = issued
-        self._kept.move_to_end(user)
-        while len(self._kept) > self._cache_size:
-            self._kept.popitem(last=False)
         return issued
 
     def _lock(self, user: SlackUser) -> asyncio.Lock:

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import asyncio
-from collections import Counter, OrderedDict
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
 import mcp_types as types
+from cachetools import LRUCache
 from mcp.server.auth.settings import AuthSettings
 from mcp.server.caching import CacheHint
 from mcp.server.context import CallNext, HandlerResult, ServerRequestContext
@@ -69,7 +70,8 @@ class SandboxControls:
     tools_page_size: int | None = None  # None: the whole tool list on one page
     # Bumped whenever the tool list changes; each legacy session is told once per bump (see _ToolListChanges).
     tools_generation: int = 0
-    notified: OrderedDict[str, int] = field(default_factory=OrderedDict)  # session id -> generation it was told
+    # Session id -> the generation it was told; the least recently seen forgotten first.
+    notified: LRUCache[str, int] = field(default_factory=lambda: LRUCache(maxsize=_KNOWN_SESSIONS))
 
 
 def build_sandbox_app(
@@ -172,8 +174,6 @@ class _ToolListChanges:
             told = controls.notified.get(session_id)
             if told is None:  # a session that opened after the change has the current list
                 controls.notified[session_id] = controls.tools_generation
-                if len(controls.notified) > _KNOWN_SESSIONS:
-                    controls.notified.popitem(last=False)
             elif told < controls.tools_generation:
                 controls.notified[session_id] = controls.tools_generation
                 await ctx.session.send_notification(types.ToolListChangedNotification(), ctx.request_id)

@@ -156,3 +156,20 @@ async def test_work_longer_than_the_grace_period_does_not_hold_the_exit(rig: Rig
     assert await _exit_code(serving, within=15) == 0, serving.log
     assert "still running" in serving.log
     assert not [c for c in rig.slack.calls_to("response_url") if "Ada Lovelace" in c.text]
+
+
+async def test_metrics_port_serves_metrics_apart_and_stops_with_the_app(rig: Rig) -> None:
+    metrics_port = _free_port()
+    serving = await rig.serve(SHUTDOWN_GRACE_SECONDS="5", METRICS_PORT=str(metrics_port))
+
+    async with rig.http.get(f"http://127.0.0.1:{metrics_port}/metrics") as response:
+        assert response.status == 200
+        text = await response.text()
+    assert "rollout_bot_slack_requests" in text and "process_cpu_seconds_total" in text
+    async with rig.http.get(f"http://127.0.0.1:{serving.port}/metrics") as response:
+        assert response.status == 404  # not on the public port when METRICS_PORT is set
+
+    serving.process.send_signal(signal.SIGTERM)
+    assert await _exit_code(serving, within=10) == 0, serving.log
+    with pytest.raises(aiohttp.ClientConnectionError):
+        await rig.http.get(f"http://127.0.0.1:{metrics_port}/metrics")

@@ -16,10 +16,11 @@ from dataclasses import asdict, dataclass, fields
 from datetime import date, timedelta
 from typing import Any
 
+from bot.emails import is_email
+
 _SLACK_MAILTO = re.compile(r"<mailto:([^|>]+)(?:\|[^>]*)?>")
 _SLACK_LINK = re.compile(r"<(https?://[^|>]+)\|([^>]*)>|<(https?://[^>]+)>")
 _SLACK_USER = re.compile(r"<@([A-Z0-9]+)(?:\|([^>]*))?>")
-_EMAIL = re.compile(r"^[^@\s<>]+@[^@\s<>]+\.[^@\s<>]+$")
 _DATE_WORD = re.compile(r"\s+(?P<word>due|by|on)\s+", re.IGNORECASE)
 _SEPARATOR = re.compile(r"(?<!\d):|:(?!\d)")  # a colon, unless it sits between digits (10:30 is a time)
 _WEEKDAYS = ["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"]
@@ -237,7 +238,7 @@ def split_person(rest: str) -> tuple[str, str]:
         if end > 0:
             return rest[1:end].strip(), rest[end + 1 :].strip()
     first, _, remainder = rest.partition(" ")
-    if _EMAIL.match(first):
+    if is_email(first):
         return first, remainder.strip()
     if colon := _SEPARATOR.search(rest):
         head, tail = rest[: colon.start()], rest[colon.end() :]
@@ -295,7 +296,7 @@ def _person(rest: str) -> Command:
         words = shlex.split(rest)
     except ValueError:
         words = rest.split()
-    emails = [w for w in words if _EMAIL.match(w)]
+    emails = [w for w in words if is_email(w)]
     names = [w for w in words if w not in emails]
     email = emails[0] if emails else ""
     if not names and not email:

@@ -5,7 +5,6 @@ It owns the credential rules (default account injected, a stale default dropped)
 
 from __future__ import annotations
 
-import re
 from collections.abc import Awaitable, Callable
 from dataclasses import replace
 from typing import Any, TypeVar
@@ -14,6 +13,7 @@ from urllib.parse import urlsplit
 import mcp_types as types
 
 from bot.commands import PersonRef
+from bot.emails import is_email
 from bot.identity import SlackUser
 from bot.rollout.client import Problem, RolloutClient
 from bot.rollout.outcomes import (
@@ -34,7 +34,6 @@ from bot.rollout.tokens import TokenService
 from bot.store import Store
 
 T = TypeVar("T")
-_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
 
 class CrmService:
@@ -51,10 +50,10 @@ class CrmService:
         self, user: SlackUser, query: str, *, credential_id: str | None = None
     ) -> PersonOverview | Matches | Unrecognised | Problem:
         query = query.strip()
-        is_email = bool(_EMAIL.match(query))
+        by_email = is_email(query)
 
         async def fetch(cred: str | None) -> PersonOverview | Matches | Unrecognised | Problem:
-            if is_email:
+            if by_email:
                 return await self._rollout.person_overview(user, email=query, credential_id=cred)
             return await self._rollout.person_overview(user, query=query, credential_id=cred)
 
@@ -193,7 +192,7 @@ class CrmService:
         company: str | None = None,
         credential_id: str | None = None,
     ) -> Created | Problem:
-        if not _EMAIL.match(email.strip()):
+        if not is_email(email.strip()):
             return Failure(FailureReason.INVALID_INPUT, f"“{email[:100]}” doesn't look like an email address.")
 
         async def write(cred: str | None) -> Created | Problem:

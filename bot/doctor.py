@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import re
 import secrets
 from collections.abc import Callable, Generator, Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
@@ -34,6 +33,7 @@ from pydantic import SecretStr
 from slack_sdk.errors import SlackApiError, SlackClientError
 from slack_sdk.web.async_client import AsyncWebClient
 
+from bot import redaction
 from bot.config import DEFAULT_DATABASE_URL, ConfigError, Settings
 from bot.identity import SlackUser
 from bot.rollout import parse
@@ -49,9 +49,6 @@ MARKS: dict[Status, str] = {"ok": "✓", "fail": "✗", "warn": "!", "note": "·
 
 DEFAULT_MANIFEST = Path(__file__).resolve().parents[1] / "manifest.yml"
 SCOPES_HEADER = "x-oauth-scopes"
-
-_CREDENTIALS_LINK = re.compile(r"\S*/mcp/credentials/\S*")
-_JWT = re.compile(r"eyJ[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]*")
 
 
 # ---- the report --------------------------------------------------------------------------------------------------
@@ -124,8 +121,7 @@ def scrub(text: str, secret_values: Iterable[str]) -> str:
     # Short values would blank out ordinary words; nothing this prints holds a setting value anyway.
     for value in sorted((v for v in secret_values if len(v) >= 8), key=len, reverse=True):
         text = text.replace(value, "[secret]")
-    text = _CREDENTIALS_LINK.sub("[credentials link withheld]", text)
-    return _JWT.sub("[token]", text)
+    return redaction.scrub(text)
 
 
 # ---- running it --------------------------------------------------------------------------------------------------

@@ -10,26 +10,12 @@ from __future__ import annotations
 
 import json
 import logging
-import re
 from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Literal
 
 from bot.metrics import current_request
-
-_SECRETS = re.compile(
-    r"eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]+"  # JWTs (Rollout tokens)
-    r"|/mcp/credentials/[^\s\"'<>]+"  # credential-manager links
-    r"|xox[abposr]-[A-Za-z0-9-]+"  # Slack tokens
-    r"|xapp-[A-Za-z0-9-]+"
-    r"|sk-ant-[A-Za-z0-9_-]+"  # Anthropic keys
-    r"|Bearer\s+[A-Za-z0-9._~+/=-]+"
-    # Slack response URLs and webhooks: whoever holds one can post to the channel. Also form-encoded (%2F).
-    r"|hooks\.slack(?:-gov)?\.com[^\s\"'<>&,]*"
-    r"|/response_url/[^\s\"'<>&,]+"  # the fake Slack's response URLs (bench/fakes/slack_api.py)
-)
-# A field named response_url is one whatever its host: Python and JSON reprs, form bodies.
-_RESPONSE_URL_FIELD = re.compile(r"""(response_url['"]?\s*[:=]\s*['"]?)[^\s"'<>&,}]+""")
+from bot.redaction import scrub
 
 # Our own loggers: they follow LOG_LEVEL all the way down.
 OWN_LOGGERS = ("bot", "handlers")
@@ -40,7 +26,7 @@ LIBRARY_FLOOR = logging.INFO
 
 
 def redact(text: str) -> str:
-    return _RESPONSE_URL_FIELD.sub(r"\1[redacted]", _SECRETS.sub("[redacted]", text))
+    return scrub(text)
 
 
 class RedactingFilter(logging.Filter):

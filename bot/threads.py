@@ -17,6 +17,7 @@ from typing import Any
 
 import anthropic
 
+from bot import emails
 from bot.agent.model import ModelClient
 from bot.approvals import ApprovalLifecycle, Decision, Status, WriteOutcome
 from bot.blocks.messages import Notice
@@ -34,7 +35,6 @@ MAX_TASKS = 10
 TRANSCRIPT_CHARS = 48_000  # about 12k tokens: the most of a thread the drafting call reads
 OLDER_LINE_CHARS = 200  # older messages are cut to this when the whole thread does not fit
 DRAFT_MAX_TOKENS = 1500
-_EMAIL = re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}")
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
 DRAFT_SYSTEM = """You turn a Slack thread into a CRM note and follow-up tasks.
@@ -132,9 +132,8 @@ def verbatim_note(messages: Sequence[ThreadMessage], limit: int = NOTE_LIMIT) ->
 
 def first_email(messages: Sequence[ThreadMessage]) -> str | None:
     for message in messages:
-        found = _EMAIL.search(message.text)
-        if found:
-            return found.group(0)
+        if found := emails.first_email(message.text):
+            return found
     return None
 
 

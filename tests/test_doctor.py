@@ -354,7 +354,7 @@ def test_scrub_removes_links_tokens_and_secrets() -> None:
     scrubbed = scrub(text, [CLIENT_SECRET])
 
     assert token not in scrubbed and CLIENT_SECRET not in scrubbed and "/mcp/credentials/" not in scrubbed
-    assert scrubbed.startswith("Connect at [credentials link withheld] now; key [secret]; bare [token]")
+    assert scrubbed.startswith("Connect at [credentials link withheld] now; key [secret]; bare [redacted]")
 
 
 async def test_json_stays_valid_when_a_link_is_withheld(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -11,6 +11,8 @@ import unicodedata
 from datetime import UTC, date, datetime, time
 from urllib.parse import quote, urlsplit
 
+from bot.emails import is_email
+
 ELLIPSIS = "…"
 
 # Slack's documented limits, in one place so builders and tests agree.
@@ -50,7 +52,6 @@ _FORMATTING_LOOKALIKES = str.maketrans({"*": "∗", "_": "ˍ", "~": "∼", "`": 
 _SAFE_URL_SCHEMES = frozenset({"http", "https"})
 # Characters with a meaning inside Slack's <url|label> syntax, or that break it, percent-encoded in URLs.
 _URL_UNSAFE = {"<": "%3C", ">": "%3E", "|": "%7C", " ": "%20", '"': "%22", "`": "%60"}
-_EMAIL = re.compile(r"[A-Za-z0-9.!#$%'*+/=?^_{}~-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+")
 
 
 def slack_len(text: str) -> int:
@@ -214,7 +215,7 @@ def link(url: str | None, label: str) -> str:
 
 def is_plausible_email(text: str | None) -> bool:
     """Looks like an address and cannot break Slack markup (no spaces, `<`, `>`, `|`, `&`)."""
-    return text is not None and len(text) <= 254 and _EMAIL.fullmatch(text) is not None
+    return text is not None and is_email(text)
 
 
 def email_link(email: str | None) -> str:

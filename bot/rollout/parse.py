@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import contextlib
 import json
-import re
 from typing import Any
 
 import mcp_types as types
 
+from bot import redaction
 from bot.rollout.outcomes import (
     ChooseCredential,
     ConnectNeeded,
@@ -28,8 +28,6 @@ from bot.rollout.outcomes import (
 _NO_CREDENTIALS_CODES = frozenset(
     {"no_credentials", "no_credential", "credentials_required", "no_connected_credentials"}
 )
-_CREDENTIALS_LINK = re.compile(r"https?://[^\s\"'<>]+/mcp/credentials/[A-Za-z0-9._~%-]+")
-_JWT = re.compile(r"eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]+")
 MAX_DETAIL = 300
 
 
@@ -51,9 +49,7 @@ def result_text(result: types.CallToolResult) -> str:
 
 def scrub(text: str) -> str:
     """Remove anything token-like, so an error text is safe for a log line or a Slack message."""
-    text = _CREDENTIALS_LINK.sub("[link sent privately]", text)
-    text = _JWT.sub("[token]", text)
-    return text[:MAX_DETAIL]
+    return redaction.scrub(text)[:MAX_DETAIL]
 
 
 def tool_error(

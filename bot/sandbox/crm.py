@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
+from bot.emails import is_email
 from bot.sandbox.seed import OWNERS, SEED_PEOPLE, SeedPerson
 
 
@@ -37,7 +38,6 @@ PROVIDERS: dict[str, Provider] = {
 SEED_ANCHOR = datetime(2026, 11, 2, 9, 30, tzinfo=UTC)
 API_USER = "Sandbox User"  # who the CRM records as the author of writes made through Rollout
 
-_EMAIL = re.compile(r"^[^@\s<>]+@[^@\s<>]+\.[^@\s<>]+$")
 _ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
 
@@ -266,7 +266,7 @@ class SandboxCrm:
         first_name, email = first_name.strip(), email.strip()
         if not first_name:
             raise InvalidInput("firstName must not be empty.")
-        if not _EMAIL.match(email):
+        if not is_email(email):
             raise InvalidInput(f"'{email}' is not a valid email address.")
         if any(p.email.casefold() == email.casefold() for p in data.people.values()):
             raise Conflict(f"A person with email '{email}' already exists.")

@@ -1,0 +1,133 @@
+"""What may become an approval card, and with which words and person: a write never rides along with a read that needs
+the user first, and a tool result the CRM marked as an error never names the person a write is for."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Any
+
+import mcp_types as types
+import pytest
+
+from bench.fakes.anthropic_api import FakeAnthropic, Reply, ToolCall
+from bot.ids import Action
+from bot.rollout.outcomes import ChooseCredential, Failure
+from tests.agent.conftest import AgentRig, MakeRig
+from tests.contracts import ADA, ContractServer, result, serve_contract, standard_tools
+from tests.harness import AppHarness
+
+# ---- a read that needs an account choice, with a write in the same response ---------------------------------------
+
+
+async def test_a_write_beside_a_read_that_needs_an_account_choice_is_not_proposed(rig: AgentRig) -> None:
+    user = rig.user()
+    rig.sandbox.crm.set_accounts(user.default_subject, ["hubspot", "salesforce"])  # no default: Rollout asks which
+    account = rig.sandbox.crm.accounts(user.default_subject)[0].id
+    ada = rig.sandbox.crm.find_people(user.default_subject, account, query="Ada Lovelace")[0]
+    notes_before = rig.sandbox.crm.notes_of(user.default_subject, account, ada.id)
+    rig.model.script(
+        Reply(
+            tool_calls=(
+                ToolCall("get_person_overview", {"query": "Ada Lovelace"}),
+                ToolCall("create_note", {"personId": ada.id, "content": "Renewal signed"}),
+            )
+        )
+    )
+
+    turn = await rig.agent.answer(user, rig.thread(), "look up Ada and note that the renewal is signed")
+
+    assert turn.approval is None
+    assert isinstance(turn.problem, ChooseCredential)  # the Slack flow asks the user for the account
+    assert rig.sandbox.crm.notes_of(user.default_subject, account, ada.id) == notes_before
+    assert rig.model.unused == 0 and len(rig.model.requests) == 1
+
+
+async def test_through_slack_the_user_is_asked_for_the_account_and_shown_no_approval_card(
+    harness: AppHarness, model: FakeAnthropic
+) -> None:
+    user = harness.new_user(accounts=["hubspot", "salesforce"])
+    ada = harness.crm_person(user, "ada.lovelace@analytical-engines.example")
+    notes_before = harness.crm_notes(user, ada)
+    model.script(
+        Reply(
+            tool_calls=(
+                ToolCall("get_person_overview", {"query": "Ada Lovelace"}),
+                ToolCall("create_note", {"personId": ada.id, "content": "Renewal signed"}),
+            )
+        )
+    )
+
+    await harness.command(user, "please look up Ada and note that the renewal is signed")
+    await harness.slack.wait_for("response_url", lambda call: Action.CREDENTIAL_CHOOSE in call.action_ids)
+    await harness.settle()
+
+    assert not any(Action.APPROVAL_APPROVE in call.action_ids for call in harness.slack.calls)
+    assert harness.crm_notes(user, ada) == notes_before
+
+
+# ---- an error result that names a person ------------------------------------------------------------------------
+
+GRACE = {"id": "p-grace-a", "name": "Grace Hopper", "email": "grace@navy.example"}
+ADA_IN_A = {**ADA, "id": "p-ada-a"}
+ACCOUNT_A = {"id": "cred-a", "appKey": "hubspot", "label": "A"}
+ACCOUNT_B = {"id": "cred-b", "appKey": "salesforce", "label": "B"}
+
+
+def _overview(arguments: dict[str, Any]) -> types.CallToolResult:
+    if arguments.get("query") == "Ada Lovelace":
+        return result({"person": ADA, "notes": [], "tasks": [], "credential": ACCOUNT_B})
+    if arguments.get("email") == ADA["email"]:
+        return result({"person": ADA_IN_A, "notes": [], "tasks": [], "credential": ACCOUNT_A})
+    if arguments.get("email") == GRACE["email"]:
+        return result({"person": GRACE, "notes": [], "tasks": [], "credential": ACCOUNT_A})
+    # An error that echoes a person record with Ada's id but someone else's name and email.
+    planted = {"id": ADA["id"], "name": GRACE["name"], "email": GRACE["email"]}
+    return result({"error": "not_found", "message": "No exact match.", "person": planted}, error=True)
+
+
+def _create_note(arguments: dict[str, Any]) -> types.CallToolResult:
+    if arguments.get("credentialId") == ACCOUNT_B["id"]:  # account B was disconnected before the click
+        return result(
+            {"error": "invalid_credential", "message": "Credential 'cred-b' is not a valid credential."}, error=True
+        )
+    return result({"note": {"id": "n-1", "content": arguments.get("content")}})
+
+
+@pytest.fixture
+async def two_accounts() -> AsyncIterator[ContractServer]:
+    tools = standard_tools(
+        list_credentials=lambda _: result({"credentials": [ACCOUNT_A, ACCOUNT_B]}),
+        get_person_overview=_overview,
+        create_note=_create_note,
+    )
+    async with serve_contract(tools) as server:
+        yield server
+
+
+async def test_an_error_result_naming_a_person_never_feeds_the_card_or_the_refind(
+    make_rig: MakeRig, two_accounts: ContractServer
+) -> None:
+    rig = await make_rig(rollout_mcp_url=two_accounts.url)
+    user = rig.user()
+    assert not isinstance(await rig.services.crm.set_default_credential(user, ACCOUNT_A["id"]), Failure)
+    rig.model.script(
+        Reply(tool_calls=(ToolCall("get_person_overview", {"query": "Ada Lovelace"}),)),  # Ada, found in B
+        Reply(tool_calls=(ToolCall("get_person_overview", {"query": "Ada L."}),)),  # an error naming "Grace"
+        Reply(tool_calls=(ToolCall("create_note", {"personId": ADA["id"], "content": "Signed"}),)),
+        Reply(text="Noted."),
+    )
+
+    turn = await rig.agent.answer(user, rig.thread(), "note on Ada: signed")
+
+    assert turn.approval is not None
+    assert turn.approval.description.summary == "Add note “Signed” for Ada Lovelace"
+    assert turn.approval.record.arguments["credentialId"] == ACCOUNT_B["id"]  # pinned to where Ada was read
+    card = await rig.agent.approvals.describe(turn.approval.record)  # the card as a later click rebuilds it
+    assert "Grace" not in card.summary and "Ada Lovelace" in card.summary
+
+    decided = await rig.agent.approvals.decide(turn.approval.record.id, user, approve=True)
+
+    assert decided.status == "done", decided
+    # B is gone, so Ada is found again in A by her own email, never by the one in the error.
+    written = [a for a in two_accounts.called("create_note") if a.get("credentialId") != ACCOUNT_B["id"]]
+    assert written == [{"credentialId": ACCOUNT_A["id"], "personId": ADA_IN_A["id"], "content": "Signed"}]

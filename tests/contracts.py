@@ -8,8 +8,9 @@ query, an overview shape the parser has never seen. Every call is recorded, so a
 from __future__ import annotations
 
 import contextlib
+import inspect
 import json
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -19,7 +20,8 @@ from mcp.server.transport_security import TransportSecuritySettings
 
 from bot.sandbox.server import _bind, _uvicorn  # the sandbox's loopback serving, reused as is
 
-Handler = Callable[[dict[str, Any]], types.CallToolResult]
+# A handler may be a coroutine function: it can then wait, e.g. for the client to drop while its answer is pending.
+Handler = Callable[[dict[str, Any]], types.CallToolResult | Awaitable[types.CallToolResult]]
 
 READ = types.ToolAnnotations(read_only_hint=True)
 WRITE = types.ToolAnnotations(read_only_hint=False, destructive_hint=False)
@@ -107,7 +109,8 @@ async def serve_contract(tools: list[ContractTool]) -> AsyncIterator[ContractSer
         tool = next((t for t in served.tools if t.name == params.name), None)
         if tool is None:
             return result({"error": "unknown_tool", "message": f"No tool {params.name}"}, error=True)
-        return tool.handler(arguments)
+        answer = tool.handler(arguments)
+        return await answer if inspect.isawaitable(answer) else answer
 
     server: Server[Any] = Server("rollout-contract", on_list_tools=list_tools, on_call_tool=call_tool)
     guard = TransportSecuritySettings(

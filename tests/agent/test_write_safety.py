@@ -10,8 +10,9 @@ import mcp_types as types
 import pytest
 
 from bench.fakes.anthropic_api import FakeAnthropic, Reply, ToolCall
+from bot.blocks.messages import USER_MESSAGES
 from bot.ids import Action
-from bot.rollout.outcomes import ChooseCredential, Failure
+from bot.rollout.outcomes import ChooseCredential, Failure, FailureReason
 from tests.agent.conftest import AgentRig, MakeRig
 from tests.contracts import ADA, ContractServer, result, serve_contract, standard_tools
 from tests.harness import AppHarness
@@ -131,3 +132,40 @@ async def test_an_error_result_naming_a_person_never_feeds_the_card_or_the_refin
     # B is gone, so Ada is found again in A by her own email, never by the one in the error.
     written = [a for a in two_accounts.called("create_note") if a.get("credentialId") != ACCOUNT_B["id"]]
     assert written == [{"credentialId": ACCOUNT_A["id"], "personId": ADA_IN_A["id"], "content": "Signed"}]
+
+
+# ---- the session drops while an approved write is on the wire ---------------------------------------------------
+
+
+async def test_a_write_whose_session_drops_on_the_wire_is_reported_unconfirmed_and_never_sent_again(
+    make_rig: MakeRig,
+) -> None:
+    rig: AgentRig | None = None
+    user_of_test = None
+    landed: list[dict[str, Any]] = []  # what the CRM wrote
+
+    async def write_then_lose_the_answer(arguments: dict[str, Any]) -> types.CallToolResult:
+        landed.append(arguments)  # the write happens in the CRM…
+        assert rig is not None and user_of_test is not None
+        async with rig.services.pool.session(user_of_test) as session:  # …then the connection carrying it dies
+            pass
+        await rig.services.pool.discard(session)
+        return result({"note": {"id": "n-1", "content": arguments.get("content")}})
+
+    async with serve_contract(standard_tools(create_note=write_then_lose_the_answer)) as server:
+        rig = await make_rig(rollout_mcp_url=server.url)
+        user = user_of_test = rig.user()
+        rig.model.script(
+            Reply(tool_calls=(ToolCall("get_person_overview", {"query": "Ada Lovelace"}),)),
+            Reply(tool_calls=(ToolCall("create_note", {"personId": ADA["id"], "content": "Signed"}),)),
+        )
+        turn = await rig.agent.answer(user, rig.thread(), "note on Ada: signed")
+        assert turn.approval is not None
+
+        decided = await rig.agent.approvals.decide(turn.approval.record.id, user, approve=True)
+
+        assert decided.status == "failed", decided
+        assert decided.result_text == USER_MESSAGES[FailureReason.WRITE_UNCONFIRMED]  # it may have landed: check
+        again = await rig.agent.approvals.decide(turn.approval.record.id, user, approve=True)
+        assert again.status == "already_done"
+        assert len(landed) == 1 and len(server.called("create_note")) == 1  # sent once, never again

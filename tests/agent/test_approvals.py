@@ -138,6 +138,38 @@ async def test_an_expired_card_refuses(rig: AgentRig) -> None:
     assert ttl - timedelta(seconds=60) < record.expires_at - datetime.now(UTC) <= ttl
 
 
+async def test_a_click_at_the_exact_expiry_time_is_too_late(rig: AgentRig) -> None:
+    user, thread = rig.user(), rig.thread()
+    proposed = await propose_task(rig, user, thread)
+    assert proposed.approval is not None
+    record = proposed.approval.record
+    tasks_before = len(rig.tasks(user, "Ada Lovelace"))
+
+    edited = await rig.agent.approvals.edit(record.id, user, {"title": "Changed"}, now=record.expires_at)
+    decided = await rig.agent.approvals.decide(record.id, user, approve=True, now=record.expires_at)
+
+    assert edited.status == "expired"
+    assert decided.status == "expired"
+    assert len(rig.tasks(user, "Ada Lovelace")) == tasks_before
+
+
+async def test_an_approved_write_left_unsent_is_not_sent_at_the_exact_expiry_time(rig: AgentRig) -> None:
+    user, thread = rig.user(), rig.thread()
+    proposed = await propose_task(rig, user, thread)
+    assert proposed.approval is not None
+    record = proposed.approval.record
+    tasks_before = len(rig.tasks(user, "Ada Lovelace"))
+    # A process approved it and died before writing; the next click comes exactly at expiry.
+    assert await rig.services.store.approvals.transition(
+        record.id, from_status="pending", to_status="approved", now=datetime.now(UTC)
+    )
+
+    decided = await rig.agent.approvals.decide(record.id, user, approve=True, now=record.expires_at)
+
+    assert decided.status == "expired"
+    assert len(rig.tasks(user, "Ada Lovelace")) == tasks_before
+
+
 async def test_edit_changes_what_is_written(rig: AgentRig) -> None:
     user, thread = rig.user(), rig.thread()
     proposed = await propose_task(rig, user, thread)

@@ -169,3 +169,52 @@ async def test_a_write_whose_session_drops_on_the_wire_is_reported_unconfirmed_a
         again = await rig.agent.approvals.decide(turn.approval.record.id, user, approve=True)
         assert again.status == "already_done"
         assert len(landed) == 1 and len(server.called("create_note")) == 1  # sent once, never again
+
+
+# ---- which account a proposed write is pinned to ------------------------------------------------------------------
+
+
+async def test_a_write_is_pinned_to_the_default_its_read_used_when_the_overview_names_no_account(
+    make_rig: MakeRig,
+) -> None:
+    tools = standard_tools(list_credentials=lambda _: result({"credentials": [ACCOUNT_A, ACCOUNT_B]}))
+    async with serve_contract(tools) as server:  # its overview says nothing about the account it read
+        rig = await make_rig(rollout_mcp_url=server.url)
+        user = rig.user()
+        assert not isinstance(await rig.services.crm.set_default_credential(user, ACCOUNT_A["id"]), Failure)
+        rig.model.script(
+            Reply(tool_calls=(ToolCall("get_person_overview", {"query": "Ada Lovelace"}),)),
+            Reply(tool_calls=(ToolCall("create_note", {"personId": ADA["id"], "content": "Signed"}),)),
+            Reply(text="Noted."),
+        )
+        turn = await rig.agent.answer(user, rig.thread(), "note on Ada: signed")
+        assert turn.approval is not None
+
+        await rig.services.crm.set_default_credential(user, ACCOUNT_B["id"])  # switched before approving
+        decided = await rig.agent.approvals.decide(turn.approval.record.id, user, approve=True)
+
+        assert decided.status == "done", decided
+        assert [a["credentialId"] for a in server.called("create_note")] == [ACCOUNT_A["id"]]
+
+
+async def test_a_write_tool_that_takes_no_account_is_never_given_one(make_rig: MakeRig) -> None:
+    tools = standard_tools()
+    task = next(t for t in tools if t.name == "create_task")
+    task.properties = tuple(p for p in task.properties if p != "credentialId")
+    async with serve_contract(tools) as server:
+        rig = await make_rig(rollout_mcp_url=server.url)
+        user = rig.user()
+        assert not isinstance(await rig.services.crm.set_default_credential(user, "cred-1"), Failure)  # a default
+        rig.model.script(
+            Reply(tool_calls=(ToolCall("get_person_overview", {"query": "Ada Lovelace"}),)),
+            Reply(tool_calls=(ToolCall("create_task", {"personId": ADA["id"], "title": "Call Ada"}),)),
+            Reply(text="Done."),
+        )
+        turn = await rig.agent.answer(user, rig.thread(), "remind me to call Ada")
+        assert turn.approval is not None
+        assert "credentialId" not in turn.approval.record.arguments
+
+        decided = await rig.agent.approvals.decide(turn.approval.record.id, user, approve=True)
+
+        assert decided.status == "done", decided
+        assert server.called("create_task") == [{"personId": ADA["id"], "title": "Call Ada"}]

@@ -218,3 +218,22 @@ async def test_a_write_tool_that_takes_no_account_is_never_given_one(make_rig: M
 
         assert decided.status == "done", decided
         assert server.called("create_task") == [{"personId": ADA["id"], "title": "Call Ada"}]
+
+
+async def test_a_crm_refusal_shown_on_the_card_carries_no_token(make_rig: MakeRig) -> None:
+    token = "eyJhbGciOiJIUzUxMiJ9.eyJzdWIiOiJ0ZWFtL3VzZXIifQ.c2lnbmF0dXJlLXN0YW5kLWlu"
+    refusing = result({"error": "bad_input", "message": f"Bearer {token} may not write notes"}, error=True)
+    async with serve_contract(standard_tools(create_note=lambda _: refusing)) as server:
+        rig = await make_rig(rollout_mcp_url=server.url)
+        user = rig.user()
+        rig.model.script(
+            Reply(tool_calls=(ToolCall("create_note", {"personId": ADA["id"], "content": "Signed"}),)),
+            Reply(text="That didn't work."),
+        )
+        turn = await rig.agent.answer(user, rig.thread(), "note on Ada: signed")
+        assert turn.approval is not None
+
+        decided = await rig.agent.approvals.decide(turn.approval.record.id, user, approve=True)
+
+        assert decided.status == "failed" and decided.result_text is not None
+        assert "may not write notes" in decided.result_text and token not in decided.result_text

@@ -14,7 +14,7 @@ from bot.blocks.messages import USER_MESSAGES
 from bot.ids import Action
 from bot.rollout.outcomes import ChooseCredential, Failure, FailureReason
 from tests.agent.conftest import AgentRig, MakeRig
-from tests.contracts import ADA, ContractServer, result, serve_contract, standard_tools
+from tests.contracts import ADA, ContractServer, ContractTool, result, serve_contract, standard_tools
 from tests.harness import AppHarness
 
 # ---- a read that needs an account choice, with a write in the same response ---------------------------------------
@@ -237,3 +237,26 @@ async def test_a_crm_refusal_shown_on_the_card_carries_no_token(make_rig: MakeRi
 
         assert decided.status == "failed" and decided.result_text is not None
         assert "may not write notes" in decided.result_text and token not in decided.result_text
+
+
+@pytest.mark.parametrize(
+    ("name", "annotations"),
+    [
+        ("get_and_delete_person", None),
+        ("budget_contacts_export", None),
+        ("lookup_person", types.ToolAnnotations(destructive_hint=True)),
+        ("lookup_person", types.ToolAnnotations(read_only_hint=False)),
+    ],
+)
+async def test_the_agent_runs_a_tool_that_may_change_data_only_after_a_click(
+    make_rig: MakeRig, name: str, annotations: types.ToolAnnotations | None
+) -> None:
+    unsafe = ContractTool(name, lambda _: result({"person": ADA}), ("personId", "query"), annotations)
+    async with serve_contract([unsafe, *standard_tools()]) as server:
+        rig = await make_rig(rollout_mcp_url=server.url)
+        rig.model.script(Reply(tool_calls=(ToolCall(name, {"query": "Ada Lovelace"}),)))
+
+        turn = await rig.agent.answer(rig.user(), rig.thread(), "look up Ada")
+
+        assert turn.approval is not None and turn.approval.record.tool_name == name
+        assert server.called(name) == []

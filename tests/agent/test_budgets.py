@@ -103,6 +103,18 @@ async def test_the_workspace_budget_covers_all_its_users(rig: AgentRig) -> None:
     assert (await rig.agent.answer(elsewhere, rig.thread(), "hi")).text == "Other team."
 
 
+async def test_a_workspace_budget_alone_refuses_once_used_up(rig: AgentRig) -> None:
+    clock = Clock()
+    user = rig.user()
+    await rig.services.store.usage.add(user, clock.now.date(), 700)
+    _budget(rig, clock, per_team=700)  # no per-user limit at all
+
+    refused = await rig.agent.answer(SlackUser(user.team_id, user.user_id + "B"), rig.thread(), "hi")
+
+    assert refused.error == "llm_budget_team"
+    assert rig.model.requests == []
+
+
 async def test_settings_set_the_budgets(make_rig: MakeRig) -> None:
     rig = await make_rig(agent_daily_tokens_per_user=5, agent_daily_tokens_per_team="")
     assert rig.agent.budget is not None and rig.agent.budget.limited

@@ -13,8 +13,9 @@ from pathlib import Path
 import mcp_types as types
 
 from bench.fakes.anthropic_api import FakeAnthropic, Reply, ToolCall
+from bot.blocks.messages import USER_MESSAGES
 from bot.ids import Action
-from bot.rollout.outcomes import Failure
+from bot.rollout.outcomes import Failure, FailureReason
 from tests.contracts import ADA, ContractServer, ContractTool, result, serve_contract, standard_tools
 from tests.harness import AppHarness, start_app_harness
 
@@ -133,3 +134,28 @@ async def test_a_note_the_agent_proposes_after_an_overview_from_another_account_
         assert server.called("create_note") == [
             {"credentialId": "cred-b", "personId": ADA["id"], "content": "Met at the expo"}
         ]
+
+
+async def test_a_slash_note_whose_session_drops_after_the_crm_wrote_it_is_reported_unconfirmed_once(
+    tmp_path: Path,
+) -> None:
+    harness: AppHarness | None = None
+    user = None
+
+    async def write_then_lose_the_answer(arguments: dict[str, object]) -> types.CallToolResult:
+        assert harness is not None and user is not None
+        async with harness.services.pool.session(user) as session:  # the connection carrying the answer dies
+            pass
+        await harness.services.pool.discard(session)
+        return result({"note": {"id": "n-1", "content": arguments.get("content")}})
+
+    async with app_on(standard_tools(create_note=write_then_lose_the_answer), tmp_path) as (server, running):
+        harness, user = running, running.new_user()
+        mark = harness.slack.mark()
+
+        await harness.command(user, f"note {ADA['email']} Called about the renewal")
+        await harness.settle()
+
+        assert len(server.called("create_note")) == 1  # sent once, not again on a new session
+        told = [c for c in harness.slack.calls[mark:] if c.method == "response_url"]
+        assert [c.text for c in told] == [USER_MESSAGES[FailureReason.WRITE_UNCONFIRMED]]

@@ -8,8 +8,9 @@ query, an overview shape the parser has never seen. Every call is recorded, so a
 from __future__ import annotations
 
 import contextlib
+import inspect
 import json
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -20,7 +21,8 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from bot.sandbox.server import _bind, _uvicorn  # the sandbox's loopback serving, reused as is
 
-Handler = Callable[[dict[str, Any]], types.CallToolResult]
+# A handler may be a coroutine function: it can then wait, e.g. for the client to drop while its answer is pending.
+Handler = Callable[[dict[str, Any]], types.CallToolResult | Awaitable[types.CallToolResult]]
 # Changes a JSON-RPC result on its way out, after the SDK built it: (method, result) -> the result sent instead.
 Rewrite = Callable[[str, dict[str, Any]], dict[str, Any]]
 
@@ -115,7 +117,8 @@ async def serve_contract(tools: list[ContractTool], *, rewrite: Rewrite | None =
         tool = next((t for t in served.tools if t.name == params.name), None)
         if tool is None:
             return result({"error": "unknown_tool", "message": f"No tool {params.name}"}, error=True)
-        return tool.handler(arguments)
+        answer = tool.handler(arguments)
+        return await answer if inspect.isawaitable(answer) else answer
 
     server: Server[Any] = Server("rollout-contract", on_list_tools=list_tools, on_call_tool=call_tool)
     guard = TransportSecuritySettings(

@@ -233,3 +233,25 @@ async def test_a_rollout_link_in_an_error_without_a_code_means_no_crm_connected(
             assert isinstance(outcome, ConnectNeeded) and "their-token" not in outcome.link
         finally:
             await crm.pool.close()
+
+
+@pytest.mark.parametrize(
+    ("name", "annotations"),
+    [
+        ("get_person_overview", types.ToolAnnotations(destructive_hint=True)),  # destructive, readOnlyHint unsaid
+        ("get_person_overview", types.ToolAnnotations(read_only_hint=False)),  # not read-only, nothing else said
+        ("get_and_delete_person", None),  # a read word and a changing word
+        ("budget_contacts_export", None),  # "get" only inside another word
+    ],
+)
+async def test_overview_never_calls_the_only_person_tool_when_it_may_change_data(
+    store: Store, name: str, annotations: types.ToolAnnotations | None
+) -> None:
+    unsafe = ContractTool(name, lambda _: result({"person": ADA}), ("personId", "query", "email"), annotations)
+    others = [t for t in standard_tools() if t.name != "get_person_overview"]
+    async for server, crm in crm_for([unsafe, *others], store):
+        found = await crm.service.overview(SAM, "Ada Lovelace")
+        assert isinstance(found, Failure) and found.reason is FailureReason.TOOL_MISSING
+        assert server.called(name) == []
+        tools = await crm.service.tools(SAM)
+        assert not isinstance(tools, Failure) and name in crm.service.write_tools(tools)

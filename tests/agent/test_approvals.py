@@ -139,6 +139,38 @@ async def test_an_expired_card_refuses(rig: AgentRig) -> None:
     assert ttl - timedelta(seconds=60) < record.expires_at - datetime.now(UTC) <= ttl
 
 
+async def test_a_click_at_the_exact_expiry_time_is_too_late(rig: AgentRig) -> None:
+    user, thread = rig.user(), rig.thread()
+    proposed = await propose_task(rig, user, thread)
+    assert proposed.approval is not None
+    record = proposed.approval.record
+    tasks_before = len(rig.tasks(user, "Ada Lovelace"))
+
+    edited = await rig.agent.approvals.edit(record.id, user, {"title": "Changed"}, now=record.expires_at)
+    decided = await rig.agent.approvals.decide(record.id, user, approve=True, now=record.expires_at)
+
+    assert edited.status == "expired"
+    assert decided.status == "expired"
+    assert len(rig.tasks(user, "Ada Lovelace")) == tasks_before
+
+
+async def test_an_approved_write_left_unsent_is_not_sent_at_the_exact_expiry_time(rig: AgentRig) -> None:
+    user, thread = rig.user(), rig.thread()
+    proposed = await propose_task(rig, user, thread)
+    assert proposed.approval is not None
+    record = proposed.approval.record
+    tasks_before = len(rig.tasks(user, "Ada Lovelace"))
+    # A process approved it and died before writing; the next click comes exactly at expiry.
+    assert await rig.services.store.approvals.transition(
+        record.id, from_status="pending", to_status="approved", now=datetime.now(UTC)
+    )
+
+    decided = await rig.agent.approvals.decide(record.id, user, approve=True, now=record.expires_at)
+
+    assert decided.status == "expired"
+    assert len(rig.tasks(user, "Ada Lovelace")) == tasks_before
+
+
 async def test_edit_changes_what_is_written(rig: AgentRig) -> None:
     user, thread = rig.user(), rig.thread()
     proposed = await propose_task(rig, user, thread)
@@ -155,6 +187,29 @@ async def test_edit_changes_what_is_written(rig: AgentRig) -> None:
     assert decided.status == "done"
     task = rig.tasks(user, "Ada Lovelace")[-1]
     assert task.title == "Call Ada about pricing" and task.due_date is None
+
+
+async def test_an_edit_cannot_change_who_or_which_account_a_write_is_for(rig: AgentRig) -> None:
+    user, thread = rig.user(), rig.thread()
+    proposed = await propose_task(rig, user, thread)
+    assert proposed.approval is not None
+    record = proposed.approval.record
+    account = rig.crm_account(user)
+    ada = rig.person_id(user, "Ada Lovelace")
+    grace = rig.person_id(user, "Grace Hopper")
+    assert record.arguments["personId"] == ada and record.arguments["credentialId"] == account
+    # A forged edit form may carry any field: only the text the card offers for editing may change.
+    forged = {"personId": grace, "credentialId": "cred_someone_else", "title": "Call Ada back"}
+
+    edited = await rig.agent.approvals.edit(record.id, user, forged)
+    decided = await rig.agent.approvals.decide(record.id, user, approve=True)
+
+    assert edited.status == "edited" and decided.status == "done"
+    stored = await rig.services.store.approvals.get(record.id)
+    assert stored is not None
+    assert (stored.arguments["personId"], stored.arguments["credentialId"]) == (ada, account)
+    assert "Call Ada back" in [t.title for t in rig.tasks(user, "Ada Lovelace")]
+    assert "Call Ada back" not in [t.title for t in rig.tasks(user, "Grace Hopper")]
 
 
 async def test_a_crm_refusal_marks_the_approval_failed_and_tells_the_model(rig: AgentRig) -> None:

@@ -67,6 +67,22 @@ async def test_a_user_over_budget_is_refused_until_the_day_changes(rig: AgentRig
     assert (await rig.agent.answer(user, rig.thread(), "hi")).text == "A new day."
 
 
+async def test_usage_exactly_at_the_users_daily_budget_counts_as_over(rig: AgentRig) -> None:
+    clock = Clock()
+    user = rig.user()
+    await rig.services.store.usage.add(user, clock.now.date(), 500)
+
+    _budget(rig, clock, per_user=501)  # one token left: still allowed
+    rig.model.script(Reply(text="Still within."))
+    assert (await rig.agent.answer(user, rig.thread(), "hi")).text == "Still within."
+
+    spent = (await rig.services.store.usage.used(user, clock.now.date())).user
+    _budget(rig, clock, per_user=spent, per_team=spent + 10**6)  # exactly used up
+    refused = await rig.agent.answer(user, rig.thread(), "and again")
+    assert refused.error == "llm_budget"
+    assert len(rig.model.requests) == 1  # the refused turn cost no model call
+
+
 async def test_the_workspace_budget_covers_all_its_users(rig: AgentRig) -> None:
     clock = Clock()
     first_user = rig.user()
@@ -85,6 +101,18 @@ async def test_the_workspace_budget_covers_all_its_users(rig: AgentRig) -> None:
     elsewhere = SlackUser(first_user.team_id + "X", second_user.user_id)  # another workspace, same user id
     rig.model.script(Reply(text="Other team."))
     assert (await rig.agent.answer(elsewhere, rig.thread(), "hi")).text == "Other team."
+
+
+async def test_a_workspace_budget_alone_refuses_once_used_up(rig: AgentRig) -> None:
+    clock = Clock()
+    user = rig.user()
+    await rig.services.store.usage.add(user, clock.now.date(), 700)
+    _budget(rig, clock, per_team=700)  # no per-user limit at all
+
+    refused = await rig.agent.answer(SlackUser(user.team_id, user.user_id + "B"), rig.thread(), "hi")
+
+    assert refused.error == "llm_budget_team"
+    assert rig.model.requests == []
 
 
 async def test_settings_set_the_budgets(make_rig: MakeRig) -> None:

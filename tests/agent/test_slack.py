@@ -180,6 +180,20 @@ async def test_no_crm_connected_sends_the_link_by_dm_only(harness: AppHarness, m
     assert not any(c.contains("/mcp/credentials/") for c in in_channel)
 
 
+async def test_when_the_dm_with_the_link_fails_no_answer_carries_it(harness: AppHarness, model: FakeAnthropic) -> None:
+    user = harness.new_user(accounts=[])
+    model.script(Reply(tool_calls=(ToolCall("get_person_overview", {"email": ADA}),)))
+    harness.slack.fail_next("conversations.open", status=200, error="cannot_dm_bot")
+
+    await harness.event(mention(user, "Ada?"))
+    await harness.slack.wait_for("conversations.open")
+    await harness.settle()
+
+    assert [c.ok for c in harness.slack.calls_to("conversations.open")] == [False]
+    assert not any(c.contains("/mcp/credentials/") for c in harness.slack.calls)
+    assert not any(Action.CONNECT_OPEN in c.action_ids for c in harness.slack.calls)
+
+
 # ---- approvals -----------------------------------------------------------------------------------------------
 
 

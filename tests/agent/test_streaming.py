@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import asyncio
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import pytest
@@ -13,7 +14,7 @@ from bot.blocks.messages import stopped_early_note
 from bot.identity import SlackUser
 from bot.ids import Action
 from bot.metrics import REGISTRY
-from handlers.streaming import WAITING_FOR_APPROVAL, AnswerStream
+from handlers.streaming import MARKDOWN_CHUNK, WAITING_FOR_APPROVAL, AnswerStream
 from tests.agent.conftest import llm_settings
 from tests.agent.test_slack import ADA, mention, overview_then, propose
 from tests.harness import BOT_TOKEN, CHANNEL_ID, AppHarness, block_actions, start_app_harness
@@ -209,3 +210,63 @@ async def test_text_arriving_faster_than_the_append_interval_goes_out_in_one_pie
     assert len(appends) == 1  # every word waited for the next interval
     texts = [c["text"] for c in rest if c["type"] == "markdown_text"]
     assert texts == ["".join(words)]  # batched into one chunk for chat.stopStream
+
+
+async def test_a_streamed_answer_longer_than_one_chunk_arrives_whole(harness: AppHarness) -> None:
+    client = AsyncWebClient(token=BOT_TOKEN, base_url=harness.slack.base_url)
+    started = await client.chat_startStream(channel=CHANNEL_ID, thread_ts="1700007000.000002")
+    ts = str(started["ts"])
+    stream = AnswerStream(client, CHANNEL_ID, ts, lambda: 0.0, interval=60.0)  # the clock never moves
+    answer = "".join(f"Line {n:05d}: the renewal notes go on and on.\n" for n in range(700))  # ~31,500 characters
+    assert len(answer) > 2 * MARKDOWN_CHUNK
+
+    await stream.partial(answer[:20_000])  # the first append goes out at once, longer than one chunk
+    await harness.slack.wait_for("chat.appendStream")
+    for end in range(20_500, len(answer) + 500, 500):  # the rest in small pieces, batched for the stop
+        await stream.partial(answer[:end])
+    rest = await stream.close("")
+    await client.chat_stopStream(channel=CHANNEL_ID, ts=ts, chunks=rest)
+
+    assert harness.slack.stream_text(ts) == answer
+    sent = [c for c in harness.slack.stream_chunks(ts) if c["type"] == "markdown_text"]
+    assert all(len(c["text"]) <= MARKDOWN_CHUNK for c in sent)  # Slack's limit for one chunk
+
+
+class _AppendsWhileRateLimited(AsyncWebClient):
+    """A web client whose chat.appendStream lets more text arrive while the (refused) call is on the wire."""
+
+    meanwhile: Callable[[], Awaitable[None]] | None = None
+
+    async def chat_appendStream(self, **kwargs: Any) -> Any:
+        try:
+            return await super().chat_appendStream(**kwargs)
+        finally:
+            if self.meanwhile is not None:
+                arriving, self.meanwhile = self.meanwhile, None
+                await arriving()
+
+
+async def test_text_still_rate_limited_after_the_clients_retries_arrives_once_and_in_order(
+    harness: AppHarness,
+) -> None:
+    client = _AppendsWhileRateLimited(token=BOT_TOKEN, base_url=harness.slack.base_url)  # no retry handler of its own
+    started = await client.chat_startStream(channel=CHANNEL_ID, thread_ts="1700007000.000003")
+    ts = str(started["ts"])
+    stream = AnswerStream(client, CHANNEL_ID, ts, lambda: 0.0, interval=60.0)
+    harness.slack.fail_next("chat.appendStream", status=429, retry_after=30)
+
+    arrived = asyncio.Event()
+
+    async def more_text() -> None:
+        await stream.partial("Ada renewed, ")
+        arrived.set()
+
+    client.meanwhile = more_text
+    await stream.partial("Ada ")
+    async with asyncio.timeout(5):
+        await arrived.wait()
+    assert [c.status for c in harness.slack.calls_to("chat.appendStream")] == [429]
+    rest = await stream.close("for two years.")
+    await client.chat_stopStream(channel=CHANNEL_ID, ts=ts, chunks=rest)
+
+    assert harness.slack.stream_text(ts) == "Ada renewed, for two years."

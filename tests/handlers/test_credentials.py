@@ -117,6 +117,32 @@ async def test_no_crm_connected_sends_the_link_by_dm_only(
     assert records and not any(link in r or "/mcp/credentials/" in r for r in records)
 
 
+@pytest.mark.parametrize("refusing", ["conversations.open", "chat.postMessage"])
+async def test_when_the_dm_with_the_link_fails_no_other_message_carries_it(
+    app_harness: AppHarness, refusing: str
+) -> None:
+    user = app_harness.new_user([])
+    app_harness.slack.fail_next(refusing, status=200, error="cannot_dm_bot")
+
+    await app_harness.command(user, f"overview {ADA}")
+    await app_harness.settle()
+
+    slack = app_harness.slack
+    assert [c.ok for c in slack.calls_to(refusing)] == [False]  # the DM really failed
+    dm_channel = FakeSlackApi.dm_channel(user.user_id)
+    refused_dm = [c for c in slack.calls_to("chat.postMessage") if c.args.get("channel") == dm_channel and not c.ok]
+    delivered = [c for c in slack.calls if c not in refused_dm and c.ok]
+    assert not any(
+        c.contains("/mcp/credentials/") or Action.CONNECT_OPEN in c.action_ids
+        for c in slack.calls
+        if c not in refused_dm
+    )
+    told = [c for c in delivered if c.method in ("response_url", "chat.postEphemeral")]
+    assert told and all(c.args.get("response_type", "ephemeral") == "ephemeral" for c in told)  # told privately
+    assert [c.text for c in told] == [USER_MESSAGES["slack_error"]]
+    assert not any(c.args.get("channel") == CHANNEL_ID for c in slack.calls_to("chat.postMessage"))
+
+
 async def test_try_again_after_connecting_runs_the_request_in_the_original_channel(app_harness: AppHarness) -> None:
     user = app_harness.new_user([])
     await app_harness.command(user, f"overview {ADA}")

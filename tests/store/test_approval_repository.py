@@ -121,3 +121,48 @@ async def test_arguments_change_only_while_pending(store: Store, make_user):
 
     stored = await store.approvals.get(approval.id)
     assert (stored.arguments, stored.summary) == (edited, "Add an edited note")
+
+
+# ---- the write claim: each of its conditions alone -------------------------------------------------------------
+
+
+async def _approved(store: Store, requester) -> ApprovalRecord:
+    approval = await _pending(store, requester)
+    assert await store.approvals.transition(approval.id, from_status="pending", to_status="approved", now=utc_now())
+    return approval
+
+
+async def test_a_write_is_claimed_once_while_approved_and_unexpired(store: Store, make_user):
+    approval = await _approved(store, make_user())
+    just_before = approval.expires_at - timedelta(milliseconds=1)
+
+    assert await store.approvals.claim_write(approval.id, just_before)
+    assert not await store.approvals.claim_write(approval.id, just_before)  # already started: nobody else writes
+    assert (await store.approvals.get(approval.id)).write_started
+
+
+async def test_a_pending_approval_cannot_be_claimed_for_writing(store: Store, make_user):
+    approval = await _pending(store, make_user())
+
+    assert not await store.approvals.claim_write(approval.id, utc_now())
+    assert not (await store.approvals.get(approval.id)).write_started
+
+
+async def test_an_approved_write_cannot_be_claimed_at_its_expiry(store: Store, make_user):
+    approval = await _approved(store, make_user())
+
+    assert not await store.approvals.claim_write(approval.id, approval.expires_at)
+    assert not (await store.approvals.get(approval.id)).write_started
+
+
+async def test_a_started_write_can_no_longer_be_cancelled_or_expired(store: Store, make_user):
+    started = await _approved(store, make_user())
+    assert await store.approvals.claim_write(started.id, utc_now())
+    for to_status in ("cancelled", "expired"):
+        assert not await store.approvals.transition(
+            started.id, from_status="approved", to_status=to_status, now=utc_now()
+        )
+    assert (await store.approvals.get(started.id)).status == "approved"
+
+    waiting = await _approved(store, make_user())  # approved, but its write never started: cancel still works
+    assert await store.approvals.transition(waiting.id, from_status="approved", to_status="cancelled", now=utc_now())

@@ -1,19 +1,24 @@
-"""Slack in/out only. Each module exposes `register(app, services)`; no business logic, no raw Block Kit dicts."""
+"""Slack in/out only: Slack payloads become calls into bot/, and outcomes become Slack messages.
+
+- `handlers/listeners/`: one module per feature, each with `register(app, services)` wiring every listener of that
+  feature, whatever its kind of Slack request (command, event, action, shortcut, view, options). A listener module
+  imports no other listener module.
+- `handlers/slack/`: what listeners share and that registers nothing: replies, payload reading, the slash-command
+  runner's Slack surface, agent answers and streaming, the Agent view, reading a thread.
+"""
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from handlers import actions, assistant, commands, events, home, lifecycle, shortcuts, threads, views
+from handlers.listeners import LISTENERS
 
 if TYPE_CHECKING:
     from slack_bolt.async_app import AsyncApp
 
     from bot.services import Services
 
-SURFACES = (commands, actions, views, shortcuts, threads, home, events, assistant, lifecycle)
-
 
 def register_all(app: AsyncApp, services: Services) -> None:
-    for surface in SURFACES:
-        surface.register(app, services)
+    for feature in LISTENERS:
+        feature.register(app, services)

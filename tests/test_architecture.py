@@ -117,3 +117,27 @@ def test_no_import_cycles() -> None:
         if name not in state:
             walk(name, [name])
     assert cycles == [], "import cycles: " + "; ".join(" → ".join(cycle) for cycle in cycles)
+
+
+LISTENER_MODULES = [p for p in modules("handlers/listeners") if p.name != "__init__.py"]
+
+
+@pytest.mark.parametrize("path", LISTENER_MODULES, ids=relative)
+def test_a_listener_module_imports_no_other_listener_module(path: Path) -> None:
+    for name in imported_names(path):
+        assert not name.startswith("handlers.listeners"), f"{relative(path)} imports {name}"
+
+
+@pytest.mark.parametrize("path", modules("handlers/slack"), ids=relative)
+def test_shared_slack_io_registers_nothing_and_imports_no_listener(path: Path) -> None:
+    for name in imported_names(path):
+        assert not name.startswith("handlers.listeners"), f"{relative(path)} imports {name}"
+    assert "def register(" not in path.read_text(), f"{relative(path)} registers listeners"
+
+
+@pytest.mark.parametrize("path", LISTENER_MODULES, ids=relative)
+def test_every_listener_module_registers_and_is_registered(path: Path) -> None:
+    from handlers.listeners import LISTENERS
+
+    assert "def register(app: AsyncApp, services: Services) -> None:" in path.read_text()
+    assert _module_name(path) in {module.__name__ for module in LISTENERS}

@@ -62,7 +62,7 @@ LIBRARY_LOGGERS = [
     "sqlalchemy.engine.Engine",
     "mcp.client.streamable_http",
 ]
-OWN_LOGGERS = ["bot.agent.loop", "bot.slack_api", "handlers.events"]
+OWN_LOGGERS = ["bot.agent.loop", "bot.slack_api", "handlers.listeners.agent"]
 
 
 @pytest.fixture
@@ -200,7 +200,9 @@ def test_redact_a_form_encoded_response_url_and_any_response_url_field() -> None
 def test_a_response_url_in_our_own_line_is_redacted(configured: Callable[..., io.StringIO], log_format: str) -> None:
     buffer = configured("DEBUG", log_format)
 
-    logging.getLogger("handlers.respond").debug("posting to %s for %s", f"https://hooks.slack.com/actions/{HOOK}", "U1")
+    logging.getLogger("handlers.slack.replies").debug(
+        "posting to %s for %s", f"https://hooks.slack.com/actions/{HOOK}", "U1"
+    )
     logging.getLogger("bot.slack").info("payload %s", {"response_url": f"http://127.0.0.1:1/response_url/{HOOK}"})
 
     lines = _lines(buffer, log_format)

@@ -21,6 +21,7 @@ import mcp_types as types
 from bot import metrics
 from bot.agent.approvals import ApprovalDesk
 from bot.agent.budget import TokenBudget
+from bot.agent.conversation import ONE_AT_A_TIME, ConversationLocks, closing_results, pending_marker, resolution
 from bot.agent.history import CHARS_PER_TOKEN, Block, Message, for_request, text_of, tool_result
 from bot.agent.model import ModelClient
 from bot.agent.prompt import SYSTEM_PROMPT, system_blocks
@@ -33,7 +34,6 @@ from bot.agent.results import (
     SilentProgress,
     TurnResult,
 )
-from bot.agent.threads import ONE_AT_A_TIME, ConversationLocks, closing_results, pending_marker, resolution
 from bot.agent.toolset import Classify, Toolbox, build_toolbox, model_arguments
 from bot.agent.writes import describe, people_seen, person_of
 from bot.blocks.messages import Notice, user_message

@@ -15,9 +15,9 @@ from typing import Any
 
 import mcp_types as types
 
+from bot.agent.conversation import ConversationLocks, find_pending, resolution
 from bot.agent.history import Message
 from bot.agent.results import CredentialProblem, Decided, Edited
-from bot.agent.threads import ConversationLocks, find_pending, resolution
 from bot.agent.toolset import Classify
 from bot.agent.writes import (
     WriteDescription,

@@ -29,7 +29,7 @@ from bot.blocks.text import (
 )
 from bot.blocks.values import encode_metadata, encode_value
 from bot.ids import Action, View
-from bot.threads import ThreadSave
+from bot.thread_saves import ThreadSave
 
 NOTE_BLOCK = "thread_save.note"
 _PERSON_BLOCK = "thread_save.person:"  # + the save's id: an ephemeral card's select click carries no message

@@ -7,7 +7,7 @@ from typing import Any
 
 from bench.fakes.anthropic_api import FakeAnthropic, Reply
 from bot.identity import SlackUser
-from handlers.assistant import SUGGESTED_PROMPTS
+from handlers.slack.agent_view import SUGGESTED_PROMPTS
 from tests.agent.test_slack import overview_then
 from tests.harness import AppHarness
 

@@ -17,8 +17,8 @@ from bot.blocks.fields import approval_field
 from bot.blocks.messages import USER_MESSAGES
 from bot.identity import SlackUser
 from bot.ids import Action, View
-from handlers.agent_output import answer_command
-from handlers.respond import Reply as SlackReply
+from handlers.slack.agent_output import answer_command
+from handlers.slack.replies import Reply as SlackReply
 from tests.agent.conftest import llm_settings as _llm
 from tests.harness import BOT_TOKEN, CHANNEL_ID, AppHarness, start_app_harness
 

@@ -14,7 +14,7 @@ from bot.blocks.messages import stopped_early_note
 from bot.identity import SlackUser
 from bot.ids import Action
 from bot.metrics import REGISTRY
-from handlers.streaming import MARKDOWN_CHUNK, WAITING_FOR_APPROVAL, AnswerStream
+from handlers.slack.streaming import MARKDOWN_CHUNK, WAITING_FOR_APPROVAL, AnswerStream
 from tests.agent.conftest import llm_settings
 from tests.agent.test_slack import ADA, mention, overview_then, propose
 from tests.harness import BOT_TOKEN, CHANNEL_ID, AppHarness, block_actions, start_app_harness

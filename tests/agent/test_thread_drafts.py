@@ -15,7 +15,7 @@ from bot.agent.budget import TokenBudget, Usage
 from bot.blocks.values import decode_value, encode_value
 from bot.identity import SlackUser
 from bot.ids import Action, Shortcut
-from bot.threads import THREAD_SAVE_TOOL
+from bot.thread_saves import THREAD_SAVE_TOOL
 from tests.agent.test_slack import ADA, mention
 from tests.harness import CHANNEL_ID, AppHarness, block_actions
 

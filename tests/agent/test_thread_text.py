@@ -5,7 +5,7 @@ from __future__ import annotations
 from hypothesis import given
 from hypothesis import strategies as st
 
-from bot.threads import (
+from bot.thread_saves import (
     NOTE_LIMIT,
     OLDER_LINE_CHARS,
     TRANSCRIPT_CHARS,

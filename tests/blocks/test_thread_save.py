@@ -10,7 +10,7 @@ from bot.blocks.thread_save import person_block_save, saved_in_thread, thread_no
 from bot.commands import PersonRef
 from bot.identity import SlackUser
 from bot.ids import Action
-from bot.threads import DraftTask, ThreadSave
+from bot.thread_saves import DraftTask, ThreadSave
 
 from . import slack_checks as check
 from .strategies import FAST, hostile_text

@@ -14,8 +14,8 @@ from bot.blocks.values import decode_value
 from bot.identity import SlackUser
 from bot.ids import Action, Shortcut, View
 from bot.store.schema import approvals
-from bot.threads import NOTE_LIMIT
-from handlers.threads import INVITE_FIRST, NOTHING_NEW, PAGE_SIZE
+from bot.thread_saves import NOTE_LIMIT
+from handlers.slack.thread_reading import INVITE_FIRST, NOTHING_NEW, PAGE_SIZE
 from tests.harness import CHANNEL_ID, AppHarness, block_actions
 
 ADA = "ada.lovelace@analytical-engines.example"

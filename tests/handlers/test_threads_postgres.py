@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 
 from bot.ids import Action, Shortcut
-from handlers.threads import NOTHING_NEW
+from handlers.slack.thread_reading import NOTHING_NEW
 from tests.harness import CHANNEL_ID, AppHarness
 
 ADA = "ada.lovelace@analytical-engines.example"

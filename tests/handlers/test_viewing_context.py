@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from bot.identity import SlackUser
-from handlers.assistant import ViewingContext
+from handlers.slack.agent_view import ViewingContext
 
 ALICE, BOB, CAROL = (SlackUser("T1", user) for user in ("UALICE", "UBOB", "UCAROL"))
 

@@ -1,5 +1,5 @@
-"""@mentions in channels go to the agent (the bot's DM is handlers/assistant.py); the approval card's buttons and edit
-modal; the feedback buttons under answers.
+"""The agent in Slack: @mentions in channels, messages in the bot's DM (the Agent view's Messages tab) and which
+channel the person is looking at; the approval card's buttons and edit modal; the feedback buttons under answers.
 
 Events are acked by Bolt before listeners run and Slack retries them (X-Slack-Retry-Num) when the ack is late, so
 each listener hands off at once and the work claims the event_id first: a retry or a duplicate delivery answers once.
@@ -7,10 +7,9 @@ each listener hands off at once and the work claims the event_id first: a retry 
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -30,19 +29,22 @@ from bot.blocks.fields import read_approval_fields
 from bot.blocks.messages import Notice
 from bot.blocks.text import slack_to_plain
 from bot.blocks.values import decode_value
-from bot.identity import slack_user
+from bot.identity import SlackUser, slack_user
 from bot.ids import Action, View
 from bot.store import ApprovalRecord, ConversationKey
-from handlers.agent_output import (
+from handlers.slack.agent_output import (
     CONFIGURE_HINT,
+    answer_event,
+    answer_target_for,
+    clock,
     deliver,
+    from_a_bot,
     mention_conversation,
-    surface_for,
-    thread_surface,
 )
-from handlers.payloads import click_reply, clicked_value, object_at
-from handlers.respond import Reply, after_ack, fail, open_modal, present
-from handlers.threads import log_from_mention, log_request
+from handlers.slack.agent_view import ViewingContext, answer_in_dm, authorized_user, viewed_channel
+from handlers.slack.payloads import click_reply, clicked_value, object_at
+from handlers.slack.replies import Reply, after_ack, fail, open_modal, present
+from handlers.slack.thread_reading import log_from_mention, log_request
 
 if TYPE_CHECKING:
     from slack_bolt.async_app import AsyncApp
@@ -63,6 +65,8 @@ _REFUSALS = {
 
 
 def register(app: AsyncApp, services: Services) -> None:
+    viewing = ViewingContext()
+
     async def mentioned(
         event: dict[str, Any], body: dict[str, Any], client: AsyncWebClient, context: AsyncBoltContext
     ) -> None:
@@ -110,32 +114,36 @@ def register(app: AsyncApp, services: Services) -> None:
         # one verdict per person and answer by click time, so a repeated delivery changes nothing.
         after_ack(services, reply, record_feedback(services, body, reply), name="answer feedback")
 
+    async def context_changed(event: dict[str, Any], body: dict[str, Any], context: AsyncBoltContext) -> None:
+        user = slack_user(context, body)
+        if not user.user_id:  # Slack's example event names the person only in a user authorization
+            user = SlackUser(user.team_id, authorized_user(body) or "")
+        viewing.seen(user, viewed_channel(event))
+
+    async def direct_message(
+        event: dict[str, Any], body: dict[str, Any], client: AsyncWebClient, context: AsyncBoltContext
+    ) -> None:
+        # Channels need a mention; here every person's own message in the bot's DM (the Messages tab) counts.
+        if event.get("channel_type") != "im" or from_a_bot(event):
+            return
+        user = slack_user(context, body)
+        channel = str(event.get("channel") or "")
+        # Each top-level message starts a thread of its own, answered in it; a reply continues that thread.
+        thread_ts = str(event.get("thread_ts") or event.get("ts") or "")
+        key = ConversationKey(user.team_id, channel, thread_ts)
+        reply = Reply(client, user, channel_id=channel, thread_ts=thread_ts)
+        text = slack_to_plain(str(event.get("text") or ""))
+        work = answer_in_dm(services, body, key, reply, text, viewing.channel_of(user))
+        services.background.spawn(work, "answer DM")  # at once, so shutdown and tests see the work
+
     app.event("app_mention")(mentioned)
+    app.event("app_context_changed")(context_changed)
+    app.event("message")(direct_message)
     app.action(Action.ANSWER_FEEDBACK.value)(feedback)
     app.action(Action.APPROVAL_APPROVE.value)(approve)
     app.action(Action.APPROVAL_CANCEL.value)(cancel)
     app.action(Action.APPROVAL_EDIT.value)(edit)
     app.view(View.APPROVAL_EDIT_SUBMIT.value)(edit_submitted)
-
-
-# ---- free text -----------------------------------------------------------------------------------------------
-
-
-async def answer_event(
-    services: Services, body: Mapping[str, Any], key: ConversationKey, reply: Reply, text: str
-) -> None:
-    """One answer per event, whatever Slack redelivers: the first to claim the event_id does the work."""
-    event_id = body.get("event_id")
-    if event_id and not await services.store.deliveries.claim(f"event:{event_id}"):
-        return
-    agent = services.agent
-    if agent is None:
-        await fail(reply, Notice.LLM_NOT_CONFIGURED, CONFIGURE_HINT)
-        return
-    surface = thread_surface(reply, _clock())
-    if not text.strip():
-        text = "Hi! What can you do?"
-    await deliver(services, surface, lambda progress: agent.answer(reply.user, key, text, progress))
 
 
 async def record_feedback(services: Services, body: Mapping[str, Any], reply: Reply) -> None:
@@ -195,7 +203,7 @@ async def _carry_on(services: Services, agent: Agent, decided: Decided, reply: R
     record = decided.record
     if not decided.continues or record is None or record.conversation is None:
         return
-    surface = surface_for(record.conversation, replace(reply, thread_ts=None), _clock())
+    surface = answer_target_for(record.conversation, replace(reply, thread_ts=None), clock())
     await deliver(services, surface, lambda progress: agent.continue_after(decided, progress))
 
 
@@ -288,16 +296,7 @@ def _card_channel(record: ApprovalRecord | None) -> str | None:
     return record.channel_id or (record.conversation.channel_id if record.conversation else None) or None
 
 
-def from_a_bot(event: Mapping[str, Any]) -> bool:
-    """Bots (this one included) and edits, joins and other message subtypes are not requests."""
-    return bool(event.get("bot_id") or event.get("subtype") or event.get("bot_profile") or not event.get("user"))
-
-
 def _words(text: str, bot_user_id: str | None) -> str:
     """What the user asked, without the @mention of the bot that delivered it."""
     without_bot = _MENTION.sub(lambda m: "" if m.group(1) == bot_user_id else m.group(0), text)
     return slack_to_plain(without_bot)
-
-
-def _clock() -> Callable[[], float]:
-    return asyncio.get_running_loop().time

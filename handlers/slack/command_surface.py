@@ -22,8 +22,8 @@ from bot.commands import Command, Connect, CrmCommand, PersonRef, from_record, t
 from bot.identity import SlackUser
 from bot.rollout.outcomes import Outcome
 from bot.runner import Form, NoteForm, PersonForm, TaskForm
-from handlers.agent_output import CONFIGURE_HINT, answer_command
-from handlers.respond import Reply, fail, open_modal, present, show_help
+from handlers.slack.agent_output import CONFIGURE_HINT, answer_command
+from handlers.slack.replies import Reply, fail, open_modal, present, show_help
 
 if TYPE_CHECKING:
     from bot.services import Services

@@ -17,8 +17,8 @@ from bot.blocks.person import person_options
 from bot.identity import SlackUser, slack_user
 from bot.ids import Action, Shortcut
 from bot.rollout.outcomes import PersonSummary
-from handlers.respond import Reply, after_ack, fail, message_permalink, open_modal
-from handlers.surface import modal_metadata
+from handlers.slack.command_surface import modal_metadata
+from handlers.slack.replies import Reply, after_ack, fail, message_permalink, open_modal
 
 if TYPE_CHECKING:
     from slack_bolt.async_app import AsyncApp

@@ -1,4 +1,4 @@
-"""`/rollout …`: ack at once, then parse and run the command (handlers.surface answers it)."""
+"""`/rollout …`: ack at once, then parse and run the command (handlers.slack.command_surface answers it)."""
 
 from __future__ import annotations
 
@@ -13,8 +13,8 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot.commands import parse
 from bot.identity import SlackUser, slack_user
 from bot.ids import SLASH_COMMAND
-from handlers.respond import Reply, after_ack
-from handlers.surface import run
+from handlers.slack.command_surface import run
+from handlers.slack.replies import Reply, after_ack
 
 if TYPE_CHECKING:
     from slack_bolt.async_app import AsyncApp

@@ -1,9 +1,9 @@
 """An agent turn in Slack: streamed with its tool steps where Slack allows it, else a placeholder updated in place.
 
-Shared by @mentions and DMs (handlers/events.py), the Agent view (handlers/assistant.py), the approval buttons and
+Shared by @mentions, DMs and the Agent view, the approval buttons (handlers/listeners/agent.py) and
 `/rollout <free text>` (`answer_command`). Where the conversation lives decides how it is shown:
 
-- a thread (mention, DM thread, Agent view): streamed (chat.startStream…stopStream, handlers/streaming.py), with
+- a thread (mention, DM thread, Agent view): streamed (chat.startStream…stopStream, handlers/slack/streaming.py), with
   feedback buttons under the answer; when Slack refuses to start the stream, the placeholder path below;
 - a DM's top level: a message posted in it and updated with `chat.update`;
 - a slash command: ephemeral, through the command's response_url (which allows only five posts, so no live updates).
@@ -22,11 +22,12 @@ placeholder fallback) and tests/agent/test_slack.py (a free-text command) pin th
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import uuid
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import aiohttp
 from slack_sdk.errors import SlackApiError
@@ -43,8 +44,8 @@ from bot.blocks.text import MESSAGE_BLOCKS, clean, escape_mrkdwn, truncate_plain
 from bot.identity import SlackUser
 from bot.rollout.outcomes import ChooseCredential, ConnectNeeded, Failure
 from bot.store import ConversationKey
-from handlers.respond import Reply, fail, present
-from handlers.streaming import AnswerStream
+from handlers.slack.replies import Reply, fail, present
+from handlers.slack.streaming import AnswerStream
 
 if TYPE_CHECKING:
     from bot.services import Services
@@ -77,7 +78,7 @@ class Answer:
     waiting: bool = False  # a write waits for the requester's approval
 
 
-class Surface(Protocol):
+class AnswerTarget(Protocol):
     reply: Reply
 
     async def start(self) -> Progress: ...
@@ -125,7 +126,7 @@ class _LiveMessage:
 
 
 @dataclass
-class ThreadSurface:
+class ThreadAnswer:
     reply: Reply  # channel_id is the thread's channel (or the DM); thread_ts None for a DM's top level
     clock: Callable[[], float]
     _live: _LiveMessage | None = None
@@ -177,13 +178,13 @@ class ThreadSurface:
 
 
 @dataclass
-class StreamSurface:
+class StreamedAnswer:
     """Slack's chat streaming in a thread; where Slack refuses to start a stream, the placeholder path instead."""
 
     reply: Reply  # channel_id and thread_ts set: a stream is always a reply in a thread
     clock: Callable[[], float]
     _stream: AnswerStream | None = None
-    _fallback: ThreadSurface | None = None
+    _fallback: ThreadAnswer | None = None
 
     async def start(self) -> Progress:
         channel, thread_ts = self.reply.channel_id, self.reply.thread_ts
@@ -204,7 +205,7 @@ class StreamSurface:
                 "streaming refused for %s (%s): answering by updating a message", self.reply.user, _slack_error(error)
             )
         if not ts:
-            self._fallback = ThreadSurface(self.reply, self.clock)
+            self._fallback = ThreadAnswer(self.reply, self.clock)
             return await self._fallback.start()
         self._stream = AnswerStream(self.reply.client, channel, ts, self.clock)
         return self._stream
@@ -212,7 +213,7 @@ class StreamSurface:
     async def finish(self, blocks: Sequence[Block], text: str, answer: Answer | None = None) -> None:
         stream = self._stream
         if stream is None:
-            await (self._fallback or ThreadSurface(self.reply, self.clock)).finish(blocks, text, answer)
+            await (self._fallback or ThreadAnswer(self.reply, self.clock)).finish(blocks, text, answer)
             return
         answer = answer or Answer(markdown=text)
         chunks = await stream.close(stream.remainder(answer.markdown), waiting=answer.waiting)
@@ -232,17 +233,17 @@ class StreamSurface:
             )
         except _STREAM_ERRORS as error:
             log.warning("answer update failed for %s: %s", self.reply.user, _slack_error(error))
-            await ThreadSurface(self.reply, self.clock).extra(blocks, text)  # as a new message, previews still off
+            await ThreadAnswer(self.reply, self.clock).extra(blocks, text)  # as a new message, previews still off
 
     async def extra(self, blocks: Sequence[Block], text: str) -> str | None:
-        return await ThreadSurface(self.reply, self.clock).extra(blocks, text)
+        return await ThreadAnswer(self.reply, self.clock).extra(blocks, text)
 
 
-def thread_surface(reply: Reply, clock: Callable[[], float]) -> Surface:
+def thread_answer(reply: Reply, clock: Callable[[], float]) -> AnswerTarget:
     """Streamed where Slack allows it (a reply in a thread), else a message updated in place."""
     if reply.channel_id and reply.thread_ts:
-        return StreamSurface(reply, clock)
-    return ThreadSurface(reply, clock)
+        return StreamedAnswer(reply, clock)
+    return ThreadAnswer(reply, clock)
 
 
 def with_feedback(blocks: Sequence[Block], answer: Answer | None) -> list[Block]:
@@ -255,7 +256,7 @@ def with_feedback(blocks: Sequence[Block], answer: Answer | None) -> list[Block]
 
 
 @dataclass
-class CommandSurface:
+class CommandAnswer:
     reply: Reply
 
     async def start(self) -> Progress:
@@ -283,11 +284,11 @@ class CommandSurface:
 # ---- where a conversation is shown ---------------------------------------------------------------------------
 
 
-def surface_for(key: ConversationKey, reply: Reply, clock: Callable[[], float]) -> Surface:
+def answer_target_for(key: ConversationKey, reply: Reply, clock: Callable[[], float]) -> AnswerTarget:
     """How to show a turn of this conversation. `reply` is the person and, for commands, the response_url to use."""
     if key.thread_ts.startswith(COMMAND_PREFIX):
-        return CommandSurface(reply)
-    return thread_surface(Reply(reply.client, reply.user, channel_id=key.channel_id, thread_ts=thread_of(key)), clock)
+        return CommandAnswer(reply)
+    return thread_answer(Reply(reply.client, reply.user, channel_id=key.channel_id, thread_ts=thread_of(key)), clock)
 
 
 def mention_conversation(user: SlackUser, channel: str, thread_ts: str) -> ConversationKey:
@@ -310,7 +311,7 @@ def command_conversation(reply: Reply) -> ConversationKey:
 # ---- showing a turn ------------------------------------------------------------------------------------------
 
 
-async def deliver(services: Services, surface: Surface, run: Run) -> None:
+async def deliver(services: Services, surface: AnswerTarget, run: Run) -> None:
     """Run a turn behind a placeholder and show whatever it produced; the placeholder never stays "Thinking…"."""
     progress = await surface.start()
     try:
@@ -326,7 +327,7 @@ async def deliver(services: Services, surface: Surface, run: Run) -> None:
     await show(services, surface, result)
 
 
-async def show(services: Services, surface: Surface, result: TurnResult) -> None:
+async def show(services: Services, surface: AnswerTarget, result: TurnResult) -> None:
     if result.error is not None:
         message = user_message(result.error)
         await surface.finish(error_message(message), message, Answer(f"⚠️ {message}"))
@@ -354,7 +355,7 @@ async def show(services: Services, surface: Surface, result: TurnResult) -> None
         await post_approval(services, surface, result.approval)
 
 
-async def post_approval(services: Services, surface: Surface, pending: PendingApproval) -> None:
+async def post_approval(services: Services, surface: AnswerTarget, pending: PendingApproval) -> None:
     record, description = pending.record, pending.description
     card = approval_card(record.id, description.summary, description.label, description.details, "pending")
     ts = await surface.extra(card, _fallback(f"Approve? {description.summary}"))
@@ -370,7 +371,7 @@ async def answer_command(text: str, reply: Reply, services: Services) -> None:
         return
     agent = services.agent
     key = command_conversation(reply)
-    await deliver(services, CommandSurface(reply), lambda progress: agent.answer(reply.user, key, text, progress))
+    await deliver(services, CommandAnswer(reply), lambda progress: agent.answer(reply.user, key, text, progress))
 
 
 def _fallback(text: str) -> str:
@@ -387,3 +388,29 @@ def _slack_error(error: Exception) -> str:
 
 # Slack refusing, or not answering at all (connection refused, timeout): for a stream, the same.
 _STREAM_ERRORS: tuple[type[Exception], ...] = (SlackApiError, aiohttp.ClientError, TimeoutError)
+
+
+async def answer_event(
+    services: Services, body: Mapping[str, Any], key: ConversationKey, reply: Reply, text: str
+) -> None:
+    """One answer per event, whatever Slack redelivers: the first to claim the event_id does the work."""
+    event_id = body.get("event_id")
+    if event_id and not await services.store.deliveries.claim(f"event:{event_id}"):
+        return
+    agent = services.agent
+    if agent is None:
+        await fail(reply, Notice.LLM_NOT_CONFIGURED, CONFIGURE_HINT)
+        return
+    surface = thread_answer(reply, clock())
+    if not text.strip():
+        text = "Hi! What can you do?"
+    await deliver(services, surface, lambda progress: agent.answer(reply.user, key, text, progress))
+
+
+def from_a_bot(event: Mapping[str, Any]) -> bool:
+    """Bots (this one included) and edits, joins and other message subtypes are not requests."""
+    return bool(event.get("bot_id") or event.get("subtype") or event.get("bot_profile") or not event.get("user"))
+
+
+def clock() -> Callable[[], float]:
+    return asyncio.get_running_loop().time

@@ -1,9 +1,10 @@
-"""A Slack thread saved to the CRM: its transcript, a drafted note and tasks, and the one write after Approve.
+"""A Slack thread saved to the CRM: the person, a drafted note and tasks, and the one write after Approve.
 
-No Slack I/O here: handlers/threads.py reads the thread and shows the card. What people wrote is untrusted data — it
-goes to the model only as quoted material for one bounded drafting call, and nothing reaches the CRM until the
-requester approves the card. The pending save lives in the approvals table (its compare-and-set status and write
-claim make a double Approve write once); a save that finished marks its thread as logged up to its newest message.
+No Slack I/O here: handlers/slack/thread_reading.py reads the thread and shows the card. What people wrote is
+untrusted data — it goes to the model only as quoted material for one bounded drafting call (through the agent's
+model client and its budgets), and nothing reaches the CRM until the requester approves the card (bot/approvals.py
+makes it exactly once). A save that wrote its note marks the thread saved up to its newest message, for that person
+and CRM account only.
 """
 
 from __future__ import annotations

@@ -22,9 +22,9 @@ from bot.blocks.values import decode_value
 from bot.commands import AddNote, CreatePerson, CreateTask, CrmCommand, Overview, PersonRef
 from bot.identity import slack_user
 from bot.ids import View
-from handlers.payloads import object_at
-from handlers.respond import Reply, after_ack, fail
-from handlers.surface import run
+from handlers.slack.command_surface import run
+from handlers.slack.payloads import object_at
+from handlers.slack.replies import Reply, after_ack, fail
 
 if TYPE_CHECKING:
     from slack_bolt.async_app import AsyncApp

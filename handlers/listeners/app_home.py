@@ -16,10 +16,10 @@ from bot.blocks.modals import lookup_modal
 from bot.identity import SlackUser, slack_user
 from bot.ids import Action
 from bot.rollout.outcomes import Credentials
-from handlers.assistant import show_prompts
-from handlers.payloads import click_key
-from handlers.respond import Reply, after_ack, fail, open_modal
-from handlers.surface import connect, modal_metadata
+from handlers.slack.agent_view import show_prompts
+from handlers.slack.command_surface import connect, modal_metadata
+from handlers.slack.payloads import click_key
+from handlers.slack.replies import Reply, after_ack, fail, open_modal
 
 if TYPE_CHECKING:
     from slack_bolt.async_app import AsyncApp
@@ -32,7 +32,7 @@ def register(app: AsyncApp, services: Services) -> None:
         event: dict[str, Any], body: dict[str, Any], client: AsyncWebClient, context: AsyncBoltContext
     ) -> None:
         if event.get("tab") == "messages" and event.get("channel"):
-            # The Agent view: the Messages tab is where people talk to the agent (handlers/assistant.py).
+            # The Agent view: the Messages tab is where people talk to the agent (handlers/listeners/agent.py).
             work = show_prompts(services, client, str(event["channel"]), event_id=body.get("event_id"))
             services.background.spawn(work, "suggested prompts")
             return

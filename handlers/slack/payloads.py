@@ -8,7 +8,7 @@ from typing import Any
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.identity import SlackUser
-from handlers.respond import Reply
+from handlers.slack.replies import Reply
 
 
 def _dict(value: Any) -> Mapping[str, Any]:

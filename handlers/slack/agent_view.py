@@ -14,20 +14,17 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from cachetools import LRUCache
-from slack_bolt.context.async_context import AsyncBoltContext
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.blocks.text import clean, slack_to_plain
-from bot.identity import SlackUser, slack_user
+from bot.blocks.text import clean
+from bot.identity import SlackUser
 from bot.store import ConversationKey
-from handlers.events import answer_event, from_a_bot
-from handlers.payloads import list_at, object_at
-from handlers.respond import Reply
+from handlers.slack.agent_output import answer_event
+from handlers.slack.payloads import list_at, object_at
+from handlers.slack.replies import Reply
 
 if TYPE_CHECKING:
-    from slack_bolt.async_app import AsyncApp
-
     from bot.services import Services
 
 log = logging.getLogger(__name__)
@@ -59,35 +56,6 @@ class ViewingContext:
 
     def channel_of(self, user: SlackUser) -> str | None:
         return self._channels.get(user)
-
-
-def register(app: AsyncApp, services: Services) -> None:
-    viewing = ViewingContext()
-
-    async def context_changed(event: dict[str, Any], body: dict[str, Any], context: AsyncBoltContext) -> None:
-        user = slack_user(context, body)
-        if not user.user_id:  # Slack's example event names the person only in a user authorization
-            user = SlackUser(user.team_id, _authorized_user(body) or "")
-        viewing.seen(user, viewed_channel(event))
-
-    async def direct_message(
-        event: dict[str, Any], body: dict[str, Any], client: AsyncWebClient, context: AsyncBoltContext
-    ) -> None:
-        # Channels need a mention (handlers/events.py); here every person's own message in the bot's DM counts.
-        if event.get("channel_type") != "im" or from_a_bot(event):
-            return
-        user = slack_user(context, body)
-        channel = str(event.get("channel") or "")
-        # Each top-level message starts a thread of its own, answered in it; a reply continues that thread.
-        thread_ts = str(event.get("thread_ts") or event.get("ts") or "")
-        key = ConversationKey(user.team_id, channel, thread_ts)
-        reply = Reply(client, user, channel_id=channel, thread_ts=thread_ts)
-        text = slack_to_plain(str(event.get("text") or ""))
-        work = answer_in_dm(services, body, key, reply, text, viewing.channel_of(user))
-        services.background.spawn(work, "answer DM")  # at once, so shutdown and tests see the work
-
-    app.event("app_context_changed")(context_changed)
-    app.event("message")(direct_message)
 
 
 async def answer_in_dm(
@@ -137,7 +105,7 @@ def viewed_channel(event: Mapping[str, Any]) -> str | None:
     return None
 
 
-def _authorized_user(body: Mapping[str, Any]) -> str | None:
+def authorized_user(body: Mapping[str, Any]) -> str | None:
     """Slack's example event carries no user: the authorization of a user (not the bot) names them."""
     authorizations = list_at(body, "authorizations")
     for authorization in authorizations:

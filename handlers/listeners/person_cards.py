@@ -1,14 +1,14 @@
-"""Buttons and selects on our messages: person cards, pick lists, credential pickers and the connect DM.
+"""The person card's buttons and the pick list of people: add a note, create a task, open in the CRM, pick one
+person, create one.
 
-Values carry ids only. Every click runs as the user who clicked; a parked request only ever reruns for its owner.
-Clicks that post or write are claimed after the ack (message ts + action + value + user), so a double click acts once.
+Values carry ids only. Every click runs as the user who clicked. Clicks that post are claimed after the ack (message
+ts + action + value + user), so a double click acts once.
 """
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import replace
-from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from slack_bolt.context.ack.async_ack import AsyncAck
@@ -24,10 +24,9 @@ from bot.blocks.values import decode_value
 from bot.commands import PersonRef, ShowPerson
 from bot.identity import slack_user
 from bot.ids import Action
-from bot.rollout.outcomes import Credentials
-from handlers.payloads import card_person_name, card_thread, click_key, click_reply, clicked_value
-from handlers.respond import Reply, after_ack, fail, open_modal, present
-from handlers.surface import modal_metadata, rerun, run
+from handlers.slack.command_surface import modal_metadata, run
+from handlers.slack.payloads import card_person_name, card_thread, click_key, click_reply, clicked_value
+from handlers.slack.replies import Reply, after_ack, fail, open_modal
 
 if TYPE_CHECKING:
     from slack_bolt.async_app import AsyncApp
@@ -82,76 +81,16 @@ def register(app: AsyncApp, services: Services) -> None:
         view = person_modal(_person_prefill(typed), private_metadata=modal_metadata(reply))
         after_ack(services, reply, _open(reply, body.get("trigger_id"), view), name="open person modal")
 
-    async def choose_credential(
-        ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient, context: AsyncBoltContext
-    ) -> None:
-        await ack()
-        ids = decode_value(clicked_value(body))
-        reply = click_reply(body, client, slack_user(context, body))
-        work = _use_credential(services, reply, ids.get("c", ""), ids.get("r"), trigger_id=body.get("trigger_id"))
-        after_ack(services, reply, work, name="choose credential", once=click_key(body))
-
-    async def make_default(
-        ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient, context: AsyncBoltContext
-    ) -> None:
-        await ack()
-        reply = click_reply(body, client, slack_user(context, body))
-        work = _use_credential(services, reply, decode_value(clicked_value(body)).get("c", ""), None, trigger_id=None)
-        after_ack(services, reply, work, name="make default credential", once=click_key(body))
-
-    async def retry_after_connect(
-        ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient, context: AsyncBoltContext
-    ) -> None:
-        await ack()
-        reply = click_reply(body, client, slack_user(context, body))
-        parked_id = decode_value(clicked_value(body)).get("r", "")
-        work = _rerun_parked(services, reply, parked_id, trigger_id=body.get("trigger_id"))
-        after_ack(services, reply, work, name="retry after connect", once=click_key(body))
-
     app.action(Action.PERSON_ADD_NOTE.value)(add_note)
     app.action(Action.PERSON_CREATE_TASK.value)(create_task)
     app.action(Action.PERSON_OPEN_IN_CRM.value)(link_clicked)
-    app.action(Action.CONNECT_OPEN.value)(link_clicked)
     app.action(Action.PERSON_PICK.value)(pick_person)
     app.action(Action.PERSON_CREATE.value)(create_person)
-    app.action(Action.CREDENTIAL_CHOOSE.value)(choose_credential)
-    app.action(Action.CREDENTIAL_MAKE_DEFAULT.value)(make_default)
-    app.action(Action.CONNECT_RETRY.value)(retry_after_connect)
 
 
 async def _open(reply: Reply, trigger_id: str | None, view: SlackView) -> None:
     if not await open_modal(reply.client, trigger_id, view, reply.user):
         await fail(reply, Notice.SLACK_ERROR)
-
-
-async def _use_credential(
-    services: Services, reply: Reply, credential_id: str, parked_id: str | None, *, trigger_id: str | None
-) -> None:
-    """Make the account the user's default, then run what was waiting for it (if anything)."""
-    payload = None
-    if parked_id:
-        # take() hands a parked request only to its owner, and only once.
-        payload = await services.store.parked.take(parked_id, reply.user, datetime.now(UTC))
-        if payload is None:
-            await fail(reply, Notice.EXPIRED)
-            return
-    chosen = await services.crm.set_default_credential(reply.user, credential_id)
-    if not isinstance(chosen, Credentials):
-        await present(chosen, reply, services)
-        return
-    await reply.delete_original()  # the picker has done its job
-    if payload is None:
-        await present(chosen, reply, services)
-        return
-    await rerun(payload, reply, services, trigger_id=trigger_id)
-
-
-async def _rerun_parked(services: Services, reply: Reply, parked_id: str, *, trigger_id: str | None) -> None:
-    payload = await services.store.parked.take(parked_id, reply.user, datetime.now(UTC)) if parked_id else None
-    if payload is None:
-        await fail(reply, Notice.EXPIRED)
-        return
-    await rerun(payload, reply, services, trigger_id=trigger_id)
 
 
 def _person_prefill(typed: str) -> dict[str, str | None]:

@@ -1,0 +1,1 @@
+"""Slack I/O that listeners share; nothing here registers a listener."""

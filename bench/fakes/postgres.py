@@ -1,4 +1,4 @@
-"""Helpers for test suites that want a real PostgreSQL database (loopback, trust auth)."""
+"""Temporary PostgreSQL databases (loopback, trust auth) for the tests and the bench."""
 
 from __future__ import annotations
 

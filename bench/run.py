@@ -63,6 +63,7 @@ WORKERS_MODULE = "bench.workers"
 CHECKOUT = Path(__file__).resolve().parent.parent
 DATABASES = ("auto", "postgresql", "sqlite")
 BACKEND_NAMES = {"postgresql": "PostgreSQL", "sqlite": "SQLite"}
+BENCH_DATABASE_PREFIX = "rollout_bot_bench_"  # the bench's temporary PostgreSQL databases
 # The held overviews run this many at a time once the acks are measured: all at once, they would time each other out.
 HELD_WORK_AT_ONCE = 16
 # Distinct users in the ack phase: many, yet few enough that the overviews the acks promise don't each open a new MCP
@@ -558,7 +559,7 @@ async def _running(options: BenchOptions, profile_dir: Path | None) -> AsyncIter
 @asynccontextmanager
 async def _database(options: BenchOptions, directory: Path, name: str) -> AsyncIterator[str]:
     if options.database == "postgresql":
-        async with temporary_postgres_url(options.postgres_url) as url:
+        async with temporary_postgres_url(options.postgres_url, prefix=BENCH_DATABASE_PREFIX) as url:
             yield url
     else:
         yield f"sqlite+aiosqlite:///{directory / name}.db"

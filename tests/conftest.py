@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator
 import pytest
 
 from bench.fakes.anthropic_api import FakeAnthropic
-from bot.store.testing import postgres_unavailable_reason, temporary_postgres_url
+from bench.fakes.postgres import postgres_unavailable_reason, temporary_postgres_url
 from tests.harness import AppHarness, start_app_harness
 
 

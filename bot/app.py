@@ -33,6 +33,7 @@ from bot.maintenance import prune_forever
 from bot.rollout.pool import SessionPool
 from bot.services import BackgroundWork, Services
 from bot.store import Store
+from bot.work import AckedWork
 
 log = logging.getLogger(__name__)
 
@@ -73,7 +74,8 @@ async def build_services(settings: Settings, *, migrate: bool = True) -> Service
     )
     metrics.observe_pool(pool)
     crm = CrmService(rollout, store, tokens, settings.rollout_mcp_url)
-    services = Services(settings, store, tokens, pool, rollout, crm, BackgroundWork())
+    acked = AckedWork(store.deliveries, lease_seconds=settings.work_lease_seconds)
+    services = Services(settings, store, tokens, pool, rollout, crm, BackgroundWork(acked), acked)
     if settings.oauth_enabled:
         assert settings.slack_client_id is not None
         services.installations = store.slack_installations(settings.slack_client_id)
@@ -229,6 +231,11 @@ async def serve(settings: Settings) -> None:
     freeze_startup_heap()
     retention = timedelta(days=settings.retention_days)
     pruning = asyncio.create_task(prune_forever(services.store, retention=retention), name="prune")
+    from handlers.slack.recovery import recoverer  # the composition root wires the takeover to the Slack app
+
+    # Renews this process's leases and takes over work another process (or this one, before a restart) left.
+    kept = asyncio.Event()
+    keeping = asyncio.create_task(services.work.keep(recoverer(slack_app, services), stop=kept), name="acked work")
     stopping = _event_on_signals(signal.SIGTERM, signal.SIGINT)
     grace = settings.shutdown_grace_seconds
     try:
@@ -264,6 +271,8 @@ async def serve(settings: Settings) -> None:
         log.info("stopped")
     finally:
         pruning.cancel()
+        kept.set()  # after the drain: leases were renewed while acked work finished
+        await keeping
 
 
 def _event_on_signals(*signals: signal.Signals) -> asyncio.Event:

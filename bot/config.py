@@ -105,6 +105,8 @@ class Settings(BaseSettings):
     log_level_libraries: str = ""
     metrics_port: int | None = Field(default=None, ge=0, le=65535)  # unset: GET /metrics on PORT
     shutdown_grace_seconds: float = Field(default=10.0, ge=0)  # how long SIGTERM waits for acked work
+    # Acked work is renewed every third of this; past it, another process (or this one restarted) takes it over.
+    work_lease_seconds: float = Field(default=30.0, ge=1, le=3600)
 
     @field_validator("rollout_token_ttl")
     @classmethod

@@ -12,6 +12,7 @@ from urllib.parse import urlsplit
 
 import mcp_types as types
 
+from bot import work
 from bot.commands import PersonRef
 from bot.emails import is_email
 from bot.identity import SlackUser
@@ -196,6 +197,7 @@ class CrmService:
             return Failure(FailureReason.INVALID_INPUT, f"“{email[:100]}” doesn't look like an email address.")
 
         async def write(cred: str | None) -> Created | Problem:
+            await work.note(write=True)  # from here on a takeover must not send it again
             return await self._rollout.create_person(
                 user,
                 first_name=first_name,
@@ -227,6 +229,8 @@ class CrmService:
             args = dict(arguments)
             if takes_credential and cred and not args.get("credentialId"):
                 args["credentialId"] = cred
+            if is_write:
+                await work.note(write=True)  # from here on a takeover must not send it again
             result = await self._rollout.call(user, tool.name, args, idempotent=not is_write)
             if isinstance(result, Failure):
                 return result
@@ -273,6 +277,7 @@ class CrmService:
     ) -> Created | Matches | Problem:
         """A write about a person, in the account their id belongs to. If that account is gone, the person is found
         again in the user's own account first: an id never crosses accounts."""
+        await work.note(write=True)  # from here on a takeover must not send it again
         outcome = await self._with_credential(user, person.credential_id, lambda cred: write(person.id, cred))
         gone = isinstance(outcome, Failure) and outcome.reason is FailureReason.CREDENTIAL_GONE
         if gone and person.credential_id is not None:

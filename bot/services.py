@@ -20,6 +20,7 @@ from bot.rollout.client import RolloutClient
 from bot.rollout.pool import SessionPool
 from bot.rollout.tokens import TokenService
 from bot.store import Store
+from bot.work import AckedWork
 
 if TYPE_CHECKING:
     from bot.agent import Agent
@@ -31,13 +32,24 @@ log = logging.getLogger(__name__)
 class BackgroundWork:
     """Work that runs after Slack has been acked; tracked so shutdown can let it finish."""
 
+    acked: AckedWork | None = None  # records what each piece of work claims, and marks it done when it ends
     _tasks: set[asyncio.Task[Any]] = field(default_factory=set)
 
     def spawn(self, work: Coroutine[Any, Any, Any], name: str) -> asyncio.Task[Any]:
-        task = asyncio.create_task(work, name=name)
+        task = asyncio.create_task(self._tracked(work), name=name)
         self._tasks.add(task)
         task.add_done_callback(self._finished)
         return task
+
+    async def _tracked(self, work: Coroutine[Any, Any, Any]) -> Any:
+        if self.acked is None:
+            return await work
+        claimed = self.acked.begin()  # in this task's own context: the work's claim is tracked from here
+        try:
+            return await work
+        finally:
+            # Done however it ended: its user heard back (a failure is answered too); only a dead process leaves it.
+            await self.acked.end(claimed)
 
     def _finished(self, task: asyncio.Task[Any]) -> None:
         self._tasks.discard(task)
@@ -61,6 +73,7 @@ class Services:
     rollout: RolloutClient
     crm: CrmService
     background: BackgroundWork
+    work: AckedWork
     agent: Agent | None = None  # when ANTHROPIC_API_KEY is set
     installations: AsyncInstallationStore | None = None  # when installed by OAuth (SLACK_CLIENT_ID/SECRET set)
     # One connection pool for every call to Slack (Web API and response_urls) once the Slack app is built: a session

@@ -12,6 +12,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from handlers.listeners import LISTENERS
+from handlers.slack.recovery import remember_delivery
 
 if TYPE_CHECKING:
     from slack_bolt.async_app import AsyncApp
@@ -20,5 +21,6 @@ if TYPE_CHECKING:
 
 
 def register_all(app: AsyncApp, services: Services) -> None:
+    app.use(remember_delivery)  # so the claim of any acked work can record the request (bot/work.py)
     for feature in LISTENERS:
         feature.register(app, services)

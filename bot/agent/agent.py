@@ -18,7 +18,7 @@ from typing import Any
 import anthropic
 import mcp_types as types
 
-from bot import metrics
+from bot import metrics, work
 from bot.agent.approvals import ApprovalDesk
 from bot.agent.budget import TokenBudget
 from bot.agent.conversation import ONE_AT_A_TIME, ConversationLocks, closing_results, pending_marker, resolution
@@ -362,6 +362,7 @@ class Agent:
         record = await self._store.approvals.create(
             user, call["name"], arguments, description.summary, conversation, expires_at
         )
+        await work.note(approval=record.id)  # if this turn is cut off, its card is the answer: no second proposal
         return PendingApproval(record, description)
 
     # ---- helpers ------------------------------------------------------------------------------------------------

@@ -65,6 +65,8 @@ class SandboxControls:
 
     stats: SandboxStats = field(default_factory=SandboxStats)
     latency_seconds: float = 0.0
+    delayed: int = 0  # POSTs that have waited out the latency so far: requests surely in flight meanwhile
+    delayed_changed: asyncio.Condition | None = None  # made in the serving loop, for tests that wait on `delayed`
     failure: FailureMode = None
     protocol: Protocol = "both"
     tools_page_size: int | None = None  # None: the whole tool list on one page
@@ -250,7 +252,12 @@ class _FaultsAndStats:
             await _drop_connection(receive)
             return
         if scope["method"] == "POST" and controls.latency_seconds > 0:
-            await asyncio.sleep(controls.latency_seconds)
+            if controls.delayed_changed is None:
+                controls.delayed_changed = asyncio.Condition()
+            async with controls.delayed_changed:
+                controls.delayed += 1
+                controls.delayed_changed.notify_all()
+            await asyncio.sleep(controls.latency_seconds)  # the injected latency itself
         await self._app(scope, receive, send)
 
     def _authenticated(self, scope: Scope) -> bool:

@@ -99,7 +99,16 @@ deliveries = Table(
     metadata,
     Column("key_digest", String(64), nullable=False),
     Column("claimed_at", UtcDateTime(), nullable=False, index=True),
+    # The work an ack promised, recorded with its claim so another process can finish it (bot/work.py):
+    Column("state", String(16), nullable=True),  # running, done, failed; None: a claim with no work to recover
+    Column("payload", Text, nullable=True),  # the Slack request, encrypted: it can hold people's words and CRM text
+    Column("content_type", String(100), nullable=True),
+    Column("owner", String(32), nullable=True),  # the process running it
+    Column("lease_until", UtcDateTime(), nullable=True),  # renewed while it runs; past it, any process takes over
+    Column("attempts", Integer, nullable=True),
+    Column("facts", JSON(none_as_null=True), nullable=True),  # what it did so far: a write sent, a message posted
     PrimaryKeyConstraint("key_digest"),
+    Index("ix_deliveries_state_lease_until", "state", "lease_until"),
 )
 
 conversations = Table(

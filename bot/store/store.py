@@ -26,7 +26,7 @@ class Store:
         self._database = database
         self._cipher = cipher
         self.users = UserRepository(database, cipher)
-        self.deliveries = DeliveryRepository(database)
+        self.deliveries = DeliveryRepository(database, cipher)
         self.conversations = ConversationRepository(database)
         self.approvals = ApprovalRepository(database)
         self.parked = ParkedRequestRepository(database)

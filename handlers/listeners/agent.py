@@ -269,7 +269,7 @@ async def open_edit(services: Services, body: Mapping[str, Any], reply: Reply) -
 
 async def save_edit(services: Services, body: Mapping[str, Any], view: Mapping[str, Any], reply: Reply) -> None:
     view_id = str(view.get("id") or "")
-    if view_id and not await services.store.deliveries.claim(f"view:{view_id}"):
+    if view_id and not await services.work.claim(f"view:{view_id}"):
         return
     agent = services.agent
     if agent is None:

@@ -64,7 +64,7 @@ def register(app: AsyncApp, services: Services) -> None:
 
 
 async def publish_home(services: Services, client: AsyncWebClient, user: SlackUser, *, event_id: str | None) -> None:
-    if event_id and not await services.store.deliveries.claim(f"event:{event_id}"):
+    if event_id and not await services.work.claim(f"event:{event_id}"):
         return
     listed = await services.crm.credentials(user)
     # Not connected, or Rollout unreachable: the home shows no accounts and offers Connect either way.

@@ -186,7 +186,7 @@ async def _open_edit(saves: ThreadSaves, body: Mapping[str, Any], reply: Reply) 
 
 async def _save_edit(services: Services, saves: ThreadSaves, view: Mapping[str, Any], reply: Reply) -> None:
     view_id = str(view.get("id") or "")
-    if view_id and not await services.store.deliveries.claim(f"view:{view_id}"):
+    if view_id and not await services.work.claim(f"view:{view_id}"):
         return
     meta = decode_value(str(view.get("private_metadata") or ""))
     values = _dict(_dict(view.get("state")).get("values"))

@@ -33,6 +33,7 @@ import aiohttp
 from slack_sdk.errors import SlackApiError
 from slack_sdk.models.blocks import Block
 
+from bot import work
 from bot.agent import PendingApproval, Progress, SilentProgress, TurnResult
 from bot.blocks.approvals import approval_card
 from bot.blocks.elements import context, to_dicts
@@ -135,6 +136,7 @@ class ThreadAnswer:
         ts = await self._post(thinking_message(), "Thinking…")
         if ts is None or self.reply.channel_id is None:
             return SilentProgress()
+        await work.note(answer={"channel": self.reply.channel_id, "ts": ts, "streamed": False})  # to close if cut off
         self._live = _LiveMessage(self.reply, self.reply.channel_id, ts, self.clock)
         return self._live
 
@@ -207,6 +209,7 @@ class StreamedAnswer:
         if not ts:
             self._fallback = ThreadAnswer(self.reply, self.clock)
             return await self._fallback.start()
+        await work.note(answer={"channel": channel, "ts": ts, "streamed": True})  # to close if cut off
         self._stream = AnswerStream(self.reply.client, channel, ts, self.clock)
         return self._stream
 
@@ -395,7 +398,7 @@ async def answer_event(
 ) -> None:
     """One answer per event, whatever Slack redelivers: the first to claim the event_id does the work."""
     event_id = body.get("event_id")
-    if event_id and not await services.store.deliveries.claim(f"event:{event_id}"):
+    if event_id and not await services.work.claim(f"event:{event_id}"):
         return
     agent = services.agent
     if agent is None:

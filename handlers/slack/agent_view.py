@@ -73,7 +73,7 @@ async def answer_in_dm(
 
 async def show_prompts(services: Services, client: AsyncWebClient, channel_id: str, *, event_id: str | None) -> None:
     """The suggested prompts of the Messages tab; once per opening, however often Slack delivers it."""
-    if event_id and not await services.store.deliveries.claim(f"event:{event_id}"):
+    if event_id and not await services.work.claim(f"event:{event_id}"):
         return
     try:
         await client.assistant_threads_setSuggestedPrompts(

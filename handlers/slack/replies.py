@@ -28,6 +28,7 @@ from bot.blocks.outcomes import outcome_message
 from bot.identity import SlackUser
 from bot.metrics import work_finished
 from bot.rollout.outcomes import ChooseCredential, ConnectNeeded, Created, Outcome, PersonOverview
+from bot.work import delivery_key
 
 if TYPE_CHECKING:
     from bot.services import Services
@@ -200,13 +201,17 @@ def after_ack(
     """Run slow work after Slack has been acked; a crash becomes a friendly error for the user, not a traceback.
 
     `once` is the delivery's key: the work runs only for the first delivery to claim it (retries, double clicks). The
-    claim is a database write, so it happens here, after the ack, never between Slack and its 3 seconds.
+    claim is a database write, so it happens here, after the ack, never between Slack and its 3 seconds; it records the
+    request too, so another process finishes the work if this one dies (bot/work.py).
     """
+
+    # Without a key of its own the delivery is its own key: a redelivery is the same request, a new click is not.
+    key = once if once is not None else delivery_key()
 
     async def guarded() -> None:
         started, outcome, began = False, "duplicate", time.monotonic()
         try:
-            if once is None or await services.store.deliveries.claim(once):
+            if key is None or await services.work.claim(key):
                 started = True
                 await work
                 outcome = "ok"

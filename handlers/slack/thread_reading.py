@@ -70,7 +70,7 @@ def thread_saves(services: Services) -> ThreadSaves:
 async def log_from_mention(services: Services, body: Mapping[str, Any], reply: Reply, who: str | None) -> None:
     """ "@Rollout log this to Ada" in a thread: the same card as the shortcut, once per event."""
     event_id = body.get("event_id")
-    if event_id and not await services.store.deliveries.claim(f"event:{event_id}"):
+    if event_id and not await services.work.claim(f"event:{event_id}"):
         return
     await start_save(services, thread_saves(services), reply, who)
 

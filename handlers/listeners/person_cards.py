@@ -140,7 +140,7 @@ async def _share(
     if not confirmed and await audiences.has_outsiders(reply.client, reply.channel_id):
         await _ask(reply, share_confirmation(value), SHARE_CONFIRMATION_TEXT)
         return
-    # Read again as the clicker: the shared card shows what they may see now, never more than their own card did.
+    # Read again as the clicker, by the card's ids only: what is posted is what their own CRM access shows them now.
     found = await services.crm.person(reply.user, ids["p"], credential_id=ids.get("c") or None)
     if not isinstance(found, PersonOverview):
         await present(found, reply, services)

@@ -18,8 +18,9 @@ SHARED_CHANNEL = "C0CONNECT"
 
 
 async def _private_card(harness: AppHarness, user: SlackUser, *, channel: str = CHANNEL_ID) -> Call:
+    mark = harness.slack.mark()
     await harness.command(user, f"overview {ADA}", channel=channel)
-    return await harness.slack.wait_for("response_url", lambda call: "Ada Lovelace" in call.text)
+    return await harness.slack.wait_for("response_url", lambda call: "Ada Lovelace" in call.text, since=mark)
 
 
 def _posted_cards(harness: AppHarness, channel: str) -> list[Call]:
@@ -101,3 +102,16 @@ async def test_a_card_in_a_dm_offers_no_share(app_harness: AppHarness) -> None:
     card = await _private_card(app_harness, user, channel=app_harness.slack.dm_channel(user.user_id))
 
     assert Action.PERSON_SHARE not in card.action_ids
+
+
+async def test_slack_is_asked_about_a_channel_once_for_several_shares(app_harness: AppHarness) -> None:
+    channel = "C0ASKEDONCE"
+    first, second = app_harness.new_user(), app_harness.new_user()
+    for user in (first, second):
+        card = await _private_card(app_harness, user, channel=channel)
+        await app_harness.click(user, card, Action.PERSON_SHARE, channel=channel)
+        await app_harness.settle()
+
+    assert len(_posted_cards(app_harness, channel)) == 2
+    asked = [c for c in app_harness.slack.calls_to("conversations.info") if c.args["channel"] == channel]
+    assert len(asked) == 1

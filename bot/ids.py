@@ -17,6 +17,9 @@ class Action(StrEnum):
     PERSON_OPEN_IN_CRM = "person.open_in_crm"  # a link button: Slack still sends the click, we just ack it
     PERSON_PICK = "person.pick"  # one of several matches
     PERSON_CREATE = "person.create"  # "Create person" after a miss
+    PERSON_SHARE = "person.share"  # "Share in channel" on a card only its requester sees
+    PERSON_SHARE_CONFIRM = "person.share_confirm"  # "Share anyway" when people outside the workspace would see it
+    PERSON_SHARE_CANCEL = "person.share_cancel"
     CREDENTIAL_CHOOSE = "credential.choose"
     CREDENTIAL_MAKE_DEFAULT = "credential.make_default"
     CONNECT_OPEN = "connect.open"  # the credential-manager link button in the DM

@@ -187,12 +187,14 @@ class AppHarness:
         *,
         value: str | None = None,
         selected_value: str | None = None,
+        channel: str = CHANNEL_ID,
     ) -> Sent:
         """Click the element `action_id` (the one with `value`, when several share it) in what the app sent.
 
         `source` is the recorded call that showed it: a message (chat.postMessage, chat.postEphemeral, a response_url
         post, a stream's chat.stopStream) or a published App Home. For a select, pass `selected_value`: the value of
-        the option picked; for feedback buttons, `value` picks the button ("helpful" / "not_helpful").
+        the option picked; for feedback buttons, `value` picks the button ("helpful" / "not_helpful"). `channel`: where
+        a message that names none (a response_url post) was shown.
         """
         element = _find_element(source, action_id, value)
         action: dict[str, Any] = {
@@ -214,7 +216,7 @@ class AppHarness:
             "api_app_id": APP_ID,
             "trigger_id": self._trigger_id(),
             "actions": [action],
-            **_click_context(source, self.slack, CHANNEL_ID),
+            **_click_context(source, self.slack, channel),
         }
         return await self.interaction(payload)
 

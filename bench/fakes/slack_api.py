@@ -151,9 +151,11 @@ class FakeSlackApi(LoopbackServer):
         self._views: dict[str, dict[str, Any]] = {}
         self._counter = itertools.count(1)
         self._streams: dict[str, _Stream] = {}
-        # conversations.info: names by channel id (else "channel-<id>"); hidden ones answer channel_not_found.
+        # conversations.info: names by channel id (else "channel-<id>"); hidden ones answer channel_not_found; those in
+        # ext_shared_channels are externally shared.
         self.channel_names: dict[str, str] = {}
         self.hidden_channels: set[str] = set()
+        self.ext_shared_channels: set[str] = set()  # Slack Connect: people from other organisations are in them
         self._threads: dict[tuple[str, str], list[dict[str, Any]]] = {}
         # OAuth installs: codes waiting for oauth.v2.access, and the bot tokens it issued (token → team id).
         self._codes: dict[str, dict[str, Any]] = {}
@@ -430,7 +432,11 @@ class FakeSlackApi(LoopbackServer):
                 if channel in self.hidden_channels:
                     return {"ok": False, "error": "channel_not_found"}
                 name = self.channel_names.get(channel, f"channel-{channel.lower()}")
-                return {"ok": True, "channel": {"id": channel, "name": name, "is_member": True}}
+                shared = channel in self.ext_shared_channels
+                return {
+                    "ok": True,
+                    "channel": {"id": channel, "name": name, "is_member": True, "is_ext_shared": shared},
+                }
             case _:
                 return {"ok": False, "error": "unknown_method"}
 

@@ -35,7 +35,7 @@ from bot.agent.results import (
     TurnResult,
 )
 from bot.agent.toolset import Classify, Toolbox, build_toolbox, model_arguments
-from bot.agent.writes import describe, people_seen, person_of
+from bot.agent.writes import SOMEONE, Proposed, WhoFor, describe, people_seen, person_of, with_proposal
 from bot.blocks.messages import Notice, user_message
 from bot.config import Settings
 from bot.crm import CrmService
@@ -357,15 +357,39 @@ class Agent:
             # The person id the model chose belongs to the account it was read from: the write goes there, even if
             # the user's default changes before they approve.
             arguments["credentialId"] = pinned
-        description = describe(toolbox.capability(call["name"]), call["name"], arguments, turn.people)
+        proposed = Proposed(toolbox.capability(call["name"]), await self._who_for(user, arguments, turn))
+        description = describe(proposed.capability, call["name"], arguments, proposed.who)
         expires_at = datetime.now(UTC) + self._config.approval_ttl
+        stored = with_proposal(arguments, proposed)
         record = await self._store.approvals.create(
-            user, call["name"], arguments, description.summary, conversation, expires_at
+            user, call["name"], stored, description.summary, conversation, expires_at
         )
         await work.note(approval=record.id)  # if this turn is cut off, its card is the answer: no second proposal
         return PendingApproval(record, description)
 
     # ---- helpers ------------------------------------------------------------------------------------------------
+
+    async def _who_for(self, user: SlackUser, arguments: dict[str, Any], turn: _Turn) -> WhoFor | None:
+        """Who a write is for, as its card names them: from an overview this turn read, else one read of the person in
+        the write's account; a name the conversation saw when that read fails, else nobody (never the id)."""
+        named = person_of(arguments)
+        if named is None:
+            return None
+        person_id = named[1]
+        found = turn.overviews.get(person_id)
+        if found is None:
+            read = await self._crm.person(user, person_id, credential_id=arguments.get("credentialId"))
+            found = read if isinstance(read, PersonOverview) and read.person.id == person_id else None
+        if found is not None:
+            account = found.credential
+            shown = f"{account.label} ({account.provider})" if account and account.provider else None
+            return WhoFor(
+                found.person.name or turn.people.get(person_id) or SOMEONE,
+                found.person.email,
+                shown or (account.label if account else None),
+            )
+        name = turn.people.get(person_id)
+        return WhoFor(name) if name else None
 
     async def _account_of(self, user: SlackUser, arguments: dict[str, Any], turn: _Turn) -> str | None:
         """The CRM account a write's person was read from: the overview's own, else the default the reads used."""

@@ -20,6 +20,8 @@ from bot.agent.history import Message
 from bot.agent.results import CredentialProblem, Decided, Edited
 from bot.agent.toolset import Classify
 from bot.agent.writes import (
+    Proposed,
+    WhoFor,
     WriteDescription,
     apply_edits,
     contacts_seen,
@@ -27,6 +29,8 @@ from bot.agent.writes import (
     editable_fields,
     people_seen,
     person_of,
+    proposal_of,
+    tool_arguments,
 )
 from bot.approvals import ApprovalLifecycle, Decision, WriteOutcome
 from bot.blocks.messages import user_message
@@ -69,13 +73,8 @@ class ApprovalDesk:
     # ---- reading ------------------------------------------------------------------------------------------------
 
     async def describe(self, record: ApprovalRecord) -> WriteDescription:
-        """The card's words, rebuilt from what is stored (names of people the conversation looked up included)."""
-        return describe(
-            self._capability(record.tool_name),
-            record.tool_name,
-            record.arguments,
-            people_seen(await self._messages(record)),
-        )
+        """The card's words, rebuilt from what is stored: what was decided at proposal, never a new CRM read."""
+        return await self._describe(record, record.arguments)
 
     async def edit_form(self, approval_id: str, actor: SlackUser) -> Edited | dict[str, str]:
         """The fields to prefill the edit modal with, or why this person can't edit it."""
@@ -93,8 +92,7 @@ class ApprovalDesk:
         if isinstance(found, Decision):
             return Edited(found.status, found.record)
         arguments = apply_edits(found.arguments, edits)
-        people = people_seen(await self._messages(found))
-        description = describe(self._capability(found.tool_name), found.tool_name, arguments, people)
+        description = await self._describe(found, arguments)
         revised = await self._lifecycle.revise(found.id, actor, arguments, description.summary, now=now)
         return Edited(revised.status, revised.record, description if revised.status == "edited" else None)
 
@@ -126,7 +124,7 @@ class ApprovalDesk:
             return _not_sent(
                 record, description, tools if isinstance(tools, Failure) else Failure(FailureReason.TOOL_MISSING)
             )
-        result = await self._crm.call_tool(user, tool, dict(record.arguments), is_write=True)
+        result = await self._crm.call_tool(user, tool, tool_arguments(record.arguments), is_write=True)
         gone = isinstance(result, Failure) and result.reason is FailureReason.CREDENTIAL_GONE
         if gone and record.arguments.get("credentialId"):
             moved = await self._moved(record)
@@ -147,7 +145,7 @@ class ApprovalDesk:
     async def _moved(self, record: ApprovalRecord) -> dict[str, Any] | str:
         """The write's arguments for the user's current account, with its person found again there (a person id never
         crosses accounts), or why that could not be done."""
-        arguments = {k: v for k, v in record.arguments.items() if k != "credentialId"}
+        arguments = {k: v for k, v in tool_arguments(record.arguments).items() if k != "credentialId"}
         named = person_of(arguments)
         if named is None:
             return arguments  # not about a person: nothing ties it to the old account
@@ -177,7 +175,16 @@ class ApprovalDesk:
 
     # ---- helpers ------------------------------------------------------------------------------------------------
 
+    async def _describe(self, record: ApprovalRecord, arguments: Mapping[str, Any]) -> WriteDescription:
+        proposed = proposal_of(record.arguments)
+        if proposed is None:  # stored before proposals were kept: names only, from the conversation
+            named = person_of(tool_arguments(arguments))
+            name = people_seen(await self._messages(record)).get(named[1]) if named else None
+            proposed = Proposed(self._capability(record.tool_name), WhoFor(name) if name else None)
+        return describe(proposed.capability, record.tool_name, arguments, proposed.who)
+
     def _capability(self, tool_name: str) -> Capability | None:
+        # Only for approvals stored before the proposal's capability was kept with them.
         # Classification looks at names only, so a stub tool with the stored name is enough.
         stub = types.Tool(name=tool_name, input_schema={"type": "object"})
         return next((c for c, name in self._classify([stub]).items() if name == tool_name), None)

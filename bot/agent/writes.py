@@ -22,8 +22,29 @@ _LABELS: dict[Capability, str] = {
     Capability.CREATE_PERSON: "Create a person",
 }
 _PERSON_KEYS = ("personId", "person_id", "contactId")
+# Stored beside a proposed write's arguments, never sent to the tool: what the card said when it was proposed (the kind
+# of write, decided with the server's own tool list, and who it is for, read once), so a rebuilt card says the same.
+PROPOSAL_KEY = "__proposed"
+SOMEONE = "someone in your CRM"  # when the CRM could not say who: never the raw id
 _ID_KEY = re.compile(r"(^id$|Id$|_id$)")
 _PREVIEW = 80
+
+
+@dataclass(frozen=True, slots=True)
+class WhoFor:
+    """The person a write is for, as the card shows them."""
+
+    name: str
+    email: str | None = None
+    account: str | None = None  # the CRM account they are in: "Acme (hubspot)"
+
+
+@dataclass(frozen=True, slots=True)
+class Proposed:
+    """What was decided when the write was proposed, kept with its arguments."""
+
+    capability: Capability | None
+    who: WhoFor | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,11 +55,11 @@ class WriteDescription:
 
 
 def describe(
-    capability: Capability | None, tool_name: str, arguments: Mapping[str, Any], people: Mapping[str, str]
+    capability: Capability | None, tool_name: str, arguments: Mapping[str, Any], who: WhoFor | None
 ) -> WriteDescription:
-    named = person_of(arguments)
-    person_id = named[1] if named else None
-    person = people.get(person_id, person_id) if person_id else None
+    """The card's words for `arguments` (stored or not: what is kept beside them is left out)."""
+    arguments = tool_arguments(arguments)
+    person = (who.name if who else SOMEONE) if person_of(arguments) else None
     for_whom = f" for {person}" if person else ""
     if capability is Capability.CREATE_TASK:
         title = _text(arguments, "title", "subject")
@@ -56,13 +77,60 @@ def describe(
     label = _LABELS.get(capability, f"Run {tool_name}") if capability else f"Run {tool_name}"
     rows = [(_humanise(key), _display(value)) for key, value in arguments.items() if not _ID_KEY.search(key)]
     if person:
-        rows.insert(0, ("Person", person))
+        about = [("Person", person)]
+        if who is not None and who.email:
+            about.append(("Email", who.email))
+        if who is not None and who.account:
+            about.append(("CRM account", who.account))
+        rows[:0] = about
     return WriteDescription(label, summary, tuple(rows))
+
+
+def with_proposal(arguments: Mapping[str, Any], proposed: Proposed) -> dict[str, Any]:
+    """The arguments to store: the tool's own, and what the card decided beside them (replacing any the model sent)."""
+    who = proposed.who
+    kept = {
+        "capability": proposed.capability.value if proposed.capability else None,
+        "who": None if who is None else {"name": who.name, "email": who.email, "account": who.account},
+    }
+    return {**tool_arguments(arguments), PROPOSAL_KEY: kept}
+
+
+def tool_arguments(stored: Mapping[str, Any]) -> dict[str, Any]:
+    """What the tool receives: the stored arguments without what the card keeps beside them."""
+    return {key: value for key, value in stored.items() if key != PROPOSAL_KEY}
+
+
+def proposal_of(stored: Mapping[str, Any]) -> Proposed | None:
+    """What was decided at proposal time, or None for an approval stored before it was kept."""
+    kept = stored.get(PROPOSAL_KEY)
+    if not isinstance(kept, Mapping):
+        return None
+    capability = kept.get("capability")
+    who = kept.get("who")
+    return Proposed(
+        Capability(capability) if capability in set(Capability) else None,
+        WhoFor(
+            str(who.get("name") or SOMEONE),
+            _optional(who.get("email")),
+            _optional(who.get("account")),
+        )
+        if isinstance(who, Mapping)
+        else None,
+    )
+
+
+def _optional(value: Any) -> str | None:
+    return value if isinstance(value, str) and value else None
 
 
 def editable_fields(arguments: Mapping[str, Any]) -> dict[str, str]:
     """The string arguments a person may change before approving; ids stay as the lookup found them."""
-    return {key: value for key, value in arguments.items() if isinstance(value, str) and not _ID_KEY.search(key)}
+    return {
+        key: value
+        for key, value in tool_arguments(arguments).items()
+        if isinstance(value, str) and not _ID_KEY.search(key)
+    }
 
 
 def apply_edits(arguments: Mapping[str, Any], edits: Mapping[str, str]) -> dict[str, Any]:

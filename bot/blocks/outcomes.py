@@ -37,12 +37,24 @@ class Message:
     text: str  # the notification and screen-reader text
 
 
-def outcome_message(outcome: Outcome, *, parked: str | None = None, credential_id: str | None = None) -> Message:
+def outcome_message(
+    outcome: Outcome,
+    *,
+    parked: str | None = None,
+    credential_id: str | None = None,
+    shareable: bool = False,
+    share_to_thread: str | None = None,
+    shared_by: str | None = None,
+) -> Message:
     """parked: the id of the request waiting for a CRM account, for the picker's and the connect DM's buttons;
-    credential_id: the account the request used, carried on pick-list buttons."""
+    credential_id: the account the request used, carried on pick-list buttons; shareable, share_to_thread, shared_by:
+    a person card shown to its requester alone with a Share button, or one they shared (bot.blocks.person)."""
     match outcome:
         case PersonOverview(person=person, credential=credential):
-            return Message(person_card(person, credential), person_card_text(person))
+            card = person_card(
+                person, credential, shareable=shareable, share_to_thread=share_to_thread, shared_by=shared_by
+            )
+            return Message(card, person_card_text(person))
         case Matches(query=query, people=people):
             return Message(match_picker(query, people, credential_id), "Several people match — which one?")
         case NotFound(query=query):

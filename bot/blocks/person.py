@@ -108,7 +108,16 @@ def credential_line(credential: Credential) -> str:
     return f"{label} · {provider}" if provider else label
 
 
-def person_card(person: Person, credential: Credential | None) -> list[Block]:
+def person_card(
+    person: Person,
+    credential: Credential | None,
+    *,
+    share_to_thread: str | None = None,
+    shareable: bool = False,
+    shared_by: str | None = None,
+) -> list[Block]:
+    """shareable: the card is shown to its requester alone, with **Share in channel** (into `share_to_thread` when the
+    card sits in a thread); shared_by: the Slack user id who shared it into a channel, said under it."""
     blocks: list[Block] = [header(clean(person.name, single_line=True) or "Unnamed person")]
     blocks += fields_sections(_detail_fields(person))
 
@@ -129,6 +138,8 @@ def person_card(person: Person, credential: Credential | None) -> list[Block]:
 
     if credential is not None:
         blocks.append(context(f"From {credential_line(credential)}"))
+    if shared_by:
+        blocks.append(context(f"Shared by <@{escape_inline(shared_by)}>"))
 
     # The email rides along as the person's key in any account: a write moved to another account finds them by it.
     email = person.email if is_plausible_email(person.email) else None
@@ -140,8 +151,30 @@ def person_card(person: Person, credential: Credential | None) -> list[Block]:
     crm_url = safe_url(person.url)
     if crm_url is not None:
         buttons.append(button("Open in CRM", Action.PERSON_OPEN_IN_CRM, url=crm_url, value=ids))
+    share = encode_value(p=person.id, c=credential.id if credential else None, t=share_to_thread) if shareable else None
+    if share is not None:
+        buttons.append(button("Share in channel", Action.PERSON_SHARE, value=share))
     blocks += actions(buttons)
     return blocks
+
+
+def share_confirmation(share: str) -> list[Block]:
+    """Asked before a card goes into a channel people from outside the workspace are in (Slack Connect)."""
+    return [
+        section(
+            "This channel includes *people outside your workspace*: they will see this person's CRM details too. "
+            "Share it anyway?"
+        ),
+        *actions(
+            [
+                button("Share anyway", Action.PERSON_SHARE_CONFIRM, value=share, style="primary"),
+                button("Cancel", Action.PERSON_SHARE_CANCEL, value=share),
+            ]
+        ),
+    ]
+
+
+SHARE_CONFIRMATION_TEXT = "This channel includes people outside your workspace. Share the card anyway?"
 
 
 def person_card_text(person: Person) -> str:

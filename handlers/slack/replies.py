@@ -58,7 +58,7 @@ class Reply:
         """Only the user sees it, in the channel they asked from."""
         if self.response_url and not self.thread_ts and await self._via_response_url(blocks, text, "ephemeral"):
             return
-        if self.channel_id and await self._call(
+        if self.channel_id and await self.call(
             "chat.postEphemeral",
             self.client.chat_postEphemeral(
                 channel=self.channel_id, user=self.user.user_id, blocks=blocks, text=text, thread_ts=self.thread_ts
@@ -71,7 +71,7 @@ class Reply:
         """Everyone in the channel (or thread) sees it."""
         if self.response_url and not self.thread_ts and await self._via_response_url(blocks, text, "in_channel"):
             return
-        if self.channel_id and await self._call(
+        if self.channel_id and await self.call(
             "chat.postMessage",
             self.client.chat_postMessage(channel=self.channel_id, blocks=blocks, text=text, thread_ts=self.thread_ts),
         ):
@@ -120,7 +120,8 @@ class Reply:
             return False
         return True
 
-    async def _call(self, method: str, call: Awaitable[Any]) -> bool:
+    async def call(self, method: str, call: Awaitable[Any]) -> bool:
+        """Make one Web API call; False (and Slack's error code logged) when Slack refused it."""
         try:
             await call
         except SlackApiError as error:
@@ -151,8 +152,7 @@ async def present(
         case ConnectNeeded():
             await _send_connect_link(outcome, reply, services, rerun)
         case PersonOverview():
-            shown = outcome_message(outcome)
-            await reply.post(shown.blocks, shown.text)
+            await show_card(outcome, reply)
         case Created() if reply.thread_ts:
             # A thread means the request came from a card in a channel: the confirmation joins the card's thread.
             shown = outcome_message(outcome)
@@ -160,6 +160,38 @@ async def present(
         case _:
             shown = outcome_message(outcome, credential_id=credential_id)
             await reply.ephemeral(shown.blocks, shown.text)
+
+
+def seen_by_others(reply: Reply) -> bool:
+    """Whether a message posted where the reply goes would be seen by anyone but the user: any channel but a DM."""
+    # Slack's DM channel ids start with D; every other kind of conversation can hold other people.
+    return reply.channel_id is not None and not reply.channel_id.startswith("D")
+
+
+async def show_card(overview: PersonOverview, reply: Reply) -> None:
+    """A person card is CRM data: only the user sees it (in a channel, with a button to share it there)."""
+    shown = outcome_message(overview, shareable=seen_by_others(reply), share_to_thread=reply.thread_ts)
+    await reply.ephemeral(shown.blocks, shown.text)
+
+
+async def post_shared(reply: Reply, blocks: Sequence[Block], text: str) -> bool:
+    """Post what the user chose to share into reply's channel (and thread), previews off; False when Slack refused.
+
+    Never through a response_url and never falling back to a DM: sharing is into that channel or nowhere.
+    """
+    if reply.channel_id is None:
+        return False
+    return await reply.call(
+        "chat.postMessage",
+        reply.client.chat_postMessage(
+            channel=reply.channel_id,
+            thread_ts=reply.thread_ts,
+            blocks=blocks,
+            text=text,
+            unfurl_links=False,
+            unfurl_media=False,
+        ),
+    )
 
 
 async def fail(reply: Reply, code: Code, detail: str = "") -> None:

@@ -68,9 +68,9 @@ async def test_a_mention_is_answered_in_its_thread_with_progress_and_a_person_ca
     assert harness.slack.stream_text(answer.args["ts"]) == "**Ada** is Head of Research."  # Slack renders Markdown
     steps = [c for c in harness.slack.stream_chunks(answer.args["ts"]) if c["type"] == "task_update"]
     assert [s["status"] for s in steps] == ["in_progress", "complete"] and "Looking up" in steps[0]["title"]
-    card = await harness.slack.wait_for("chat.postMessage", lambda call: Action.PERSON_ADD_NOTE in call.action_ids)
+    # The card is for the asker alone (tests/agent/test_agent_cards.py: sharing it).
+    card = await harness.slack.wait_for("chat.postEphemeral", lambda call: Action.PERSON_ADD_NOTE in call.action_ids)
     assert card.args["thread_ts"] == event["ts"] and card.contains("Analytical Engines Ltd")
-    assert card.args["unfurl_links"] is False and card.args["unfurl_media"] is False
     assert model.requests[0].messages[0]["content"][0]["text"] == "what's new with Ada?"  # no bot mention
 
 

@@ -14,14 +14,14 @@ from tests.harness import CHANNEL_ID, AppHarness
 ADA = "ada.lovelace@analytical-engines.example"
 
 
-async def test_overview_posts_the_card_to_the_channel(app_harness: AppHarness) -> None:
+async def test_overview_shows_the_card_to_the_requester(app_harness: AppHarness) -> None:
     user = app_harness.new_user()
 
     sent = await app_harness.command(user, f"overview {ADA}")
 
     assert sent.status == 200 and sent.body == ""  # acked at once, with nothing shown yet
     card = await app_harness.slack.wait_for("response_url")
-    assert card.args["response_type"] == "in_channel"
+    assert card.args["response_type"] == "ephemeral"
     assert card.blocks[0]["type"] == "header" and card.blocks[0]["text"]["text"] == "Ada Lovelace"
     assert card.contains("Analytical Engines Ltd")
     assert {Action.PERSON_ADD_NOTE, Action.PERSON_CREATE_TASK, Action.PERSON_OPEN_IN_CRM} <= set(card.action_ids)
@@ -34,7 +34,7 @@ async def test_overview_posts_the_card_to_the_channel(app_harness: AppHarness) -
     assert card.button(Action.PERSON_OPEN_IN_CRM)["url"] == ada.url
 
 
-async def test_several_matches_give_a_private_pick_list_and_picking_posts_the_card(app_harness: AppHarness) -> None:
+async def test_several_matches_give_a_private_pick_list_and_picking_shows_the_card(app_harness: AppHarness) -> None:
     user = app_harness.new_user()
 
     await app_harness.command(user, "overview ada")
@@ -49,7 +49,7 @@ async def test_several_matches_give_a_private_pick_list_and_picking_posts_the_ca
     await app_harness.click(user, picker, Action.PERSON_PICK, value=buttons[1]["value"])
 
     card = await app_harness.slack.wait_for("response_url", since=mark)
-    assert card.args["response_type"] == "in_channel"
+    assert card.args["response_type"] == "ephemeral"
     picked = decode_value(buttons[1]["value"])["p"]
     assert decode_value(card.button(Action.PERSON_ADD_NOTE)["value"])["p"] == picked
 
@@ -204,25 +204,25 @@ async def test_rollout_down_gives_a_friendly_private_error(app_harness: AppHarne
     assert not error.contains("500") and not error.contains("Error")
 
 
-async def test_an_expired_response_url_falls_back_to_posting_in_the_channel(app_harness: AppHarness) -> None:
+async def test_an_expired_response_url_falls_back_to_the_web_api_in_the_channel(app_harness: AppHarness) -> None:
     user = app_harness.new_user()
     app_harness.slack.fail_next("response_url", status=404)
 
     await app_harness.command(user, f"overview {ADA}")
 
-    card = await app_harness.slack.wait_for("chat.postMessage")
-    assert card.args["channel"] == CHANNEL_ID and card.contains("Ada Lovelace")
+    card = await app_harness.slack.wait_for("chat.postEphemeral")
+    assert card.args["channel"] == CHANNEL_ID and card.args["user"] == user.user_id and card.contains("Ada Lovelace")
 
 
 async def test_a_rate_limited_post_is_sent_again_after_retry_after(app_harness: AppHarness) -> None:
     user = app_harness.new_user()
     app_harness.slack.fail_next("response_url", status=404)
-    app_harness.slack.fail_next("chat.postMessage", status=429, retry_after=0)
+    app_harness.slack.fail_next("chat.postEphemeral", status=429, retry_after=0)
 
     await app_harness.command(user, f"overview {ADA}")
     await app_harness.settle()
 
-    posts = app_harness.slack.calls_to("chat.postMessage")
+    posts = app_harness.slack.calls_to("chat.postEphemeral")
     assert [p.status for p in posts] == [429, 200]
     assert posts[1].contains("Ada Lovelace")
 

@@ -40,10 +40,8 @@ async def test_choosing_an_account_saves_it_as_default_and_runs_the_original_req
 
     await app_harness.click(user, picker, Action.CREDENTIAL_CHOOSE, value=_choice(picker, salesforce))
 
-    card = await app_harness.slack.wait_for(
-        "response_url", lambda c: c.args.get("response_type") == "in_channel", since=mark
-    )
-    assert card.contains("Ada Lovelace") and card.contains("Salesforce")
+    card = await app_harness.slack.wait_for("response_url", lambda c: c.contains("Ada Lovelace"), since=mark)
+    assert card.args["response_type"] == "ephemeral" and card.contains("Salesforce")
     assert decode_value(card.button(Action.PERSON_ADD_NOTE)["value"])["c"] == salesforce
     assert (await app_harness.services.store.users.get_or_create(user)).default_credential_id == salesforce
     deleted = await app_harness.slack.wait_for("response_url", lambda c: c.args.get("delete_original") is True)
@@ -152,8 +150,8 @@ async def test_try_again_after_connecting_runs_the_request_in_the_original_chann
 
     await app_harness.click(user, dm, Action.CONNECT_RETRY)
 
-    card = await app_harness.slack.wait_for("chat.postMessage", lambda c: c.contains("Ada Lovelace"), since=mark)
-    assert card.args["channel"] == CHANNEL_ID
+    card = await app_harness.slack.wait_for("chat.postEphemeral", lambda c: c.contains("Ada Lovelace"), since=mark)
+    assert card.args["channel"] == CHANNEL_ID and card.args["user"] == user.user_id
 
 
 async def test_connect_command_dms_the_link(app_harness: AppHarness) -> None:

@@ -17,8 +17,12 @@ ADA = "ada.lovelace@analytical-engines.example"
 
 
 async def _card(harness: AppHarness, user: SlackUser) -> Call:
+    """The card in the channel: shown to the user, then shared by them."""
     await harness.command(user, f"overview {ADA}")
-    return await harness.slack.wait_for("response_url", lambda call: call.args.get("response_type") == "in_channel")
+    private = await harness.slack.wait_for("response_url", lambda call: call.contains("Ada Lovelace"))
+    mark = harness.slack.mark()
+    await harness.click(user, private, Action.PERSON_SHARE)
+    return await harness.slack.wait_for("chat.postMessage", lambda call: call.contains("Ada Lovelace"), since=mark)
 
 
 async def _open(harness: AppHarness, user: SlackUser, card: Call, action: Action) -> Call:

@@ -33,9 +33,7 @@ def told(harness: AppHarness, *, since: int = 0) -> list[Call]:
 async def card(harness: AppHarness, user: SlackUser) -> Call:
     mark = harness.slack.mark()
     await harness.command(user, f"overview {ADA}")
-    return await harness.slack.wait_for(
-        "response_url", lambda call: call.args.get("response_type") == "in_channel", since=mark
-    )
+    return await harness.slack.wait_for("response_url", lambda call: call.contains("Ada Lovelace"), since=mark)
 
 
 async def note_modal(harness: AppHarness, user: SlackUser, shown: Call) -> Call:

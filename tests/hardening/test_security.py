@@ -135,7 +135,9 @@ async def test_clicking_someone_elses_card_never_writes_to_their_crm(app_harness
     ada = harness.crm_person(alice, ADA)
     before = len(harness.crm_notes(alice, ada))
     await harness.command(alice, f"overview {ADA}")
-    card = await harness.slack.wait_for("response_url", lambda c: c.args.get("response_type") == "in_channel")
+    private = await harness.slack.wait_for("response_url", lambda c: c.contains("Ada Lovelace"))
+    await harness.click(alice, private, Action.PERSON_SHARE)
+    card = await harness.slack.wait_for("chat.postMessage", lambda c: c.contains("Ada Lovelace"))
     mark = harness.slack.mark()
 
     # The card is in the channel: Bob can click it. The button carries Alice's person and account ids.
@@ -223,7 +225,7 @@ def _everything_logged() -> Iterator[_Capture]:
 async def _full_flow(harness: AppHarness, model: FakeAnthropic, connected: SlackUser, unconnected: SlackUser) -> None:
     """Commands, a modal, an agent turn, and the no-CRM path that DMs the credential link (twice)."""
     await harness.command(connected, f"overview {ADA}")
-    card = await harness.slack.wait_for("response_url", lambda c: c.args.get("response_type") == "in_channel")
+    card = await harness.slack.wait_for("response_url", lambda c: c.contains("Ada Lovelace"))
     await harness.command(connected, f"note {ADA} Budget approved")
     mark = harness.slack.mark()
     await harness.click(connected, card, Action.PERSON_ADD_NOTE)

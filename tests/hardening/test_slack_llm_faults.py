@@ -37,7 +37,9 @@ def cards_of(harness: AppHarness, *, since: int = 0) -> list[Call]:
     return [
         call
         for call in harness.slack.calls[since:]
-        if call.ok and Action.PERSON_ADD_NOTE in call.action_ids and call.method in ("response_url", "chat.postMessage")
+        if call.ok
+        and Action.PERSON_ADD_NOTE in call.action_ids
+        and call.method in ("response_url", "chat.postEphemeral", "chat.postMessage")
     ]
 
 
@@ -48,7 +50,7 @@ async def test_slack_5xx_on_every_way_into_the_channel_still_delivers_the_card_o
     harness = app_harness
     user = harness.new_user()
     harness.slack.fail_next("response_url", status=500)
-    harness.slack.fail_next("chat.postMessage", status=503)
+    harness.slack.fail_next("chat.postEphemeral", status=503)
 
     sent = await harness.command(user, f"overview {ADA}")
     await harness.settle()

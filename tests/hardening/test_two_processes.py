@@ -200,7 +200,7 @@ async def test_a_command_and_a_submission_delivered_to_both_processes_write_once
     )
     # A note typed into a modal, submitted (the same view) to both.
     await pair.first.command(user, f"overview {ADA}")
-    card = await pair.slack.wait_for("response_url", lambda c: c.args.get("response_type") == "in_channel")
+    card = await pair.slack.wait_for("response_url", lambda c: c.contains("Ada Lovelace"))
     await pair.second.click(user, card, Action.PERSON_ADD_NOTE)
     modal = await pair.slack.wait_for("views.open")
     submitted = await asyncio.gather(
@@ -216,7 +216,7 @@ async def test_a_command_and_a_submission_delivered_to_both_processes_write_once
     assert len(notes) == before + 2
     confirmations = [c for c in pair.slack.calls if c.ok and c.text == "Note created."]
     assert len(confirmations) == 2, [c.method for c in confirmations]  # one for the command, one for the modal
-    assert len([c for c in pair.slack.calls_to("chat.postMessage") if c.contains("Wants SSO")]) == 1
+    assert len([c for c in pair.slack.calls_to("chat.postEphemeral") if c.contains("Wants SSO")]) == 1
     assert "eyJ" not in pair.logs and BOT_TOKEN not in pair.logs  # no token in either process's log
 
 

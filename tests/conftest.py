@@ -8,8 +8,10 @@ from collections.abc import AsyncIterator
 import pytest
 
 from bench.fakes.anthropic_api import FakeAnthropic
+from bot.sandbox import RunningSandbox
 from bot.store.testing import postgres_unavailable_reason, temporary_postgres_url
 from tests.harness import AppHarness, start_app_harness
+from tests.sandboxes import running_sandbox
 
 
 @pytest.fixture(scope="session")
@@ -71,3 +73,10 @@ async def model_server() -> AsyncIterator[FakeAnthropic]:
 def model(model_server: FakeAnthropic) -> FakeAnthropic:
     model_server.reset()
     return model_server
+
+
+@pytest.fixture(scope="session")
+async def sandbox() -> AsyncIterator[RunningSandbox]:
+    """One sandbox Rollout server for the session; tests keep apart by using their own users (subjects)."""
+    async with running_sandbox() as running:
+        yield running

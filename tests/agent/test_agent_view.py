@@ -8,8 +8,8 @@ from typing import Any
 from bench.fakes.anthropic_api import FakeAnthropic, Reply
 from bot.identity import SlackUser
 from handlers.slack.agent_view import SUGGESTED_PROMPTS
-from tests.agent.test_slack import overview_then
 from tests.harness import AppHarness
+from tests.scenarios import overview_then
 
 
 def _dm(harness: AppHarness, user: SlackUser, text: str, *, thread_ts: str | None = None) -> dict[str, Any]:

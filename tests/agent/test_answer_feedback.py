@@ -10,8 +10,8 @@ from bench.fakes.slack_api import Call
 from bot.identity import SlackUser
 from bot.ids import Action
 from bot.metrics import REGISTRY
-from tests.agent.test_slack import mention
 from tests.harness import CHANNEL_ID, AppHarness
+from tests.scenarios import mention
 
 VERDICTS = ("helpful", "not_helpful")
 

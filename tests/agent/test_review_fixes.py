@@ -5,8 +5,8 @@ from __future__ import annotations
 from bench.fakes.anthropic_api import FakeAnthropic, Reply
 from bot.blocks.approvals import STATUS_LINES
 from bot.ids import Action
-from tests.agent.test_slack import propose
 from tests.harness import AppHarness
+from tests.scenarios import propose
 
 _ANSWER_METHODS = ("chat.postMessage", "chat.startStream")
 

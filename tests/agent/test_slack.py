@@ -3,45 +3,22 @@
 from __future__ import annotations
 
 import json
-import uuid
 from pathlib import Path
 from typing import Any
 
 from cryptography.fernet import Fernet
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bench.fakes import Call
 from bench.fakes.anthropic_api import Fail, FakeAnthropic, Reply, ToolCall
 from bot.blocks.approvals import STATUS_LINES
 from bot.blocks.fields import approval_field
 from bot.blocks.messages import USER_MESSAGES
-from bot.identity import SlackUser
 from bot.ids import Action, View
 from handlers.slack.agent_output import answer_command
 from handlers.slack.replies import Reply as SlackReply
-from tests.agent.conftest import llm_settings as _llm
 from tests.harness import BOT_TOKEN, CHANNEL_ID, AppHarness, start_app_harness
-
-ADA = "ada.lovelace@analytical-engines.example"
-
-
-def mention(user: SlackUser, text: str, *, thread_ts: str | None = None) -> dict[str, Any]:
-    ts = f"1700001000.{uuid.uuid4().int % 10**6:06d}"
-    event = {
-        "type": "app_mention",
-        "user": user.user_id,
-        "text": f"<@U0BOT> {text}",
-        "ts": ts,
-        "channel": CHANNEL_ID,
-        "event_ts": ts,
-    }
-    if thread_ts:
-        event["thread_ts"] = thread_ts
-    return event
-
-
-def overview_then(text: str) -> tuple[Reply, Reply]:
-    return Reply(tool_calls=(ToolCall("get_person_overview", {"email": ADA}),)), Reply(text=text)
+from tests.scenarios import ADA, mention, overview_then, propose
+from tests.scenarios import llm_settings as _llm
 
 
 def answer_of(harness: AppHarness, text: str) -> Any:
@@ -195,17 +172,6 @@ async def test_when_the_dm_with_the_link_fails_no_answer_carries_it(harness: App
 
 
 # ---- approvals -----------------------------------------------------------------------------------------------
-
-
-async def propose(harness: AppHarness, model: FakeAnthropic, user: SlackUser, title: str = "Call Ada") -> Call:
-    ada = harness.crm_person(user, ADA)
-    task = {"personId": ada.id, "title": title, "dueDate": "2026-12-04"}
-    model.script(
-        Reply(tool_calls=(ToolCall("get_person_overview", {"email": ADA}),)),
-        Reply(text="Please approve.", tool_calls=(ToolCall("create_task", task),)),
-    )
-    await harness.event(mention(user, f"remind me to {title.lower()} on Friday"))
-    return await harness.slack.wait_for("chat.postMessage", lambda call: Action.APPROVAL_APPROVE in call.action_ids)
 
 
 async def test_approve_writes_once_and_the_agent_reports_back(harness: AppHarness, model: FakeAnthropic) -> None:

@@ -15,9 +15,8 @@ from bot.identity import SlackUser
 from bot.ids import Action
 from bot.metrics import REGISTRY
 from handlers.slack.streaming import MARKDOWN_CHUNK, WAITING_FOR_APPROVAL, AnswerStream
-from tests.agent.conftest import llm_settings
-from tests.agent.test_slack import ADA, mention, overview_then, propose
 from tests.harness import BOT_TOKEN, CHANNEL_ID, AppHarness, block_actions, start_app_harness
+from tests.scenarios import ADA, llm_settings, mention, overview_then, propose
 
 
 def _steps(harness: AppHarness, ts: str) -> list[tuple[str, str]]:

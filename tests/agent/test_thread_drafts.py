@@ -16,8 +16,8 @@ from bot.blocks.values import decode_value, encode_value
 from bot.identity import SlackUser
 from bot.ids import Action, Shortcut
 from bot.thread_saves import THREAD_SAVE_TOOL
-from tests.agent.test_slack import ADA, mention
 from tests.harness import CHANNEL_ID, AppHarness, block_actions
+from tests.scenarios import ADA, mention
 
 DRAFT = {
     "note": "Ada wants pricing for 20 seats; demo agreed.",

@@ -13,9 +13,9 @@ from bench.fakes.anthropic_api import FakeAnthropic, Reply, ToolCall
 from bot.blocks.messages import USER_MESSAGES
 from bot.ids import Action
 from bot.rollout.outcomes import ChooseCredential, Failure, FailureReason
-from tests.agent.conftest import AgentRig, MakeRig
 from tests.contracts import ADA, ContractServer, ContractTool, result, serve_contract, standard_tools
 from tests.harness import AppHarness
+from tests.scenarios import AgentRig, MakeRig
 
 # ---- a read that needs an account choice, with a write in the same response ---------------------------------------
 

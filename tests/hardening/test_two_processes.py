@@ -11,13 +11,11 @@ import asyncio
 import contextlib
 import os
 import signal
-import socket
 import sys
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import aiohttp
 import pytest
@@ -39,10 +37,9 @@ from tests.harness import (
     TEAM_ID,
     AppHarness,
 )
+from tests.processes import REPO, START_SECONDS, free_port, process_sender
 
 ADA = "ada.lovelace@analytical-engines.example"
-REPO = Path(__file__).resolve().parents[2]
-START_SECONDS = 60.0  # a cold interpreter importing the app and migrating a fresh database, on a busy machine
 
 
 @dataclass
@@ -57,7 +54,7 @@ class ServeProcess:
 
     @classmethod
     async def start(cls, env: dict[str, str], cwd: Path) -> ServeProcess:
-        port = _free_port()
+        port = free_port()
         process = await asyncio.create_subprocess_exec(
             sys.executable,
             "-m",
@@ -181,7 +178,7 @@ async def pair(tmp_path: Path) -> AsyncIterator[Pair]:
         processes = list(await asyncio.gather(ServeProcess.start(env, tmp_path), ServeProcess.start(env, tmp_path)))
         try:
             await asyncio.gather(*(p.ready() for p in processes))
-            first, second = (_sender(slack, sandbox, http, p.url) for p in processes)
+            first, second = (process_sender(slack, sandbox, http, p.url) for p in processes)
             yield Pair(sandbox, slack, model, first, second, processes)
         finally:
             for process in processes:
@@ -238,15 +235,3 @@ async def test_an_event_delivered_to_both_processes_is_answered_once(pair: Pair)
 
     assert len(pair.model.requests) == 1 and pair.model.unused == 1
     assert len(pair.slack.calls_to("chat.startStream")) == 1  # one streamed message, with the one answer
-
-
-def _sender(slack: FakeSlackApi, sandbox: RunningSandbox, http: aiohttp.ClientSession, url: str) -> AppHarness:
-    """The harness's signed-request helpers, aimed at a process of its own (no in-process app behind it)."""
-    unused: Any = None
-    return AppHarness(slack=slack, sandbox=sandbox, services=unused, app=unused, url=url, http=http)
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])

@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import os
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import pytest
+from cryptography.fernet import Fernet
 
 from bench.fakes.anthropic_api import FakeAnthropic
 from bot.sandbox import RunningSandbox
+from bot.store import Store
 from bot.store.testing import postgres_unavailable_reason, temporary_postgres_url
 from tests.harness import AppHarness, start_app_harness
-from tests.sandboxes import running_sandbox
+from tests.sandboxes import ERAS, running_sandbox
 
 
 @pytest.fixture(scope="session")
@@ -80,3 +83,29 @@ async def sandbox() -> AsyncIterator[RunningSandbox]:
     """One sandbox Rollout server for the session; tests keep apart by using their own users (subjects)."""
     async with running_sandbox() as running:
         yield running
+
+
+@pytest.fixture
+async def fresh_sandbox() -> AsyncIterator[RunningSandbox]:
+    """A sandbox of this test alone: for tests that inject faults or count requests."""
+    async with running_sandbox() as running:
+        yield running
+
+
+@pytest.fixture(params=ERAS)
+async def sandbox_of_each_era(request: pytest.FixtureRequest) -> AsyncIterator[RunningSandbox]:
+    """A sandbox of this test alone, of each protocol era in turn: the test runs once per era (`.protocol` says which
+    one)."""
+    async with running_sandbox(protocol=request.param) as running:
+        yield running
+
+
+@pytest.fixture
+async def store(tmp_path: Path) -> AsyncIterator[Store]:
+    """A migrated store on a SQLite file of this test alone (tests/store/ overrides it: there, every backend)."""
+    opened = await Store.open(f"sqlite+aiosqlite:///{tmp_path / 'store.db'}", [Fernet.generate_key().decode()])
+    await opened.migrate()
+    try:
+        yield opened
+    finally:
+        await opened.close()

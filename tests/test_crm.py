@@ -24,16 +24,15 @@ from bot.rollout.outcomes import (
 )
 from bot.sandbox import RunningSandbox
 from bot.store import Store
-from tests.rollout.conftest import Rig, make_rig, sandbox, store  # noqa: F401 - fixtures
-
-pytestmark = pytest.mark.usefixtures("sandbox", "store")
+from tests.sandboxes import Rig, make_rig
 
 SAM = SlackUser("T1", "USAM")
 
 
 @pytest.fixture
-async def rig(sandbox: RunningSandbox, store: Store) -> AsyncIterator[Rig]:  # noqa: F811
-    built = make_rig(sandbox, store)
+async def rig(sandbox_of_each_era: RunningSandbox, store: Store) -> AsyncIterator[Rig]:
+    """The service's Rollout client on a sandbox of each protocol era: every test here runs once per era."""
+    built = make_rig(sandbox_of_each_era, store)
     yield built
     await built.pool.close()
 

@@ -2,24 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
-
-import pytest
-from cryptography.fernet import Fernet
 
 from bot.identity import SlackUser
 from bot.maintenance import prune_once
 from bot.store import Store
-
-
-@pytest.fixture
-async def store(tmp_path: Path) -> AsyncIterator[Store]:
-    opened = await Store.open(f"sqlite+aiosqlite:///{tmp_path / 'm.db'}", [Fernet.generate_key().decode()])
-    await opened.migrate()
-    yield opened
-    await opened.close()
 
 
 async def test_prune_once(store: Store) -> None:

@@ -12,19 +12,19 @@ _ANSWER_METHODS = ("chat.postMessage", "chat.startStream")
 
 
 async def test_the_report_after_an_approved_write_goes_into_the_mentions_thread(
-    harness: AppHarness, model: FakeAnthropic
+    agent_harness: AppHarness, model: FakeAnthropic
 ) -> None:
-    user = harness.new_user()
-    card = await propose(harness, model, user)
+    user = agent_harness.new_user()
+    card = await propose(agent_harness, model, user)
     thread_ts = card.args["thread_ts"]
-    mark = harness.slack.mark()
+    mark = agent_harness.slack.mark()
 
     model.script(Reply(text="Task created for Friday."))
-    await harness.click(user, card, Action.APPROVAL_APPROVE)
-    await harness.slack.wait_for("chat.update", lambda call: call.contains(STATUS_LINES["done"]), since=mark)
-    await harness.settle()
+    await agent_harness.click(user, card, Action.APPROVAL_APPROVE)
+    await agent_harness.slack.wait_for("chat.update", lambda call: call.contains(STATUS_LINES["done"]), since=mark)
+    await agent_harness.settle()
 
     # The conversation is keyed per person ("<thread ts>/<user>"); Slack only knows the thread's own ts.
-    report = [c for c in harness.slack.calls[mark:] if c.method in _ANSWER_METHODS]
+    report = [c for c in agent_harness.slack.calls[mark:] if c.method in _ANSWER_METHODS]
     assert report and all(c.args["thread_ts"] == thread_ts for c in report)
     assert all("/" not in str(c.args["thread_ts"]) for c in report)

@@ -21,74 +21,78 @@ from tests.scenarios import ADA, mention, overview_then, propose
 from tests.scenarios import llm_settings as _llm
 
 
-def answer_of(harness: AppHarness, text: str) -> Any:
+def answer_of(agent_harness: AppHarness, text: str) -> Any:
     """The call that completed an answer showing `text` (a stream's stop, or an update of the placeholder)."""
-    return harness.slack.wait_for_answer(text)
+    return agent_harness.slack.wait_for_answer(text)
 
 
 # ---- mentions ------------------------------------------------------------------------------------------------
 
 
 async def test_a_mention_is_answered_in_its_thread_with_progress_and_a_person_card(
-    harness: AppHarness, model: FakeAnthropic
+    agent_harness: AppHarness, model: FakeAnthropic
 ) -> None:
-    user = harness.new_user()
+    user = agent_harness.new_user()
     model.script(*overview_then("**Ada** is Head of Research."))
     event = mention(user, "what's new with Ada?")
 
-    await harness.event(event)
+    await agent_harness.event(event)
 
-    answer = await answer_of(harness, "is Head of Research")
-    (started,) = harness.slack.calls_to("chat.startStream")
+    answer = await answer_of(agent_harness, "is Head of Research")
+    (started,) = agent_harness.slack.calls_to("chat.startStream")
     assert started.args["thread_ts"] == event["ts"] and started.args["recipient_user_id"] == user.user_id
     assert answer.args["ts"] == started.response["ts"]  # one streamed message
-    assert harness.slack.stream_text(answer.args["ts"]) == "**Ada** is Head of Research."  # Slack renders Markdown
-    steps = [c for c in harness.slack.stream_chunks(answer.args["ts"]) if c["type"] == "task_update"]
+    assert (
+        agent_harness.slack.stream_text(answer.args["ts"]) == "**Ada** is Head of Research."
+    )  # Slack renders Markdown
+    steps = [c for c in agent_harness.slack.stream_chunks(answer.args["ts"]) if c["type"] == "task_update"]
     assert [s["status"] for s in steps] == ["in_progress", "complete"] and "Looking up" in steps[0]["title"]
-    card = await harness.slack.wait_for("chat.postMessage", lambda call: Action.PERSON_ADD_NOTE in call.action_ids)
+    card = await agent_harness.slack.wait_for(
+        "chat.postMessage", lambda call: Action.PERSON_ADD_NOTE in call.action_ids
+    )
     assert card.args["thread_ts"] == event["ts"] and card.contains("Analytical Engines Ltd")
     assert card.args["unfurl_links"] is False and card.args["unfurl_media"] is False
     assert model.requests[0].messages[0]["content"][0]["text"] == "what's new with Ada?"  # no bot mention
 
 
-async def test_a_retried_event_is_answered_once(harness: AppHarness, model: FakeAnthropic) -> None:
-    user = harness.new_user()
+async def test_a_retried_event_is_answered_once(agent_harness: AppHarness, model: FakeAnthropic) -> None:
+    user = agent_harness.new_user()
     model.script(Reply(text="Once."), Reply(text="Twice?!"))
     event = mention(user, "hello")
 
-    await harness.event(event, event_id="EvRETRY1")
-    await harness.event(event, event_id="EvRETRY1")  # Slack's retry carries the same event_id
-    await harness.event(event, event_id="EvRETRY1")
-    await answer_of(harness, "Once.")
-    await harness.settle()
+    await agent_harness.event(event, event_id="EvRETRY1")
+    await agent_harness.event(event, event_id="EvRETRY1")  # Slack's retry carries the same event_id
+    await agent_harness.event(event, event_id="EvRETRY1")
+    await answer_of(agent_harness, "Once.")
+    await agent_harness.settle()
 
     assert len(model.requests) == 1 and model.unused == 1
-    assert len(harness.slack.calls_to("chat.startStream")) == 1
+    assert len(agent_harness.slack.calls_to("chat.startStream")) == 1
 
 
-async def test_the_bots_own_messages_and_edits_are_ignored(harness: AppHarness, model: FakeAnthropic) -> None:
-    user = harness.new_user()
+async def test_the_bots_own_messages_and_edits_are_ignored(agent_harness: AppHarness, model: FakeAnthropic) -> None:
+    user = agent_harness.new_user()
     bot_post = {**mention(user, "echo"), "bot_id": "B0BOT"}
     edit = {**mention(user, "edited"), "type": "message", "subtype": "message_changed", "channel_type": "im"}
 
-    await harness.event(bot_post)
-    await harness.event(edit)
-    await harness.settle()
+    await agent_harness.event(bot_post)
+    await agent_harness.event(edit)
+    await agent_harness.settle()
 
-    assert model.requests == [] and harness.slack.calls == []
+    assert model.requests == [] and agent_harness.slack.calls == []
 
 
-async def test_a_thread_remembers_earlier_mentions(harness: AppHarness, model: FakeAnthropic) -> None:
-    user = harness.new_user()
+async def test_a_thread_remembers_earlier_mentions(agent_harness: AppHarness, model: FakeAnthropic) -> None:
+    user = agent_harness.new_user()
     first = mention(user, "who is Ada Lovelace?")
     model.script(*overview_then("Head of Research."))
-    await harness.event(first)
-    await answer_of(harness, "Head of Research.")
-    await harness.settle()
+    await agent_harness.event(first)
+    await answer_of(agent_harness, "Head of Research.")
+    await agent_harness.settle()
 
     model.script(Reply(text="Analytical Engines Ltd."))
-    await harness.event(mention(user, "which company again?", thread_ts=first["ts"]))
-    await answer_of(harness, "Analytical Engines Ltd.")
+    await agent_harness.event(mention(user, "which company again?", thread_ts=first["ts"]))
+    await answer_of(agent_harness, "Analytical Engines Ltd.")
 
     remembered = model.requests[-1].messages
     assert remembered[0]["content"][0]["text"] == "who is Ada Lovelace?"
@@ -118,138 +122,142 @@ async def test_a_thread_continues_after_a_restart(
 
 
 async def test_a_busy_model_gets_a_try_again_message_not_a_stuck_placeholder(
-    harness: AppHarness, model: FakeAnthropic
+    agent_harness: AppHarness, model: FakeAnthropic
 ) -> None:
     model.script(*[Fail(529, "overloaded_error")] * 4)
 
-    await harness.event(mention(harness.new_user(), "hello"))
+    await agent_harness.event(mention(agent_harness.new_user(), "hello"))
 
-    final = await answer_of(harness, "busy")
-    assert USER_MESSAGES["llm_rate_limited"] in harness.slack.stream_text(final.args["ts"])
+    final = await answer_of(agent_harness, "busy")
+    assert USER_MESSAGES["llm_rate_limited"] in agent_harness.slack.stream_text(final.args["ts"])
 
 
 async def test_several_crm_accounts_get_the_same_picker_as_slash_commands(
-    harness: AppHarness, model: FakeAnthropic
+    agent_harness: AppHarness, model: FakeAnthropic
 ) -> None:
-    user = harness.new_user(accounts=["hubspot", "salesforce"])
+    user = agent_harness.new_user(accounts=["hubspot", "salesforce"])
     model.script(Reply(tool_calls=(ToolCall("get_person_overview", {"email": ADA}),)))
 
-    await harness.event(mention(user, "Ada?"))
+    await agent_harness.event(mention(user, "Ada?"))
 
-    picker = await harness.slack.wait_for(
+    picker = await agent_harness.slack.wait_for(
         "chat.postEphemeral", lambda call: Action.CREDENTIAL_CHOOSE in call.action_ids
     )
     assert picker.args["user"] == user.user_id
-    await answer_of(harness, "pick one below")
+    await answer_of(agent_harness, "pick one below")
 
 
-async def test_no_crm_connected_sends_the_link_by_dm_only(harness: AppHarness, model: FakeAnthropic) -> None:
-    user = harness.new_user(accounts=[])
+async def test_no_crm_connected_sends_the_link_by_dm_only(agent_harness: AppHarness, model: FakeAnthropic) -> None:
+    user = agent_harness.new_user(accounts=[])
     model.script(Reply(tool_calls=(ToolCall("get_person_overview", {"email": ADA}),)))
 
-    await harness.event(mention(user, "Ada?"))
+    await agent_harness.event(mention(user, "Ada?"))
 
-    dm = await harness.slack.wait_for("chat.postMessage", lambda call: Action.CONNECT_OPEN in call.action_ids)
-    assert dm.args["channel"] == harness.slack.dm_channel(user.user_id)
-    await answer_of(harness, "sent you a link")
-    await harness.settle()
-    in_channel = [c for c in harness.slack.calls if c.args.get("channel") == CHANNEL_ID]
+    dm = await agent_harness.slack.wait_for("chat.postMessage", lambda call: Action.CONNECT_OPEN in call.action_ids)
+    assert dm.args["channel"] == agent_harness.slack.dm_channel(user.user_id)
+    await answer_of(agent_harness, "sent you a link")
+    await agent_harness.settle()
+    in_channel = [c for c in agent_harness.slack.calls if c.args.get("channel") == CHANNEL_ID]
     assert not any(c.contains("/mcp/credentials/") for c in in_channel)
 
 
-async def test_when_the_dm_with_the_link_fails_no_answer_carries_it(harness: AppHarness, model: FakeAnthropic) -> None:
-    user = harness.new_user(accounts=[])
+async def test_when_the_dm_with_the_link_fails_no_answer_carries_it(
+    agent_harness: AppHarness, model: FakeAnthropic
+) -> None:
+    user = agent_harness.new_user(accounts=[])
     model.script(Reply(tool_calls=(ToolCall("get_person_overview", {"email": ADA}),)))
-    harness.slack.fail_next("conversations.open", status=200, error="cannot_dm_bot")
+    agent_harness.slack.fail_next("conversations.open", status=200, error="cannot_dm_bot")
 
-    await harness.event(mention(user, "Ada?"))
-    await harness.slack.wait_for("conversations.open")
-    await harness.settle()
+    await agent_harness.event(mention(user, "Ada?"))
+    await agent_harness.slack.wait_for("conversations.open")
+    await agent_harness.settle()
 
-    assert [c.ok for c in harness.slack.calls_to("conversations.open")] == [False]
-    assert not any(c.contains("/mcp/credentials/") for c in harness.slack.calls)
-    assert not any(Action.CONNECT_OPEN in c.action_ids for c in harness.slack.calls)
+    assert [c.ok for c in agent_harness.slack.calls_to("conversations.open")] == [False]
+    assert not any(c.contains("/mcp/credentials/") for c in agent_harness.slack.calls)
+    assert not any(Action.CONNECT_OPEN in c.action_ids for c in agent_harness.slack.calls)
 
 
 # ---- approvals -----------------------------------------------------------------------------------------------
 
 
-async def test_approve_writes_once_and_the_agent_reports_back(harness: AppHarness, model: FakeAnthropic) -> None:
-    user = harness.new_user()
-    ada = harness.crm_person(user, ADA)
-    before = len(harness.crm_tasks(user, ada))
-    card = await propose(harness, model, user)
+async def test_approve_writes_once_and_the_agent_reports_back(agent_harness: AppHarness, model: FakeAnthropic) -> None:
+    user = agent_harness.new_user()
+    ada = agent_harness.crm_person(user, ADA)
+    before = len(agent_harness.crm_tasks(user, ada))
+    card = await propose(agent_harness, model, user)
     assert card.contains("Create task “Call Ada” due 2026-12-04 for Ada Lovelace")
-    assert len(harness.crm_tasks(user, ada)) == before
+    assert len(agent_harness.crm_tasks(user, ada)) == before
 
-    stranger = harness.new_user()
-    mark = harness.slack.mark()
-    await harness.click(stranger, card, Action.APPROVAL_APPROVE)
-    refusal = await harness.slack.wait_for("chat.postEphemeral", since=mark)
+    stranger = agent_harness.new_user()
+    mark = agent_harness.slack.mark()
+    await agent_harness.click(stranger, card, Action.APPROVAL_APPROVE)
+    refusal = await agent_harness.slack.wait_for("chat.postEphemeral", since=mark)
     assert refusal.args["user"] == stranger.user_id and refusal.contains("someone else")
-    await harness.settle()
-    assert len(harness.crm_tasks(user, ada)) == before
+    await agent_harness.settle()
+    assert len(agent_harness.crm_tasks(user, ada)) == before
 
     model.script(Reply(text="Task created for Friday."))
-    await harness.click(user, card, Action.APPROVAL_APPROVE)
-    await harness.click(user, card, Action.APPROVAL_APPROVE)  # a double click
-    done = await harness.slack.wait_for("chat.update", lambda call: call.contains(STATUS_LINES["done"]), since=mark)
+    await agent_harness.click(user, card, Action.APPROVAL_APPROVE)
+    await agent_harness.click(user, card, Action.APPROVAL_APPROVE)  # a double click
+    done = await agent_harness.slack.wait_for(
+        "chat.update", lambda call: call.contains(STATUS_LINES["done"]), since=mark
+    )
     assert done.args["ts"] == card.response["ts"] and Action.APPROVAL_APPROVE not in done.action_ids
-    await answer_of(harness, "Task created for Friday.")
-    await harness.settle()
-    tasks = harness.crm_tasks(user, ada)
+    await answer_of(agent_harness, "Task created for Friday.")
+    await agent_harness.settle()
+    tasks = agent_harness.crm_tasks(user, ada)
     assert len(tasks) == before + 1 and tasks[-1].title == "Call Ada"
 
 
-async def test_cancel_writes_nothing(harness: AppHarness, model: FakeAnthropic) -> None:
-    user = harness.new_user()
-    ada = harness.crm_person(user, ADA)
-    before = len(harness.crm_tasks(user, ada))
-    card = await propose(harness, model, user)
+async def test_cancel_writes_nothing(agent_harness: AppHarness, model: FakeAnthropic) -> None:
+    user = agent_harness.new_user()
+    ada = agent_harness.crm_person(user, ADA)
+    before = len(agent_harness.crm_tasks(user, ada))
+    card = await propose(agent_harness, model, user)
     requests = len(model.requests)
 
-    await harness.click(user, card, Action.APPROVAL_CANCEL)
+    await agent_harness.click(user, card, Action.APPROVAL_CANCEL)
 
-    cancelled = await harness.slack.wait_for("chat.update", lambda call: call.contains(STATUS_LINES["cancelled"]))
+    cancelled = await agent_harness.slack.wait_for("chat.update", lambda call: call.contains(STATUS_LINES["cancelled"]))
     assert cancelled.args["ts"] == card.response["ts"]
-    await harness.settle()
-    await harness.click(user, card, Action.APPROVAL_APPROVE)  # too late: already cancelled
-    await harness.settle()
-    assert len(harness.crm_tasks(user, ada)) == before
+    await agent_harness.settle()
+    await agent_harness.click(user, card, Action.APPROVAL_APPROVE)  # too late: already cancelled
+    await agent_harness.settle()
+    assert len(agent_harness.crm_tasks(user, ada)) == before
     assert len(model.requests) == requests  # a cancel needs no model call
 
 
-async def test_edit_then_approve_writes_the_edited_values(harness: AppHarness, model: FakeAnthropic) -> None:
-    user = harness.new_user()
-    ada = harness.crm_person(user, ADA)
-    card = await propose(harness, model, user)
+async def test_edit_then_approve_writes_the_edited_values(agent_harness: AppHarness, model: FakeAnthropic) -> None:
+    user = agent_harness.new_user()
+    ada = agent_harness.crm_person(user, ADA)
+    card = await propose(agent_harness, model, user)
 
-    await harness.click(user, card, Action.APPROVAL_EDIT)
-    modal = await harness.slack.wait_for("views.open")
+    await agent_harness.click(user, card, Action.APPROVAL_EDIT)
+    modal = await agent_harness.slack.wait_for("views.open")
     assert modal.view["callback_id"] == View.APPROVAL_EDIT_SUBMIT
-    await harness.submit(user, modal, {approval_field("title"): "Call Ada about pricing"})
-    updated = await harness.slack.wait_for("chat.update", lambda call: call.contains("about pricing"))
+    await agent_harness.submit(user, modal, {approval_field("title"): "Call Ada about pricing"})
+    updated = await agent_harness.slack.wait_for("chat.update", lambda call: call.contains("about pricing"))
     assert Action.APPROVAL_APPROVE in updated.action_ids  # still waiting for the click
 
     model.script(Reply(text="Done."))
-    await harness.click(user, card, Action.APPROVAL_APPROVE)
-    await harness.slack.wait_for("chat.update", lambda call: call.contains(STATUS_LINES["done"]))
-    await harness.settle()
-    assert harness.crm_tasks(user, ada)[-1].title == "Call Ada about pricing"
+    await agent_harness.click(user, card, Action.APPROVAL_APPROVE)
+    await agent_harness.slack.wait_for("chat.update", lambda call: call.contains(STATUS_LINES["done"]))
+    await agent_harness.settle()
+    assert agent_harness.crm_tasks(user, ada)[-1].title == "Call Ada about pricing"
 
 
 # ---- /rollout <free text> ------------------------------------------------------------------------------------
 
 
-async def test_a_free_text_command_is_answered_privately(harness: AppHarness, model: FakeAnthropic) -> None:
-    user = harness.new_user()
+async def test_a_free_text_command_is_answered_privately(agent_harness: AppHarness, model: FakeAnthropic) -> None:
+    user = agent_harness.new_user()
     model.script(*overview_then("Ada is at Analytical Engines."))
-    client = AsyncWebClient(token=BOT_TOKEN, base_url=harness.slack.base_url)
-    reply = SlackReply(client, user, channel_id=CHANNEL_ID, response_url=harness.slack.new_response_url())
+    client = AsyncWebClient(token=BOT_TOKEN, base_url=agent_harness.slack.base_url)
+    reply = SlackReply(client, user, channel_id=CHANNEL_ID, response_url=agent_harness.slack.new_response_url())
 
-    await answer_command("what's new with Ada?", reply, harness.services)
+    await answer_command("what's new with Ada?", reply, agent_harness.services)
 
-    posts = harness.slack.calls_to("response_url")
+    posts = agent_harness.slack.calls_to("response_url")
     assert posts[0].contains("Thinking") and posts[0].args["response_type"] == "ephemeral"
     assert posts[1].args["replace_original"] is True and posts[1].contains("Ada is at Analytical Engines.")
     assert all(p.args["response_type"] == "ephemeral" for p in posts)

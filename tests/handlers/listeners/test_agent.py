@@ -209,6 +209,26 @@ async def test_approve_writes_once_and_the_agent_reports_back(agent_harness: App
     assert len(tasks) == before + 1 and tasks[-1].title == "Call Ada"
 
 
+async def test_the_report_after_an_approved_write_goes_into_the_mentions_thread(
+    agent_harness: AppHarness, model: FakeAnthropic
+) -> None:
+    user = agent_harness.new_user()
+    card = await propose(agent_harness, model, user)
+    thread_ts = card.args["thread_ts"]
+    mark = agent_harness.slack.mark()
+
+    model.script(Reply(text="Task created for Friday."))
+    await agent_harness.click(user, card, Action.APPROVAL_APPROVE)
+    await agent_harness.slack.wait_for("chat.update", lambda call: call.contains(STATUS_LINES["done"]), since=mark)
+    await agent_harness.settle()
+
+    # The conversation is keyed per person ("<thread ts>/<user>"); Slack only knows the thread's own ts.
+    answer_methods = ("chat.postMessage", "chat.startStream")
+    report = [c for c in agent_harness.slack.calls[mark:] if c.method in answer_methods]
+    assert report and all(c.args["thread_ts"] == thread_ts for c in report)
+    assert all("/" not in str(c.args["thread_ts"]) for c in report)
+
+
 async def test_cancel_writes_nothing(agent_harness: AppHarness, model: FakeAnthropic) -> None:
     user = agent_harness.new_user()
     ada = agent_harness.crm_person(user, ADA)

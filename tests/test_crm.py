@@ -51,7 +51,7 @@ async def test_single_match_becomes_the_card(crm: CrmService) -> None:
     assert isinstance(found, PersonOverview) and found.person.name == "Ada Lovelace"
 
 
-async def test_email_lookup(crm: CrmService) -> None:
+async def test_a_person_found_by_name_is_found_by_their_email_too(crm: CrmService) -> None:
     found = await crm.overview(SAM, "Ada Lovelace")
     assert isinstance(found, PersonOverview) and found.person.email
     by_email = await crm.overview(SAM, found.person.email)

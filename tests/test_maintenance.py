@@ -9,7 +9,7 @@ from bot.maintenance import prune_once
 from bot.store import Store
 
 
-async def test_prune_once(store: Store) -> None:
+async def test_a_pruning_round_forgets_expired_parked_requests_and_old_claims_only(store: Store) -> None:
     user = SlackUser("T1", "U1")
     now = datetime.now(UTC)
     assert await store.deliveries.claim("event:recent")

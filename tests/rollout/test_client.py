@@ -64,7 +64,7 @@ async def test_token_is_encrypted_at_rest(rig: Rig) -> None:
     assert all(token not in str(value) for row in rows for value in row)
 
 
-async def test_overview_single_person(rig: Rig) -> None:
+async def test_an_overview_of_one_match_is_that_person_in_their_crm_account(rig: Rig) -> None:
     found = await rig.client.person_overview(ALICE, query="Ada Lovelace")
     assert isinstance(found, PersonOverview)
     assert found.person.name == "Ada Lovelace"

@@ -1,1 +1,4 @@
-"""`rollout-bot bench` and the loopback fakes it and the tests use; apart from the product, which never imports it."""
+"""The benchmark (`python -m bench`, from a checkout) and the loopback fakes it and the tests use.
+
+A development tool: not installed with the product, which never imports it.
+"""

@@ -1,9 +1,11 @@
-"""`rollout-bot bench`: the performance claims, measured side by side on loopback, each program in its own process.
+"""`python -m bench`: the performance claims, measured side by side on loopback, each program in its own process.
 
 Our app, the floor (a bare Bolt app that only acks), the Rollout sandbox and the unavoidable parts each run in a
 process of their own (bench.workers), with their own event loop; this process is the load generator and hosts the
 fake Slack Web API and the fake Anthropic API, which record what the app sends. Absolute times on a shared machine are
-noise; each row therefore compares against a baseline measured in the same run, and the ratio is the claim.
+noise; each row therefore compares against a baseline measured in the same run, and the ratio is the claim. The app's
+store is PostgreSQL, as in production, whenever it is reachable: each app gets a fresh temporary database, dropped
+afterwards (or a SQLite file, with --database sqlite).
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ import time
 import uuid
 from collections import Counter
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
-from contextlib import AsyncExitStack, asynccontextmanager
+from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontextmanager
 from dataclasses import asdict, dataclass, field
 from datetime import timedelta
 from pathlib import Path
@@ -35,9 +37,11 @@ from cryptography.fernet import Fernet
 from mcp.client.session import ClientSession
 from mcp.client.streamable_http import streamable_http_client
 from slack_sdk.signature import SignatureVerifier
+from sqlalchemy.engine import make_url
 
 from bench.fakes import RESPONSE_URL_METHOD, FakeSlackApi
 from bench.fakes.anthropic_api import FakeAnthropic, Reply, ToolCall, Usage
+from bench.fakes.postgres import DEFAULT_POSTGRES_URL, postgres_unavailable_reason, temporary_postgres_url
 from bench.workers import MCP_TIMEOUT
 from bot.agent.history import CHARS_PER_TOKEN
 from bot.config import Settings
@@ -54,6 +58,12 @@ OVERVIEW_TOOL = "get_person_overview"
 BOT_TOKEN = "xoxb-bench-bot-token"
 ROLLOUT_CLIENT_ID = "rollout-bench"
 WORKERS_MODULE = "bench.workers"
+# The checkout the bench runs from: its workers start there, so they import this bench and this bot (bench is not
+# installed with the product).
+CHECKOUT = Path(__file__).resolve().parent.parent
+DATABASES = ("auto", "postgresql", "sqlite")
+BACKEND_NAMES = {"postgresql": "PostgreSQL", "sqlite": "SQLite"}
+BENCH_DATABASE_PREFIX = "rollout_bot_bench_"  # the bench's temporary PostgreSQL databases
 # The held overviews run this many at a time once the acks are measured: all at once, they would time each other out.
 HELD_WORK_AT_ONCE = 16
 # Distinct users in the ack phase: many, yet few enough that the overviews the acks promise don't each open a new MCP
@@ -123,21 +133,46 @@ class BenchOptions:
     soak: int = 10_000
     users: int = 500
     latency: float = 0.0
+    database: str = "postgresql"  # "postgresql" or "sqlite" ("auto" is resolved before)
+    postgres_url: str = DEFAULT_POSTGRES_URL  # the server temporary databases are created on
 
     @classmethod
-    def from_args(cls, args: argparse.Namespace) -> BenchOptions:
-        options = cls(args.requests, args.concurrency, args.commands, args.soak, args.users, args.latency)
+    def from_args(cls, args: argparse.Namespace, database: str) -> BenchOptions:
+        options = cls(
+            args.requests,
+            args.concurrency,
+            args.commands,
+            args.soak,
+            args.users,
+            args.latency,
+            database,
+            args.postgres_url or DEFAULT_POSTGRES_URL,
+        )
         if min(options.requests, options.concurrency, options.commands, options.users) < 1 or options.soak < 0:
             raise ValueError("--requests, --concurrency, --commands and --users must be at least 1")
         return options
 
+    @property
+    def backend(self) -> str:
+        """The database's name as the rows and notes give it."""
+        return BACKEND_NAMES[self.database]
+
 
 async def run_bench(args: argparse.Namespace) -> int:
     """Measure, print one table (or JSON with --json); 0 when every target is met, 1 otherwise, 2 for bad options."""
+    database = str(args.database)
+    if database != "sqlite":
+        unreachable = await postgres_unavailable_reason(args.postgres_url or DEFAULT_POSTGRES_URL)
+        if unreachable is not None and database == "postgresql":
+            print(f"bench: {unreachable}", file=sys.stderr)
+            return 2
+        if unreachable is not None:
+            _to_stderr(f"{unreachable}; measuring on SQLite instead")
+        database = "sqlite" if unreachable is not None else "postgresql"
     try:
-        options = BenchOptions.from_args(args)
+        options = BenchOptions.from_args(args, database)
     except ValueError as problem:
-        print(f"rollout-bot bench: {problem}", file=sys.stderr)
+        print(f"bench: {problem}", file=sys.stderr)
         return 2
     if not logging.getLogger().handlers:
         configure_logging("WARNING")
@@ -166,7 +201,8 @@ async def measure(
             f"machine: {os.cpu_count()} CPU cores, Python {platform.python_version()}, {platform.machine()}; "
             "processes: this one (load generator, fake Slack API, fake Anthropic API), our app, the floor, the "
             "Rollout sandbox, the parts, and per MCP era a sandbox and an app; all on 127.0.0.1; "
-            f"ROLLOUT_POOL_SIZE={rig.pool_limit}, Rollout latency {options.latency * 1000:.0f} ms"
+            f"ROLLOUT_POOL_SIZE={rig.pool_limit}, Rollout latency {options.latency * 1000:.0f} ms; "
+            f"database: {rig.backend_note}"
         )
         # Quiet phases first, so the load of one phase never spills into another one's numbers.
         progress(f"MCP requests: {options.commands} overviews, pooled and connect-per-request")
@@ -185,7 +221,7 @@ async def measure(
         await _phase("CPU after the soak", _cpu(rig, options, result, "soaked"), result)
         cpu = _cpu_rows(rig, result)
         progress("history read per agent turn as a conversation grows")
-        history = await _phase("history reads", _history_reads(), result)
+        history = await _phase("history reads", _history_reads(rig), result)
         progress("each MCP era on its own: requests per cold and warm command, CPU to open a session")
         eras = await _phase("MCP eras", _eras(rig, options, result), result)
         # Every command except the agent's free-text turns is deterministic: the model must never be asked.
@@ -207,14 +243,14 @@ HISTORY_TURNS = (10, 100, 1000)
 HISTORY_TURN_CHARS = 1000  # each user message and each answer; a turn is about 2 KB stored
 
 
-async def _history_reads() -> list[Row]:
+async def _history_reads(rig: _Rig) -> list[Row]:
     """Rows and bytes an agent turn reads from a conversation of 10, 100 and 1,000 turns (the agent's history budget,
     at its default), against reading the whole conversation: flat means a long thread costs a turn no more."""
     budget = Settings.model_fields["agent_history_tokens"].default * CHARS_PER_TOKEN
     read: dict[int, tuple[int, int]] = {}
     whole: tuple[int, int] = (0, 0)
-    with tempfile.TemporaryDirectory(prefix="rollout-bench-history-") as directory:
-        store = await Store.open(f"sqlite+aiosqlite:///{directory}/history.db", [Fernet.generate_key().decode()])
+    async with rig.database("history") as database_url:
+        store = await Store.open(database_url, [Fernet.generate_key().decode()])
         try:
             await store.migrate()
             for turns in HISTORY_TURNS:
@@ -256,7 +292,7 @@ async def _history_reads() -> list[Row]:
 
 
 def _to_stderr(line: str) -> None:
-    print(f"rollout-bot bench: {line}", file=sys.stderr, flush=True)
+    print(f"bench: {line}", file=sys.stderr, flush=True)
 
 
 class BenchError(Exception):
@@ -320,6 +356,7 @@ async def _worker(
         stdin=asyncio.subprocess.PIPE,
         stdout=asyncio.subprocess.PIPE,
         stderr=log,
+        cwd=CHECKOUT,
     )
     assert process.stdin is not None and process.stdout is not None
     try:
@@ -368,6 +405,7 @@ class _Rig:
     app_log: Path
     profile_dir: Path | None
     directory: Path
+    options: BenchOptions
     logs: dict[str, IO[bytes]]
     sandbox_config: dict[str, Any]
     app_config: dict[str, Any]
@@ -441,8 +479,16 @@ class _Rig:
     def app_settings(self) -> dict[str, Any]:
         return dict(self.app_config["settings"])
 
-    def database_url(self, name: str) -> str:
-        return f"sqlite+aiosqlite:///{self.directory / name}.db"
+    def database(self, name: str) -> AbstractAsyncContextManager[str]:
+        """A fresh, empty database for one app (or phase), gone afterwards."""
+        return _database(self.options, self.directory, name)
+
+    @property
+    def backend_note(self) -> str:
+        if self.options.database == "postgresql":
+            server = make_url(self.options.postgres_url).render_as_string(hide_password=True)
+            return f"PostgreSQL, a fresh temporary database per app on {server}, dropped afterwards"
+        return f"SQLite, a file per app in {self.directory}"
 
     def token(self, subject: str) -> str:
         """A Rollout token for a subject of the bench's own, minted as the app mints them."""
@@ -455,6 +501,7 @@ async def _running(options: BenchOptions, profile_dir: Path | None) -> AsyncIter
     signing_secret = "bench-slack-signing-secret-" + uuid.uuid4().hex * 2
     async with AsyncExitStack() as stack:
         directory = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="rollout-bench-")))
+        database_url = await stack.enter_async_context(_database(options, directory, "bench"))
         # Room for every request in flight to both apps, so the client never queues what the servers should see.
         connector = aiohttp.TCPConnector(limit=2 * options.concurrency + 16)
         http = await stack.enter_async_context(aiohttp.ClientSession(connector=connector))
@@ -476,7 +523,7 @@ async def _running(options: BenchOptions, profile_dir: Path | None) -> AsyncIter
             "rollout_mcp_url": sandbox.url,
             "rollout_client_id": ROLLOUT_CLIENT_ID,
             "rollout_client_secret": client_secret,
-            "database_url": f"sqlite+aiosqlite:///{directory / 'bench.db'}",
+            "database_url": database_url,
             "encryption_key": Fernet.generate_key().decode(),
             "log_level": "WARNING",
         }
@@ -502,10 +549,20 @@ async def _running(options: BenchOptions, profile_dir: Path | None) -> AsyncIter
             directory / "app.log",
             profile_dir,
             directory,
+            options,
             logs,
             sandbox_config,
             app_config,
         )
+
+
+@asynccontextmanager
+async def _database(options: BenchOptions, directory: Path, name: str) -> AsyncIterator[str]:
+    if options.database == "postgresql":
+        async with temporary_postgres_url(options.postgres_url, prefix=BENCH_DATABASE_PREFIX) as url:
+            yield url
+    else:
+        yield f"sqlite+aiosqlite:///{directory / name}.db"
 
 
 @asynccontextmanager
@@ -603,7 +660,8 @@ async def _ack_latency(rig: _Rig, options: BenchOptions, users: Sequence[SlackUs
         judged = ratio <= 1.5 if name == "p99" else None
         rows.append(
             Row(
-                f"ack latency {name} ({ACK_ROUNDS} × {options.requests} cmds, {options.concurrency} in flight)",
+                f"ack latency {name} ({ACK_ROUNDS} × {options.requests} cmds, {options.concurrency} in flight, "
+                f"{options.backend})",
                 _ms(ours[name]),
                 _ms(floor[name]),
                 f"{ratio:.2f}",
@@ -796,7 +854,7 @@ async def _cpu(rig: _Rig, options: BenchOptions, result: BenchResult, when: str)
 def _cpu_rows(rig: _Rig, result: BenchResult) -> list[Row]:
     rows = []
     for key, label in (("fresh", "fresh process"), ("soaked", "after the soak")):
-        metric = f"app CPU per warm overview, {label}"
+        metric = f"app CPU per warm overview, {label}, {rig.options.backend}"
         ours, parts = rig.cpu_per_overview.get(key), rig.part_costs.get(key)
         if ours is None or parts is None:
             rows.append(Row(metric, "n/a", "n/a", "—", f"≤ {CPU_TIMES_PARTS:g}× the parts", False))
@@ -825,7 +883,8 @@ async def _era_rig(rig: _Rig, era: str) -> AsyncIterator[tuple[_Worker, _Worker]
     async with AsyncExitStack() as stack:
         config = {**rig.sandbox_config, "protocol": era}
         sandbox = await stack.enter_async_context(_worker("sandbox", config, rig.http, rig.logs["other"]))
-        settings = {**rig.app_settings, "rollout_mcp_url": sandbox.url, "database_url": rig.database_url(era)}
+        database_url = await stack.enter_async_context(rig.database(era))
+        settings = {**rig.app_settings, "rollout_mcp_url": sandbox.url, "database_url": database_url}
         app_config = {**rig.app_config, "settings": settings}
         app = await stack.enter_async_context(_worker("app", app_config, rig.http, rig.logs["app"]))
         yield app, sandbox

@@ -1,4 +1,4 @@
-"""The processes `rollout-bot bench` starts: our app, the floor, the Rollout sandbox and the unavoidable parts.
+"""The processes `python -m bench` starts: our app, the floor, the Rollout sandbox and the unavoidable parts.
 
 Each runs in its own process with its own event loop, so one's work never waits in another's queue, and its CPU time
 can be read from outside (/proc/<pid>/stat). A worker reads one JSON line of configuration on stdin, starts, prints one

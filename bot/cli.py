@@ -1,4 +1,4 @@
-"""`rollout-bot serve | demo | sandbox | migrate | bench | doctor`."""
+"""`rollout-bot serve | demo | sandbox | migrate | doctor` (the benchmark runs from a checkout: `python -m bench`)."""
 
 from __future__ import annotations
 
@@ -30,14 +30,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     sandbox.add_argument("--tools-page-size", type=int, default=None, help="split tools/list into pages of N tools")
     commands.add_parser("migrate", help="apply database migrations (also done at start)")
-    bench = commands.add_parser("bench", help="measure ack latency, MCP requests, LLM calls and memory on loopback")
-    bench.add_argument("--requests", type=int, default=1000)
-    bench.add_argument("--concurrency", type=int, default=200)
-    bench.add_argument("--commands", type=int, default=100, help="overview commands for the MCP request count")
-    bench.add_argument("--soak", type=int, default=10_000, help="commands for the memory check")
-    bench.add_argument("--users", type=int, default=500)
-    bench.add_argument("--latency", type=float, default=0.0, help="seconds of injected Rollout latency")
-    bench.add_argument("--json", action="store_true", help="print the results as JSON")
     doctor = commands.add_parser("doctor", help="check settings, the Slack token and Rollout, and say what is wrong")
     doctor.add_argument("--user", help="check Rollout as the bot does for this Slack user id (U...)")
     doctor.add_argument("--team", help="the user's workspace id (T...); default: the bot token's workspace")
@@ -90,10 +82,6 @@ async def _run(args: argparse.Namespace) -> int:
             finally:
                 await store.close()
             print("database is up to date")
-        case "bench":
-            from bench.run import run_bench
-
-            return await run_bench(args)
         case "doctor":
             from bot.doctor import DoctorOptions, run_doctor
 

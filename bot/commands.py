@@ -164,7 +164,8 @@ def from_record(record: Mapping[str, Any]) -> CrmCommand | None:
         return None
 
 
-_ALIASES = {
+# The words /rollout understands, each with its subcommand (also the metrics label: anything else is free text).
+SUBCOMMANDS = {
     "overview": "overview",
     "show": "overview",
     "lookup": "overview",
@@ -190,7 +191,7 @@ def parse(text: str, *, today: date) -> Command:
     if not cleaned:
         return Help()
     verb, _, rest = cleaned.partition(" ")
-    kind = _ALIASES.get(verb.lower())
+    kind = SUBCOMMANDS.get(verb.lower())
     rest = rest.strip()
     match kind:
         case "help":

@@ -48,6 +48,7 @@ from slack_sdk.http_retry.request import HttpRequest
 from slack_sdk.http_retry.response import HttpResponse
 from slack_sdk.http_retry.state import RetryState
 
+from bot.commands import SUBCOMMANDS
 from bot.identity import SlackUser
 from bot.rollout.client import RolloutClient
 from bot.rollout.outcomes import Failure
@@ -63,17 +64,6 @@ ProcessCollector(registry=REGISTRY)
 PlatformCollector(registry=REGISTRY)
 GCCollector(registry=REGISTRY)
 SLACK_EVENTS_PATH = "/slack/events"
-
-# The words `/rollout` understands (and their aliases, as bot/commands.py reads them); anything else counts as free
-# text, so words people type never become a label.
-SUBCOMMANDS = {
-    **dict.fromkeys(("overview", "show", "lookup", "find", "who"), "overview"),
-    **dict.fromkeys(("task", "todo"), "task"),
-    **dict.fromkeys(("person", "contact"), "person"),
-    **dict.fromkeys(("credentials", "accounts", "creds"), "credentials"),
-    **dict.fromkeys(("disconnect", "forget"), "disconnect"),
-    **{word: word for word in ("note", "connect", "help")},
-}
 
 SLACK_REQUESTS = Counter(
     "rollout_bot_slack_requests", "Slack deliveries received, by kind", ["kind"], registry=REGISTRY

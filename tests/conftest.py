@@ -15,9 +15,9 @@ import pytest
 from cryptography.fernet import Fernet
 
 from bench.fakes.anthropic_api import FakeAnthropic
+from bench.fakes.postgres import postgres_unavailable_reason, temporary_postgres_url
 from bot.sandbox import RunningSandbox
 from bot.store import Store
-from bot.store.testing import postgres_unavailable_reason, temporary_postgres_url
 from tests.harness import AppHarness, for_one_test, start_app_harness
 from tests.sandboxes import ERAS, running_sandbox
 from tests.scenarios import llm_settings

@@ -38,12 +38,7 @@ def test_bot_does_not_depend_on_slack_bolt_or_handlers(path: Path) -> None:
         assert not name.startswith("handlers"), f"{relative(path)} imports {name}"
 
 
-BENCH_ENTRY = "bot/cli.py"  # `rollout-bot bench` starts it, importing it only for that subcommand
-
-
-@pytest.mark.parametrize(
-    "path", [p for p in modules("bot") + modules("handlers") if relative(p) != BENCH_ENTRY], ids=relative
-)
+@pytest.mark.parametrize("path", modules("bot") + modules("handlers"), ids=relative)
 def test_the_product_does_not_import_the_bench_or_its_fakes(path: Path) -> None:
     for name in imported_names(path):
         assert name != "bench" and not name.startswith("bench."), f"{relative(path)} imports {name}"

@@ -1,4 +1,5 @@
-"""Loopback stand-ins for services the app talks to, shared by the tests and `rollout-bot bench`."""
+"""Loopback stand-ins for services the app talks to (and temporary PostgreSQL databases), shared by the tests and
+the bench; not installed with the product."""
 
 from __future__ import annotations
 

@@ -138,6 +138,8 @@ class FakeSlackApi(LoopbackServer):
     ) -> None:
         super().__init__(host)
         self.team_id = team_id
+        # Slack gives apps distributed outside the Marketplace 15 messages a page (and a request a minute).
+        self.replies_page_limit = REPLIES_PAGE_LIMIT
         self.bot_user_id = bot_user_id
         self.bot_id = bot_id
         # Granted scopes, sent as `x-oauth-scopes` like Slack does; None sends no header. Tests may reassign it.
@@ -496,11 +498,13 @@ class FakeSlackApi(LoopbackServer):
         thread = self._threads.get((str(args["channel"]), str(args["ts"])))
         if thread is None:
             return {"ok": False, "error": "thread_not_found"}
-        limit = min(int(args.get("limit") or 1000), REPLIES_PAGE_LIMIT)
+        limit = min(int(args.get("limit") or 1000), self.replies_page_limit)
         oldest = float(args.get("oldest") or 0)
         start = int(args.get("cursor") or 0)
         matching = [m for m in thread if float(m["ts"]) >= oldest or m["ts"] == thread[0]["ts"]]
         page = matching[start : start + limit]
+        # As Slack does, the parent says how many replies the thread has.
+        page = [{**m, "reply_count": len(thread) - 1} if m is thread[0] else m for m in page]
         more = start + limit < len(matching)
         metadata = {"next_cursor": str(start + limit) if more else ""}
         return {"ok": True, "messages": page, "has_more": more, "response_metadata": metadata}

@@ -41,7 +41,7 @@ _STREAM_READ_TIMEOUT = 300.0
 
 @dataclass
 class RolloutStats:
-    """Counts what actually went over the wire, for tests and `rollout-bot bench`."""
+    """Counts what actually went over the wire, for tests and the benchmark."""
 
     http_requests: int = 0
     sessions_opened: int = 0

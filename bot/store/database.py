@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Any, cast
+from typing import Any
 
-from sqlalchemy import Table, UpdateBase, event
+from sqlalchemy import Table, event
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.engine import URL, AdaptedConnection, Connection, make_url
+from sqlalchemy.engine import URL, Connection, make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 # How long a SQLite writer waits for another writer's lock before giving up.
@@ -40,8 +40,6 @@ class Database:
     def __init__(self, engine: AsyncEngine) -> None:
         self.engine = engine
         self.dialect_name = engine.dialect.name
-        # SQLite: one serving process per database file (its write transaction is the lock); PostgreSQL: any number.
-        self.single_process = self.dialect_name == "sqlite"
         # Shares the pool; only marks its transactions as writers (see _begin_sqlite_transaction).
         self._writer = engine.execution_options(**{_WRITE_TRANSACTION: True})
 
@@ -72,10 +70,6 @@ class Database:
         async with self._writer.begin() as connection:
             yield connection
 
-    def lone_statement(self, statement: UpdateBase) -> LoneStatement:
-        """`statement` (with bind parameters for what varies) ready to run on its own, compiled once."""
-        return LoneStatement(self, statement)
-
     def insert(self, table: Table) -> postgresql.Insert | sqlite.Insert:
         """An INSERT supporting `on_conflict_do_nothing` / `on_conflict_do_update` on this backend."""
         if self.dialect_name == "postgresql":
@@ -105,45 +99,4 @@ def _take_over_sqlite_transactions(engine: AsyncEngine) -> None:
         # A deferred transaction that later starts writing gets SQLITE_BUSY at once when another writer is
         # active; taking the write lock up front makes writers queue on the busy timeout instead.
         immediate = connection.get_execution_options().get(_WRITE_TRANSACTION, False)
-        statement = "BEGIN IMMEDIATE" if immediate else "BEGIN"
-        # Straight to aiosqlite: one trip to its thread, where a statement through SQLAlchemy takes three (cursor,
-        # execute, close) and a full execution context. BEGIN returns nothing to read.
-        adapted = cast(AdaptedConnection, connection.connection.dbapi_connection)  # how the async engine wraps a driver
-        adapted.run_async(lambda driver: driver.execute(statement))
-
-
-class LoneStatement:
-    """One writing statement run outside any transaction, which makes it atomic on its own; returns its row count.
-
-    For the statement every Slack delivery runs (its exactly-once claim). On SQLite it goes straight to aiosqlite: one
-    trip to the driver's thread, where a transaction through SQLAlchemy takes five (BEGIN, cursor, execute, close,
-    COMMIT). It is compiled once, and its values pass SQLAlchemy's own bind processing, so they are stored exactly as
-    SQLAlchemy stores them. On PostgreSQL it is an ordinary write transaction.
-    """
-
-    def __init__(self, database: Database, statement: UpdateBase) -> None:
-        self._database = database
-        self._statement = statement
-        self._direct = database.dialect_name == "sqlite"
-        self._sql = ""
-        self._binds: list[tuple[str, Callable[[Any], Any] | None]] = []
-        if self._direct:  # only this path runs the compiled form
-            dialect = database.engine.dialect
-            compiled = statement.compile(dialect=dialect)
-            self._sql = str(compiled)
-            self._binds = [
-                (name, compiled.binds[name].type.bind_processor(dialect)) for name in compiled.positiontup or ()
-            ]
-
-    async def run(self, **values: Any) -> int:
-        if not self._direct:
-            async with self._database.write() as connection:
-                return (await connection.execute(self._statement, values)).rowcount
-        parameters = [values[name] if process is None else process(values[name]) for name, process in self._binds]
-        async with self._database.engine.connect() as connection:
-            # No SQLAlchemy execution on this connection, so no transaction begins: SQLite runs the statement in
-            # autocommit, waiting on its busy timeout for the write lock like any writer.
-            driver = (await connection.get_raw_connection()).driver_connection
-            assert driver is not None  # a connection just checked out of the pool is open
-            cursor = await driver.execute(self._sql, parameters)
-            return int(cursor.rowcount)
+        connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")

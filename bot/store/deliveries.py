@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 from datetime import datetime
 
-from sqlalchemy import bindparam, delete
+from sqlalchemy import delete
 
 from bot.store.database import Database
 from bot.store.schema import as_utc, deliveries, utc_now
@@ -14,17 +14,18 @@ from bot.store.schema import as_utc, deliveries, utc_now
 class DeliveryRepository:
     def __init__(self, database: Database) -> None:
         self._database = database
-        self._claim = database.lone_statement(
-            database.insert(deliveries)
-            .values(key_digest=bindparam("key_digest"), claimed_at=bindparam("claimed_at"))
-            .on_conflict_do_nothing(index_elements=[deliveries.c.key_digest])
-        )
 
     async def claim(self, key: str) -> bool:
         """True for the first caller ever to claim `key` (in any process); False for everyone after."""
         if not key:
             raise ValueError("a delivery key must not be empty")
-        return await self._claim.run(key_digest=_digest(key), claimed_at=utc_now()) == 1
+        async with self._database.write() as connection:
+            result = await connection.execute(
+                self._database.insert(deliveries)
+                .values(key_digest=_digest(key), claimed_at=utc_now())
+                .on_conflict_do_nothing(index_elements=[deliveries.c.key_digest])
+            )
+        return result.rowcount == 1
 
     async def prune(self, older_than: datetime) -> int:
         """Forget claims made before `older_than` (Slack stops retrying after minutes)."""

@@ -35,7 +35,7 @@ class Store:
         self.thread_logs = ThreadLogRepository(database)
         self.retention = RetentionRepository(database)
         self.usage = UsageRepository(database)
-        self.teams = TeamRepository(database, self.users)
+        self.teams = TeamRepository(database)
 
     @classmethod
     async def open(cls, database_url: str, encryption_keys: Sequence[str]) -> Store:

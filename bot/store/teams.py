@@ -21,7 +21,6 @@ from bot.store.schema import (
     users,
     utc_now,
 )
-from bot.store.users import UserRepository
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,9 +48,8 @@ class TeamForgotten:
 
 
 class TeamRepository:
-    def __init__(self, database: Database, users: UserRepository) -> None:
+    def __init__(self, database: Database) -> None:
         self._database = database
-        self._users = users
 
     async def forget(self, team_id: str, *, enterprise_id: str | None = None) -> TeamForgotten:
         """In one transaction: the team's installation and bot tokens, its users (their Rollout tokens and default
@@ -63,31 +61,28 @@ class TeamRepository:
         if enterprise_id is not None:
             installs |= (slack_installations.c.enterprise_id == enterprise_id) & slack_installations.c.team_id.is_(None)
             bots |= (slack_bots.c.enterprise_id == enterprise_id) & slack_bots.c.team_id.is_(None)
-        try:
-            async with self._database.write() as connection:
+        async with self._database.write() as connection:
 
-                async def run(statement: Executable) -> int:
-                    return (await connection.execute(statement)).rowcount
+            async def run(statement: Executable) -> int:
+                return (await connection.execute(statement)).rowcount
 
-                await run(delete(llm_usage).where(llm_usage.c.team_id == team_id))
-                await run(delete(answer_feedback).where(answer_feedback.c.team_id == team_id))
-                team_users = select(users.c.user_id).where(users.c.team_id == team_id)
-                known = tuple((await connection.execute(team_users)).scalars())
-                return TeamForgotten(
-                    installations=await run(delete(slack_installations).where(installs)),
-                    bots=await run(delete(slack_bots).where(bots)),
-                    users=await run(delete(users).where(users.c.team_id == team_id)),
-                    messages=await run(delete(conversation_messages).where(conversation_messages.c.team_id == team_id)),
-                    conversations=await run(delete(conversations).where(conversations.c.team_id == team_id)),
-                    parked_requests=await run(delete(parked_requests).where(parked_requests.c.team_id == team_id)),
-                    approvals_cancelled=await run(
-                        update(approvals)
-                        .where((approvals.c.team_id == team_id) & (approvals.c.status == "pending"))
-                        .values(status="cancelled", updated_at=utc_now())
-                    ),
-                    activity=await run(delete(activity).where(activity.c.team_id == team_id)),
-                    thread_saves=await run(delete(thread_saves).where(thread_saves.c.team_id == team_id)),
-                    user_ids=known,
-                )
-        finally:
-            self._users.drop_remembered_team(team_id)  # its users' rows are gone
+            await run(delete(llm_usage).where(llm_usage.c.team_id == team_id))
+            await run(delete(answer_feedback).where(answer_feedback.c.team_id == team_id))
+            team_users = select(users.c.user_id).where(users.c.team_id == team_id)
+            known = tuple((await connection.execute(team_users)).scalars())
+            return TeamForgotten(
+                installations=await run(delete(slack_installations).where(installs)),
+                bots=await run(delete(slack_bots).where(bots)),
+                users=await run(delete(users).where(users.c.team_id == team_id)),
+                messages=await run(delete(conversation_messages).where(conversation_messages.c.team_id == team_id)),
+                conversations=await run(delete(conversations).where(conversations.c.team_id == team_id)),
+                parked_requests=await run(delete(parked_requests).where(parked_requests.c.team_id == team_id)),
+                approvals_cancelled=await run(
+                    update(approvals)
+                    .where((approvals.c.team_id == team_id) & (approvals.c.status == "pending"))
+                    .values(status="cancelled", updated_at=utc_now())
+                ),
+                activity=await run(delete(activity).where(activity.c.team_id == team_id)),
+                thread_saves=await run(delete(thread_saves).where(thread_saves.c.team_id == team_id)),
+                user_ids=known,
+            )

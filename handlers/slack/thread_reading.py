@@ -9,8 +9,9 @@ to bot/thread_saves.py, which finds the person and drafts. The card is visible t
 from __future__ import annotations
 
 import logging
+import math
 import re
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
@@ -36,6 +37,7 @@ MAX_PAGES = 50  # 10,000 messages: beyond that a thread is not a conversation to
 INVITE_FIRST = "I can't read that channel — invite @Rollout to this channel first, then try again."
 NOTHING_NEW = "This thread is already saved to your CRM, and nothing was added since."
 EMPTY_THREAD = "There's nothing in this thread for me to save."
+READING_SLOWLY = "This is a long thread, and Slack lets me read it only slowly"
 VERBATIM_BECAUSE = {
     Notice.LLM_BUDGET: "You've used today's assistant allowance, so the note is the thread itself rather than a "
     "summary; drafting works again after midnight UTC.",
@@ -86,7 +88,12 @@ class _SlackBusy:
 async def start_save(services: Services, saves: ThreadSaves, reply: Reply, who: str | None) -> None:
     """Read the thread in `reply` (channel + thread_ts) and show the requester the proposed save."""
     assert reply.channel_id and reply.thread_ts
-    read = await read_thread(reply.client, reply.channel_id, reply.thread_ts, reply.user)
+
+    async def slowly(minutes: int) -> None:
+        text = f"{READING_SLOWLY} — about {minutes} minute{'s' if minutes != 1 else ''}. The card follows here."
+        await reply.ephemeral([section(text)], text)
+
+    read = await read_thread(reply.client, reply.channel_id, reply.thread_ts, reply.user, slowly)
     if isinstance(read, _Unreadable):
         await reply.ephemeral([section(INVITE_FIRST)], INVITE_FIRST)
         return
@@ -105,9 +112,17 @@ async def start_save(services: Services, saves: ThreadSaves, reply: Reply, who: 
 
 
 async def read_thread(
-    client: AsyncWebClient, channel: str, thread_ts: str, user: SlackUser
+    client: AsyncWebClient,
+    channel: str,
+    thread_ts: str,
+    user: SlackUser,
+    slowly: Callable[[int], Awaitable[None]] | None = None,
 ) -> list[ThreadMessage] | _Unreadable | _SlackBusy:
-    """Every message people wrote in the thread, oldest first, with names for the authors."""
+    """Every message people wrote in the thread, oldest first, with names for the authors.
+
+    Slack gives apps distributed outside its Marketplace 15 messages a page and a page a minute (the web client waits
+    out each 429): a long thread then takes minutes, so `slowly` hears once, with the minutes still to go.
+    """
     raw: list[Mapping[str, Any]] = []
     cursor: str | None = None
     for _ in range(MAX_PAGES):
@@ -117,8 +132,12 @@ async def read_thread(
             code = str(error.response.get("error") or "")
             log.info("reading a thread failed for %s: %s", user, code)
             return _Unreadable() if code in _NOT_READABLE else _SlackBusy()
-        raw += [m for m in page.get("messages") or [] if isinstance(m, Mapping)]
+        got = [m for m in page.get("messages") or [] if isinstance(m, Mapping)]
         cursor = str((page.get("response_metadata") or {}).get("next_cursor") or "") or None
+        if not raw and cursor and 0 < len(got) < PAGE_SIZE and slowly is not None:
+            total = int(got[0].get("reply_count") or 0) + 1
+            await slowly(max(math.ceil((total - len(got)) / len(got)), 1))
+        raw += got
         if not cursor:
             break
     names = _Names(client)

@@ -1,4 +1,5 @@
-"""`rollout-bot bench` with tiny numbers: every phase runs and the result has the promised shape (not timings).
+"""The bench (`python -m bench`) with tiny numbers: every phase runs and the result has the promised shape (no
+timings).
 
 The bench starts its processes (app, floor, sandbox, parts) with the test's Python, on loopback ports.
 """
@@ -40,7 +41,17 @@ METRICS = (
 
 
 async def test_bench_runs_every_phase_and_reports_one_table(capsys: pytest.CaptureFixture[str]) -> None:
-    args = argparse.Namespace(requests=6, concurrency=3, commands=3, soak=6, users=3, latency=0.0, json=True)
+    args = argparse.Namespace(
+        requests=6,
+        concurrency=3,
+        commands=3,
+        soak=6,
+        users=3,
+        latency=0.0,
+        database="auto",
+        postgres_url=None,
+        json=True,
+    )
 
     exit_code = await run_bench(args)
 

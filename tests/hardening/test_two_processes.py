@@ -23,11 +23,11 @@ from cryptography.fernet import Fernet
 
 from bench.fakes import FakeSlackApi
 from bench.fakes.anthropic_api import FakeAnthropic, Reply
+from bench.fakes.postgres import postgres_unavailable_reason, temporary_postgres_url
 from bot.blocks import fields
 from bot.identity import SlackUser
 from bot.ids import Action
 from bot.sandbox import RunningSandbox, SandboxCrm, start_sandbox
-from bot.store.testing import postgres_unavailable_reason, temporary_postgres_url
 from tests.harness import (
     BOT_TOKEN,
     CHANNEL_ID,

@@ -10,10 +10,10 @@ from contextlib import AbstractAsyncContextManager, asynccontextmanager
 import pytest
 from cryptography.fernet import Fernet
 
+from bench.fakes.postgres import postgres_unavailable_reason, temporary_postgres_url
 from bot.identity import SlackUser
 from bot.store import Store
 from bot.store.database import Database
-from bot.store.testing import postgres_unavailable_reason, temporary_postgres_url
 
 
 @asynccontextmanager

@@ -15,7 +15,7 @@ from bot.identity import SlackUser
 from bot.ids import Action, Shortcut, View
 from bot.store.schema import approvals
 from bot.thread_saves import NOTE_LIMIT
-from handlers.slack.thread_reading import INVITE_FIRST, NOTHING_NEW, PAGE_SIZE
+from handlers.slack.thread_reading import INVITE_FIRST, NOTHING_NEW, PAGE_SIZE, READING_SLOWLY
 from tests.harness import CHANNEL_ID, AppHarness, block_actions
 
 ADA = "ada.lovelace@analytical-engines.example"
@@ -353,3 +353,25 @@ async def test_what_was_saved_is_remembered_after_retention_deletes_the_old_card
     assert await store.approvals.get(save_id) is None
 
     assert (await _save(harness, user, thread_ts)).contains(NOTHING_NEW)
+
+
+async def test_a_thread_slack_lets_us_read_only_slowly_says_so_before_the_card(app_harness: AppHarness) -> None:
+    harness = app_harness
+    harness.slack.replies_page_limit = 15  # an app outside the Marketplace: 15 messages a page, a page a minute
+    try:
+        user = harness.new_user()
+        thread_ts = _thread(harness, 40)  # 44 messages: 3 pages
+
+        mark = harness.slack.mark()
+        await harness.message_shortcut(user, Shortcut.SAVE_THREAD, text="Kick-off", message_ts=thread_ts)
+        card = await harness.slack.wait_for(
+            "chat.postEphemeral", lambda c: Action.THREAD_SAVE_APPROVE in c.action_ids, since=mark
+        )
+        told = harness.slack.calls_to("chat.postEphemeral", since=mark)
+    finally:
+        harness.slack.replies_page_limit = 1000
+
+    assert len(harness.slack.calls_to("conversations.replies")) == 3
+    (notice,) = [c for c in told if c.contains(READING_SLOWLY)]
+    assert notice.seq < card.seq and notice.args["user"] == user.user_id and "about 2 minutes" in notice.text
+    assert Action.THREAD_SAVE_APPROVE in card.action_ids

@@ -1,4 +1,4 @@
-"""Helpers for test suites that want a real PostgreSQL database (loopback, trust auth)."""
+"""Temporary PostgreSQL databases (loopback, trust auth) for the tests and the bench."""
 
 from __future__ import annotations
 
@@ -31,9 +31,13 @@ async def postgres_unavailable_reason(base_url: str = DEFAULT_POSTGRES_URL) -> s
 
 
 @asynccontextmanager
-async def temporary_postgres_url(base_url: str = DEFAULT_POSTGRES_URL) -> AsyncIterator[str]:
-    """Create a uniquely named, empty database next to `base_url`; yield its URL; drop it afterwards."""
-    name = f"rollout_bot_test_{uuid.uuid4().hex[:16]}"
+async def temporary_postgres_url(
+    base_url: str = DEFAULT_POSTGRES_URL, *, prefix: str = "rollout_bot_test_"
+) -> AsyncIterator[str]:
+    """Create a uniquely named, empty database next to `base_url`; yield its URL; drop it afterwards.
+
+    `prefix` starts the name, so whatever a killed run left behind shows whose it was."""
+    name = f"{prefix}{uuid.uuid4().hex[:16]}"
     engine = _admin_engine(base_url)
     try:
         async with engine.connect() as connection:

@@ -352,6 +352,23 @@ async def start_app_harness(*, database_url: str, **settings: Any) -> AsyncItera
         yield AppHarness(slack, sandbox, services, slack_app, f"http://{host}:{port}{SLACK_PATH}", http)
 
 
+@asynccontextmanager
+async def for_one_test(harness: AppHarness) -> AsyncIterator[AppHarness]:
+    """A shared running app, handed to one test: its call record emptied first; afterwards, even when the test failed,
+    the work the test started finished and the faults it injected into the sandbox undone, so the next test starts
+    clean. Every fixture that hands a shared harness to a test goes through here."""
+    harness.slack.clear()
+    try:
+        yield harness
+    finally:
+        try:
+            await harness.settle()
+        finally:
+            harness.sandbox.set_failure(None)
+            harness.sandbox.set_latency(0)
+            harness.slack.clear()
+
+
 def block_actions(
     harness: AppHarness,
     user: SlackUser,

@@ -3,12 +3,9 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import pytest
-from cryptography.fernet import Fernet
 
 from bot.approvals import ApprovalLifecycle, Decision, WriteOutcome
 from bot.identity import SlackUser
@@ -17,16 +14,6 @@ from bot.store import ApprovalRecord, Store
 NOW = datetime(2026, 12, 6, 12, 0, tzinfo=UTC)
 KIND = "kind.of.write"
 REQUESTER = SlackUser("T1", "U1")
-
-
-@pytest.fixture
-async def store(tmp_path: Path) -> AsyncIterator[Store]:
-    opened = await Store.open(f"sqlite:///{tmp_path / 'approvals.db'}", [Fernet.generate_key().decode()])
-    await opened.migrate()
-    try:
-        yield opened
-    finally:
-        await opened.close()
 
 
 class Writes:

@@ -74,7 +74,7 @@ TODAY = date(2026, 11, 26)  # a Thursday
         ("remind me to call her friday", FreeText("remind me to call her friday")),
     ],
 )
-def test_parse(text: str, expected: object) -> None:
+def test_each_text_parses_to_its_command(text: str, expected: object) -> None:
     assert parse(text, today=TODAY) == expected
 
 
@@ -98,5 +98,5 @@ def test_missing_parts_explain_what_to_type(text: str) -> None:
         ("someday", None),
     ],
 )
-def test_parse_due(when: str, expected: date | None) -> None:
+def test_due_dates_are_read_relative_to_today_or_not_at_all(when: str, expected: date | None) -> None:
     assert parse_due(when, TODAY) == expected

@@ -27,7 +27,7 @@ def clean_environment(monkeypatch: pytest.MonkeyPatch, tmp_path) -> None:
         monkeypatch.delenv(name, raising=False)
 
 
-def test_defaults() -> None:
+def test_without_environment_the_defaults_are_sqlite_public_rollout_and_no_agent() -> None:
     settings = load_settings()
     assert settings.database_url == DEFAULT_DATABASE_URL
     assert settings.rollout_mcp_url == "https://universal.rollout.com/mcp"
@@ -80,7 +80,7 @@ def test_secrets_are_not_in_repr(monkeypatch: pytest.MonkeyPatch) -> None:
     assert "hunter2" not in repr(settings)
 
 
-def test_token_ttl_bounds(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_token_ttl_below_its_lower_bound_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("ROLLOUT_TOKEN_TTL", "5")
     with pytest.raises(ConfigError, match="ROLLOUT_TOKEN_TTL is malformed"):
         load_settings()

@@ -24,16 +24,15 @@ from bot.rollout.outcomes import (
 )
 from bot.sandbox import RunningSandbox
 from bot.store import Store
-from tests.rollout.conftest import Rig, make_rig, sandbox, store  # noqa: F401 - fixtures
-
-pytestmark = pytest.mark.usefixtures("sandbox", "store")
+from tests.sandboxes import Rig, make_rig
 
 SAM = SlackUser("T1", "USAM")
 
 
 @pytest.fixture
-async def rig(sandbox: RunningSandbox, store: Store) -> AsyncIterator[Rig]:  # noqa: F811
-    built = make_rig(sandbox, store)
+async def rig(sandbox_of_each_era: RunningSandbox, store: Store) -> AsyncIterator[Rig]:
+    """The service's Rollout client on a sandbox of each protocol era: every test here runs once per era."""
+    built = make_rig(sandbox_of_each_era, store)
     yield built
     await built.pool.close()
 
@@ -52,7 +51,7 @@ async def test_single_match_becomes_the_card(crm: CrmService) -> None:
     assert isinstance(found, PersonOverview) and found.person.name == "Ada Lovelace"
 
 
-async def test_email_lookup(crm: CrmService) -> None:
+async def test_a_person_found_by_name_is_found_by_their_email_too(crm: CrmService) -> None:
     found = await crm.overview(SAM, "Ada Lovelace")
     assert isinstance(found, PersonOverview) and found.person.email
     by_email = await crm.overview(SAM, found.person.email)

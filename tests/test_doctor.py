@@ -30,12 +30,11 @@ from bot.doctor import (
 from bot.identity import SlackUser
 from bot.rollout.tokens import IssuedToken, TokenMinter
 from bot.rollout.tools import Capability
-from bot.sandbox import RunningSandbox, SandboxCrm, start_sandbox
+from bot.sandbox import RunningSandbox
 from bot.sandbox.app import Protocol
 from tests.contracts import serve_contract, standard_tools
+from tests.sandboxes import CLIENT_ID, CLIENT_SECRET, running_sandbox
 
-CLIENT_ID = "doctor-test-client"
-CLIENT_SECRET = "doctor-test-client-secret-" + "0123456789abcdef" * 4
 BOT_TOKEN = "xoxb-doctor-test-bot-token"
 SIGNING_SECRET = "doctor-signing-secret-value"
 MANIFEST = Path(__file__).resolve().parents[1] / "manifest.yml"
@@ -44,19 +43,9 @@ JWT = re.compile(r"eyJ[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.")
 
 
 @pytest.fixture
-async def sandbox() -> AsyncIterator[RunningSandbox]:
-    async with start_sandbox(
-        client_id=CLIENT_ID, client_secret=CLIENT_SECRET, crm=SandboxCrm(accounts_per_new_subject=1)
-    ) as running:
-        yield running
-
-
-@pytest.fixture
 async def empty_sandbox() -> AsyncIterator[RunningSandbox]:
     """Every subject starts with no CRM connected."""
-    async with start_sandbox(
-        client_id=CLIENT_ID, client_secret=CLIENT_SECRET, crm=SandboxCrm(accounts_per_new_subject=0)
-    ) as running:
+    async with running_sandbox(accounts=0) as running:
         yield running
 
 
@@ -163,13 +152,7 @@ async def test_json_parses_and_carries_the_mapping_and_accounts(
     [("legacy", "protocol 2025-11-25, initialize handshake"), ("modern", "protocol 2026-07-28, stateless")],
 )
 async def test_either_era_and_every_page_of_tools(slack: FakeSlackApi, protocol: Protocol, era: str) -> None:
-    async with start_sandbox(
-        client_id=CLIENT_ID,
-        client_secret=CLIENT_SECRET,
-        crm=SandboxCrm(accounts_per_new_subject=1),
-        protocol=protocol,
-        tools_page_size=2,
-    ) as paged:
+    async with running_sandbox(protocol=protocol, tools_page_size=2) as paged:
         code, output = await run(settings_for(paged, slack))
 
     assert (code, failures(output)) == (0, [])
@@ -248,12 +231,9 @@ async def test_a_wrong_rollout_secret_is_a_clear_401(
     assert wrong_secret not in output and not any(token in output for token in minted)
 
 
-async def test_an_unreachable_rollout_is_named(sandbox: RunningSandbox, slack: FakeSlackApi) -> None:
-    sandbox.set_failure("500")
-    try:
-        code, output = await run(settings_for(sandbox, slack))
-    finally:
-        sandbox.set_failure(None)
+async def test_an_unreachable_rollout_is_named(fresh_sandbox: RunningSandbox, slack: FakeSlackApi) -> None:
+    fresh_sandbox.set_failure("500")
+    code, output = await run(settings_for(fresh_sandbox, slack))
 
     assert code == 1 and failures(output) == ["✗ connecting: Rollout answered HTTP 500"]
 
@@ -268,10 +248,10 @@ async def test_a_rollout_nobody_answers_at_is_named(sandbox: RunningSandbox, sla
     assert code == 1 and failures(output) == [f"✗ connecting: could not connect to {url} (ROLLOUT_MCP_URL)"]
 
 
-async def test_a_slow_rollout_is_named(sandbox: RunningSandbox, slack: FakeSlackApi) -> None:
-    sandbox.set_latency(0.5)
+async def test_a_slow_rollout_is_named(fresh_sandbox: RunningSandbox, slack: FakeSlackApi) -> None:
+    fresh_sandbox.set_latency(0.5)
 
-    code, output = await run(settings_for(sandbox, slack, rollout_timeout_seconds=0.1))
+    code, output = await run(settings_for(fresh_sandbox, slack, rollout_timeout_seconds=0.1))
 
     assert code == 1
     assert failures(output) == ["✗ connecting: Rollout didn't answer within 0.1 s (ROLLOUT_TIMEOUT_SECONDS)"]
@@ -380,9 +360,7 @@ async def test_a_tool_listing_that_never_ends_is_cut_off_as_the_bot_cuts_it(
     slack: FakeSlackApi, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr("bot.rollout.session.MAX_TOOL_PAGES", 2)  # the bot's own bound, the one doctor follows
-    async with start_sandbox(
-        client_id=CLIENT_ID, client_secret=CLIENT_SECRET, crm=SandboxCrm(accounts_per_new_subject=1), tools_page_size=1
-    ) as paged:
+    async with running_sandbox(tools_page_size=1) as paged:
         code, output = await run(settings_for(paged, slack))
 
     assert "2 tools listed (2 pages)" in output

@@ -28,7 +28,7 @@ JWT = "eyJhbGciOiJIUzUxMiJ9.eyJzdWIiOiJzbGFjay0xMjM0NTY3OCJ9.c2lnbmF0dXJlLXNpZ25
         f"Bearer {JWT}",
     ],
 )
-def test_redact(secret: str) -> None:
+def test_tokens_and_secrets_are_redacted_from_a_line(secret: str) -> None:
     cleaned = redact(f"calling with {secret} now")
     assert "calling with" in cleaned and "now" in cleaned
     assert JWT not in cleaned
@@ -183,7 +183,7 @@ RESPONSE_URLS = [
     "shape",
     ["posting to {url} now", "{{'response_url': '{url}', 'text': 'now'}}", '{{"response_url": "{url}"}} now'],
 )
-def test_redact_response_urls(url: str, shape: str) -> None:
+def test_response_urls_are_redacted_in_any_shape(url: str, shape: str) -> None:
     cleaned = redact(shape.format(url=url))
     assert HOOK.split("/")[-1] not in cleaned and url not in cleaned
     assert "now" in cleaned

@@ -2,27 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
-
-import pytest
-from cryptography.fernet import Fernet
 
 from bot.identity import SlackUser
 from bot.maintenance import prune_once
 from bot.store import Store
 
 
-@pytest.fixture
-async def store(tmp_path: Path) -> AsyncIterator[Store]:
-    opened = await Store.open(f"sqlite+aiosqlite:///{tmp_path / 'm.db'}", [Fernet.generate_key().decode()])
-    await opened.migrate()
-    yield opened
-    await opened.close()
-
-
-async def test_prune_once(store: Store) -> None:
+async def test_a_pruning_round_forgets_expired_parked_requests_and_old_claims_only(store: Store) -> None:
     user = SlackUser("T1", "U1")
     now = datetime.now(UTC)
     assert await store.deliveries.claim("event:recent")

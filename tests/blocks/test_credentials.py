@@ -119,6 +119,6 @@ def test_connect_dm_never_puts_the_link_in_any_text(token: str, parked: str | No
     assert len(holders) == 1 and holders[0][-1] == "url"
 
 
-def test_check_dms_message() -> None:
+def test_the_check_your_dms_message_says_the_link_went_to_a_dm() -> None:
     blocks = check.message(check_dms_message())
     assert check.all_text(blocks) == "Connect a CRM first — I've sent you a link in a DM."

@@ -46,7 +46,7 @@ from .strategies import FAST, NASTY_PIECES, hostile_text
         ("| not a table |\nplain", "| not a table |\nplain"),
     ],
 )
-def test_markdown_to_mrkdwn(markdown: str, mrkdwn: str) -> None:
+def test_markdown_becomes_slack_mrkdwn(markdown: str, mrkdwn: str) -> None:
     assert markdown_to_mrkdwn(markdown) == mrkdwn
 
 

@@ -137,7 +137,7 @@ def test_person_modal_drops_an_initial_email_that_is_not_one() -> None:
     check.view(person_modal())
 
 
-def test_lookup_modal() -> None:
+def test_the_lookup_modal_asks_for_one_query_prefilled() -> None:
     view = check.view(lookup_modal(initial_query="ada"))
     assert view["callback_id"] == View.LOOKUP_SUBMIT
     assert list(_inputs(view)) == [fields.LOOKUP_QUERY]

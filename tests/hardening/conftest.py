@@ -1,7 +1,7 @@
 """Apps configured for the hardening tests: a short Rollout timeout, a wrong client secret, Rollout down, an LLM.
 
-Each runs the whole app on loopback through tests/harness.py; the tests keep apart by using their own users, and the
-fixtures reset the faults a test injected.
+Each runs the whole app on loopback through tests/harness.py; the tests keep apart by using their own users, and
+`for_one_test` resets the faults a test injected.
 """
 
 from __future__ import annotations
@@ -14,7 +14,8 @@ from typing import Any
 import pytest
 
 from bench.fakes.anthropic_api import FakeAnthropic
-from tests.harness import AppHarness, start_app_harness
+from tests.harness import AppHarness, for_one_test, start_app_harness
+from tests.scenarios import llm_settings
 
 ROLLOUT_TIMEOUT_SECONDS = 1.0  # short, so "slower than the timeout" takes a second, not ten
 
@@ -26,17 +27,6 @@ async def _app(tmp_path_factory: pytest.TempPathFactory, name: str, **settings: 
         yield harness
 
 
-async def _fresh(harness: AppHarness) -> AsyncIterator[AppHarness]:
-    harness.slack.clear()
-    try:
-        yield harness
-        await harness.settle()
-    finally:
-        harness.sandbox.set_failure(None)
-        harness.sandbox.set_latency(0)
-        harness.slack.clear()
-
-
 @pytest.fixture(scope="session")
 async def _quick_app(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[AppHarness]:
     async with _app(tmp_path_factory, "quick", rollout_timeout_seconds=ROLLOUT_TIMEOUT_SECONDS) as harness:
@@ -46,7 +36,7 @@ async def _quick_app(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[
 @pytest.fixture
 async def quick_app(_quick_app: AppHarness) -> AsyncIterator[AppHarness]:
     """The app with a one-second Rollout timeout."""
-    async for harness in _fresh(_quick_app):
+    async with for_one_test(_quick_app) as harness:
         yield harness
 
 
@@ -60,7 +50,7 @@ async def _wrong_secret_app(tmp_path_factory: pytest.TempPathFactory) -> AsyncIt
 
 @pytest.fixture
 async def wrong_secret_app(_wrong_secret_app: AppHarness) -> AsyncIterator[AppHarness]:
-    async for harness in _fresh(_wrong_secret_app):
+    async with for_one_test(_wrong_secret_app) as harness:
         yield harness
 
 
@@ -76,7 +66,7 @@ async def _rollout_down_app(tmp_path_factory: pytest.TempPathFactory) -> AsyncIt
 
 @pytest.fixture
 async def rollout_down_app(_rollout_down_app: AppHarness) -> AsyncIterator[AppHarness]:
-    async for harness in _fresh(_rollout_down_app):
+    async with for_one_test(_rollout_down_app) as harness:
         yield harness
 
 
@@ -84,12 +74,7 @@ async def rollout_down_app(_rollout_down_app: AppHarness) -> AsyncIterator[AppHa
 async def _agent_app(
     tmp_path_factory: pytest.TempPathFactory, model_server: FakeAnthropic
 ) -> AsyncIterator[AppHarness]:
-    llm = {
-        "anthropic_api_key": model_server.api_key,
-        "anthropic_base_url": model_server.base_url,
-        "anthropic_model": "claude-test",
-        "agent_timeout_seconds": 3.0,  # the bound on one turn, and the SDK's request timeout
-    }
+    llm = {**llm_settings(model_server), "agent_timeout_seconds": 3.0}  # the bound on one turn, and the SDK's timeout
     async with _app(tmp_path_factory, "agent", **llm) as harness:
         yield harness
 
@@ -97,5 +82,5 @@ async def _agent_app(
 @pytest.fixture
 async def agent_app(_agent_app: AppHarness, model: FakeAnthropic) -> AsyncIterator[AppHarness]:
     """The app with the LLM agent, talking to the fake Anthropic API (`model`, scripted per test)."""
-    async for harness in _fresh(_agent_app):
+    async with for_one_test(_agent_app) as harness:
         yield harness

@@ -22,7 +22,6 @@ from bench.fakes.postgres import postgres_unavailable_reason, temporary_postgres
 from bot.identity import SlackUser
 from bot.sandbox import RunningSandbox, SandboxCrm, start_sandbox
 from handlers.slack.recovery import GAVE_UP, INTERRUPTED_ANSWER
-from tests.hardening.test_two_processes import REPO, ServeProcess, _sender
 from tests.harness import (
     BOT_TOKEN,
     CHANNEL_ID,
@@ -32,6 +31,7 @@ from tests.harness import (
     TEAM_ID,
     AppHarness,
 )
+from tests.processes import REPO, ServeProcess, process_sender
 
 ADA = "ada.lovelace@analytical-engines.example"
 LEASE_SECONDS = 3.0
@@ -69,7 +69,7 @@ class Rig:
         process = await ServeProcess.start(self.env, self.cwd)
         self.started.append(process)
         await process.ready()
-        return process, _sender(self.slack, self.sandbox, self.http, process.url)
+        return process, process_sender(self.slack, self.sandbox, self.http, process.url)
 
     def new_user(self) -> SlackUser:
         user = SlackUser(TEAM_ID, f"U{uuid.uuid4().hex[:10].upper()}")

@@ -1,6 +1,6 @@
 """Security through the running app: refused requests do nothing, users and teams stay apart, secrets stay secret.
 
-Covered elsewhere and not repeated: a bad or stale signature (tests/handlers/test_request_verification.py), someone
+Covered elsewhere and not repeated: a bad or stale signature (tests/test_app_request_verification.py), someone
 else's parked request, modal or approval button (tests/handlers, tests/agent).
 """
 

@@ -19,8 +19,8 @@ from cryptography.fernet import Fernet
 from bench.fakes import FakeSlackApi
 from bot.identity import SlackUser
 from bot.sandbox import RunningSandbox, SandboxCrm, start_sandbox
-from tests.hardening.test_two_processes import REPO, START_SECONDS, _free_port, _sender
 from tests.harness import BOT_TOKEN, ROLLOUT_CLIENT_ID, ROLLOUT_CLIENT_SECRET, SIGNING_SECRET, TEAM_ID
+from tests.processes import REPO, START_SECONDS, free_port, process_sender
 
 ADA = "ada.lovelace@analytical-engines.example"
 ROLLOUT_LATENCY = 2.0  # every Rollout request takes this long: the overview is still running when SIGTERM comes
@@ -64,7 +64,7 @@ class Rig:
     cwd: Path
 
     async def serve(self, **env: str) -> Serving:
-        port = _free_port()
+        port = free_port()
         process = await asyncio.create_subprocess_exec(
             sys.executable,
             "-m",
@@ -125,7 +125,7 @@ async def _exit_code(serving: Serving, within: float) -> int:
 
 async def test_sigterm_finishes_acked_work_then_exits_0(rig: Rig) -> None:
     serving = await rig.serve(SHUTDOWN_GRACE_SECONDS="30")
-    sender = _sender(rig.slack, rig.sandbox, rig.http, f"http://127.0.0.1:{serving.port}/slack/events")
+    sender = process_sender(rig.slack, rig.sandbox, rig.http, f"http://127.0.0.1:{serving.port}/slack/events")
     user = _user(rig)
     rig.sandbox.set_latency(ROLLOUT_LATENCY)
     stopping = serving.seen("stopping: no new requests")
@@ -146,7 +146,7 @@ async def test_sigterm_finishes_acked_work_then_exits_0(rig: Rig) -> None:
 
 async def test_work_longer_than_the_grace_period_does_not_hold_the_exit(rig: Rig) -> None:
     serving = await rig.serve(SHUTDOWN_GRACE_SECONDS="0.5")
-    sender = _sender(rig.slack, rig.sandbox, rig.http, f"http://127.0.0.1:{serving.port}/slack/events")
+    sender = process_sender(rig.slack, rig.sandbox, rig.http, f"http://127.0.0.1:{serving.port}/slack/events")
     user = _user(rig)
     rig.sandbox.set_latency(6.0)  # far beyond the grace period
 
@@ -159,7 +159,7 @@ async def test_work_longer_than_the_grace_period_does_not_hold_the_exit(rig: Rig
 
 
 async def test_metrics_port_serves_metrics_apart_and_stops_with_the_app(rig: Rig) -> None:
-    metrics_port = _free_port()
+    metrics_port = free_port()
     serving = await rig.serve(SHUTDOWN_GRACE_SECONDS="5", METRICS_PORT=str(metrics_port))
 
     async with rig.http.get(f"http://127.0.0.1:{metrics_port}/metrics") as response:

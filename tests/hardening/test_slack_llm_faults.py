@@ -1,7 +1,7 @@
 """Slack's Web API and the model failing, and a restart between a click and its write, seen through Slack.
 
-Covered elsewhere and not repeated here: a 429 on posting (tests/handlers/test_commands.py), a persistently
-overloaded model in a mention and in the assistant panel (tests/agent/test_slack.py).
+Covered elsewhere and not repeated here: a 429 on posting (tests/handlers/listeners/test_slash_command.py), a
+persistently overloaded model in a mention and in the assistant panel (tests/handlers/listeners/test_agent.py).
 """
 
 from __future__ import annotations

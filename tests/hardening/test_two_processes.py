@@ -10,14 +10,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
-import signal
-import socket
-import sys
 import uuid
 from collections.abc import AsyncIterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import aiohttp
 import pytest
@@ -39,80 +35,9 @@ from tests.harness import (
     TEAM_ID,
     AppHarness,
 )
+from tests.processes import REPO, ServeProcess, process_sender
 
 ADA = "ada.lovelace@analytical-engines.example"
-REPO = Path(__file__).resolve().parents[2]
-START_SECONDS = 60.0  # a cold interpreter importing the app and migrating a fresh database, on a busy machine
-
-
-@dataclass
-class ServeProcess:
-    """One `rollout-bot serve`, its output collected as it runs (read continuously, so it never blocks on a pipe)."""
-
-    process: asyncio.subprocess.Process
-    port: int
-    output: list[str] = field(default_factory=list)
-    _reader: asyncio.Task[None] | None = None
-    _listening: asyncio.Event = field(default_factory=asyncio.Event)
-
-    @classmethod
-    async def start(cls, env: dict[str, str], cwd: Path) -> ServeProcess:
-        port = _free_port()
-        process = await asyncio.create_subprocess_exec(
-            sys.executable,
-            "-m",
-            "bot.cli",
-            "serve",
-            env={**env, "PORT": str(port)},
-            cwd=cwd,
-            stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.STDOUT,
-        )
-        started = cls(process, port)
-        started._reader = asyncio.create_task(started._read())
-        return started
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}/slack/events"
-
-    async def ready(self) -> None:
-        """Wait for the "listening" log line (or the process dying), then check /healthz answers."""
-        exited = asyncio.create_task(self.process.wait())
-        listening = asyncio.create_task(self._listening.wait())
-        try:
-            await asyncio.wait({exited, listening}, timeout=START_SECONDS, return_when=asyncio.FIRST_COMPLETED)
-        finally:
-            exited.cancel()
-            listening.cancel()
-        assert self._listening.is_set(), f"serve on {self.port} did not start:\n{self.log}"
-        async with aiohttp.ClientSession() as http, http.get(f"http://127.0.0.1:{self.port}/healthz") as health:
-            assert health.status == 200 and (await health.json()) == {"ok": True}
-
-    async def stop(self) -> None:
-        """Ctrl-C, as an orchestrator stops it: the app finishes the work it acked, then exits."""
-        if self.process.returncode is None:
-            self.process.send_signal(signal.SIGINT)
-            try:
-                async with asyncio.timeout(30):
-                    await self.process.wait()
-            except TimeoutError:
-                self.process.kill()
-                await self.process.wait()
-        if self._reader is not None:
-            await self._reader
-
-    @property
-    def log(self) -> str:
-        return "".join(self.output[-60:])
-
-    async def _read(self) -> None:
-        assert self.process.stdout is not None
-        while line := await self.process.stdout.readline():
-            text = line.decode(errors="replace")
-            self.output.append(text)
-            if f"listening on port {self.port}" in text:
-                self._listening.set()
 
 
 @dataclass
@@ -181,7 +106,7 @@ async def pair(tmp_path: Path) -> AsyncIterator[Pair]:
         processes = list(await asyncio.gather(ServeProcess.start(env, tmp_path), ServeProcess.start(env, tmp_path)))
         try:
             await asyncio.gather(*(p.ready() for p in processes))
-            first, second = (_sender(slack, sandbox, http, p.url) for p in processes)
+            first, second = (process_sender(slack, sandbox, http, p.url) for p in processes)
             yield Pair(sandbox, slack, model, first, second, processes)
         finally:
             for process in processes:
@@ -238,15 +163,3 @@ async def test_an_event_delivered_to_both_processes_is_answered_once(pair: Pair)
 
     assert len(pair.model.requests) == 1 and pair.model.unused == 1
     assert len(pair.slack.calls_to("chat.startStream")) == 1  # one streamed message, with the one answer
-
-
-def _sender(slack: FakeSlackApi, sandbox: RunningSandbox, http: aiohttp.ClientSession, url: str) -> AppHarness:
-    """The harness's signed-request helpers, aimed at a process of its own (no in-process app behind it)."""
-    unused: Any = None
-    return AppHarness(slack=slack, sandbox=sandbox, services=unused, app=unused, url=url, http=http)
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])

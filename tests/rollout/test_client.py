@@ -21,7 +21,7 @@ from bot.rollout.outcomes import (
     PersonOverview,
 )
 from bot.rollout.tools import Capability
-from tests.rollout.conftest import CLIENT_ID, CLIENT_SECRET, Rig, make_rig
+from tests.sandboxes import CLIENT_ID, CLIENT_SECRET, Rig, make_rig
 
 ALICE = SlackUser("T1", "UALICE")
 BOB = SlackUser("T1", "UBOB")
@@ -64,7 +64,7 @@ async def test_token_is_encrypted_at_rest(rig: Rig) -> None:
     assert all(token not in str(value) for row in rows for value in row)
 
 
-async def test_overview_single_person(rig: Rig) -> None:
+async def test_an_overview_of_one_match_is_that_person_in_their_crm_account(rig: Rig) -> None:
     found = await rig.client.person_overview(ALICE, query="Ada Lovelace")
     assert isinstance(found, PersonOverview)
     assert found.person.name == "Ada Lovelace"
@@ -119,8 +119,8 @@ async def test_rejected_token_is_renewed_and_the_request_retried_once(rig: Rig) 
     assert stored is not None and stored.token != forged
 
 
-async def test_token_rejected_for_good_is_reported_not_retried_forever(sandbox, store) -> None:
-    wrong = make_rig(sandbox, store, secret="a-wrong-client-secret-" + "y" * 64)
+async def test_token_rejected_for_good_is_reported_not_retried_forever(sandbox_of_each_era, store) -> None:
+    wrong = make_rig(sandbox_of_each_era, store, secret="a-wrong-client-secret-" + "y" * 64)
     try:
         outcome = await wrong.client.person_overview(ALICE, query="Ada")
         assert outcome == Failure(FailureReason.TOKEN_REJECTED)
@@ -187,14 +187,14 @@ async def test_server_errors_on_an_open_session_are_reported(rig: Rig) -> None:
     assert isinstance(await rig.client.list_credentials(ALICE), Credentials)
 
 
-async def test_slow_rollout_times_out(sandbox, store) -> None:
-    quick = make_rig(sandbox, store, timeout=0.5)
+async def test_slow_rollout_times_out(sandbox_of_each_era, store) -> None:
+    quick = make_rig(sandbox_of_each_era, store, timeout=0.5)
     try:
         assert isinstance(await quick.client.list_credentials(ALICE), Credentials)
-        sandbox.set_latency(2.0)
+        sandbox_of_each_era.set_latency(2.0)
         assert await quick.client.list_credentials(ALICE) == Failure(FailureReason.TIMEOUT)
     finally:
-        sandbox.set_latency(0.0)
+        sandbox_of_each_era.set_latency(0.0)
         await quick.pool.close()
 
 
@@ -207,8 +207,8 @@ async def test_dropped_connection_mid_session_reconnects_for_reads(rig: Rig) -> 
     assert isinstance(await rig.client.list_credentials(ALICE), Credentials)
 
 
-async def test_pool_is_bounded_and_evicts_least_recently_used(sandbox, store) -> None:
-    small = make_rig(sandbox, store, max_sessions=2)
+async def test_pool_is_bounded_and_evicts_least_recently_used(sandbox_of_each_era, store) -> None:
+    small = make_rig(sandbox_of_each_era, store, max_sessions=2)
     try:
         users = [SlackUser("T1", f"U{i}") for i in range(5)]
         for user in users:
@@ -219,8 +219,8 @@ async def test_pool_is_bounded_and_evicts_least_recently_used(sandbox, store) ->
         await small.pool.close()
 
 
-async def test_tool_names_come_from_settings_when_given(sandbox, store) -> None:
-    renamed = make_rig(sandbox, store, tool_names={Capability.LIST_CREDENTIALS: "no_such_tool"})
+async def test_tool_names_come_from_settings_when_given(sandbox_of_each_era, store) -> None:
+    renamed = make_rig(sandbox_of_each_era, store, tool_names={Capability.LIST_CREDENTIALS: "no_such_tool"})
     try:
         assert await renamed.client.list_credentials(ALICE) == Failure(FailureReason.TOOL_MISSING)
         assert isinstance(await renamed.client.person_overview(ALICE, query="Ada Lovelace"), PersonOverview)

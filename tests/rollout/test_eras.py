@@ -1,7 +1,7 @@
 """Protocol eras, complete tool lists and what a command costs on the wire, counted by the sandbox.
 
-`sandbox` (from conftest) is a legacy and a modern sandbox in turn; tests that need a paged or specially built
-sandbox start their own of the same era.
+`sandbox_of_each_era` (tests/conftest.py) is a legacy and a modern sandbox in turn; tests that need a paged or
+specially built sandbox start their own of the same era.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from bot.rollout.outcomes import Created, Credentials, PersonOverview
 from bot.rollout.session import LEGACY
 from bot.sandbox import Protocol, RunningSandbox, SandboxCrm, start_sandbox
 from bot.store import Store
-from tests.rollout.conftest import CLIENT_ID, CLIENT_SECRET, ERAS, Rig, make_rig
+from tests.sandboxes import CLIENT_ID, CLIENT_SECRET, ERAS, Rig, make_rig
 
 ALICE = SlackUser("T1", "UALICE")
 BOB = SlackUser("T1", "UBOB")
@@ -206,24 +206,28 @@ async def test_a_renewed_session_rereads_the_tool_list(rig: Rig) -> None:
 # ---- the pool --------------------------------------------------------------------------------------------------------
 
 
-async def test_an_idle_session_is_closed_without_any_other_call(sandbox: RunningSandbox, store: Store) -> None:
-    rig = make_rig(sandbox, store, idle_seconds=0.05)
+async def test_an_idle_session_is_closed_without_any_other_call(
+    sandbox_of_each_era: RunningSandbox, store: Store
+) -> None:
+    rig = make_rig(sandbox_of_each_era, store, idle_seconds=0.05)
     try:
         assert isinstance(await rig.client.list_credentials(ALICE), Credentials)
         async with rig.pool.session(ALICE) as session:
             assert session.alive
         await asyncio.wait_for(session.closed.wait(), WAIT)
         assert len(rig.pool) == 0
-        if sandbox.protocol == "legacy":
-            assert sandbox.stats.by_method["DELETE"] == 1  # ended on Rollout's side too, before `closed` was set
+        if sandbox_of_each_era.protocol == "legacy":
+            assert (
+                sandbox_of_each_era.stats.by_method["DELETE"] == 1
+            )  # ended on Rollout's side too, before `closed` was set
         assert isinstance(await rig.client.list_credentials(ALICE), Credentials)  # and reopened on demand
         assert rig.pool.stats.sessions_opened == 2
     finally:
         await rig.pool.close()
 
 
-async def test_a_session_in_use_is_not_expired(sandbox: RunningSandbox, store: Store) -> None:
-    rig = make_rig(sandbox, store, idle_seconds=0.01)
+async def test_a_session_in_use_is_not_expired(sandbox_of_each_era: RunningSandbox, store: Store) -> None:
+    rig = make_rig(sandbox_of_each_era, store, idle_seconds=0.01)
     try:
         async with rig.pool.session(ALICE) as held:
             other = await rig.client.list_credentials(BOB)  # gives the pool a chance to expire idle sessions

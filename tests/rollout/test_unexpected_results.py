@@ -20,7 +20,7 @@ from bot.rollout.session import UserSession
 from bot.rollout.tokens import TokenMinter, TokenService
 from bot.store import Store
 from tests.contracts import ADA, ContractServer, ContractTool, Rewrite, result, serve_contract, standard_tools
-from tests.rollout.conftest import CLIENT_ID, CLIENT_SECRET
+from tests.sandboxes import CLIENT_ID, CLIENT_SECRET
 
 SAM = SlackUser("T1", "USAM")
 SECRET = "ada-private-phone-555-0100"  # CRM data in a broken answer: must never reach the log

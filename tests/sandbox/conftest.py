@@ -1,59 +1,29 @@
-"""A sandbox on a loopback port for the whole session, token minting, and a real MCP client per test."""
+"""Token minting and a real MCP client per test, against the session `sandbox` (tests/conftest.py) or a
+`fresh_sandbox`."""
 
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Any
 
 import httpx2
-import jwt
 import pytest
 from mcp.client.session import ClientSession
 from mcp.client.streamable_http import streamable_http_client
 from mcp_types import CallToolResult, TextContent
 
 from bot.sandbox import RunningSandbox
-from tests.sandboxes import CLIENT_ID, CLIENT_SECRET, running_sandbox
+from tests.sandboxes import mint_token
 
 Mint = Callable[..., str]
 OpenSession = Callable[[str], AbstractAsyncContextManager[ClientSession]]
 
 
-def mint_token(
-    subject: str,
-    *,
-    ttl_seconds: int = 900,
-    issuer: str = CLIENT_ID,
-    secret: str = CLIENT_SECRET,
-    algorithm: str = "HS512",
-    drop_claims: tuple[str, ...] = (),
-) -> str:
-    now = int(time.time())
-    claims: dict[str, Any] = {"iss": issuer, "sub": subject, "iat": now, "exp": now + ttl_seconds}
-    for claim in drop_claims:
-        del claims[claim]
-    return jwt.encode(claims, secret, algorithm=algorithm)
-
-
 @pytest.fixture
 def mint() -> Mint:
     return mint_token
-
-
-@pytest.fixture(scope="session")
-async def sandbox() -> AsyncIterator[RunningSandbox]:
-    """Shared by tests that use their own subjects; tests that change faults or count requests start their own."""
-    async with running_sandbox() as running:
-        yield running
-
-
-@pytest.fixture
-async def fresh_sandbox() -> AsyncIterator[RunningSandbox]:
-    async with running_sandbox() as running:
-        yield running
 
 
 @pytest.fixture

@@ -11,8 +11,7 @@ import pytest
 from bot.agent.results import Decided
 from bot.identity import SlackUser
 from bot.store import ConversationKey
-from tests.agent.conftest import AgentRig
-from tests.agent.test_approvals import propose_task
+from tests.scenarios import AgentRig, propose_task
 
 
 async def _approve(rig: AgentRig, approval_id: str, user: SlackUser, now: datetime | None = None) -> Decided:

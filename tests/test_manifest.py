@@ -20,7 +20,7 @@ from bot.app import SLACK_PATH
 from bot.ids import SLASH_COMMAND, Action, Shortcut, View
 from tests.harness import AppHarness
 
-MANIFEST: dict[str, Any] = yaml.safe_load((Path(__file__).resolve().parents[2] / "manifest.yml").read_text())
+MANIFEST: dict[str, Any] = yaml.safe_load((Path(__file__).resolve().parents[1] / "manifest.yml").read_text())
 FEATURES, SETTINGS = MANIFEST["features"], MANIFEST["settings"]
 BOT_SCOPES = set(MANIFEST["oauth_config"]["scopes"]["bot"])
 

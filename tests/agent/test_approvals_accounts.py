@@ -6,7 +6,7 @@ from __future__ import annotations
 from bench.fakes.anthropic_api import Reply, ToolCall
 from bot.identity import SlackUser
 from bot.rollout.outcomes import Credentials
-from tests.agent.conftest import AgentRig
+from tests.scenarios import AgentRig
 
 
 def _accounts(rig: AgentRig, user: SlackUser) -> tuple[str, str]:

@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 
 from bench.fakes.anthropic_api import Reply, ToolCall, validate
 from bot.agent.history import exchanges, for_request, repair, tool_result, trim_to_budget
-from tests.agent.conftest import AgentRig, MakeRig
+from tests.scenarios import AgentRig, MakeRig
 
 
 def user(text: str) -> dict[str, Any]:

@@ -31,8 +31,9 @@ def _looks_up_ada(model: FakeAnthropic) -> None:
 
 
 async def test_a_card_with_an_answer_in_a_channel_is_shown_to_the_asker_and_shared_into_the_thread_once(
-    harness: AppHarness, model: FakeAnthropic
+    agent_harness: AppHarness, model: FakeAnthropic
 ) -> None:
+    harness = agent_harness
     user = harness.new_user()
     _looks_up_ada(model)
     event = _mention(user, "who is Ada?")
@@ -57,8 +58,9 @@ async def test_a_card_with_an_answer_in_a_channel_is_shown_to_the_asker_and_shar
 
 
 async def test_a_card_with_an_answer_in_the_dm_is_posted_there_without_share(
-    harness: AppHarness, model: FakeAnthropic
+    agent_harness: AppHarness, model: FakeAnthropic
 ) -> None:
+    harness = agent_harness
     user = harness.new_user()
     _looks_up_ada(model)
     dm = harness.slack.dm_channel(user.user_id)

@@ -17,7 +17,7 @@ from mcp.shared.exceptions import MCPError
 from mcp_types.version import HANDSHAKE_PROTOCOL_VERSIONS, MODERN_PROTOCOL_VERSIONS
 
 from bot.sandbox import Protocol, RunningSandbox, start_sandbox
-from tests.sandbox.conftest import CLIENT_ID, CLIENT_SECRET, mint_token
+from tests.sandboxes import CLIENT_ID, CLIENT_SECRET, mint_token
 
 ALL_TOOLS = {"list_credentials", "get_person_overview", "create_person", "create_note", "create_task"}
 

@@ -3,24 +3,13 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 from datetime import datetime, timedelta
-from pathlib import Path
 
 import pytest
-from cryptography.fernet import Fernet
 from sqlalchemy.exc import OperationalError
 
 from bot.maintenance import prune_forever
 from bot.store import Store
-
-
-@pytest.fixture
-async def store(tmp_path: Path) -> AsyncIterator[Store]:
-    opened = await Store.open(f"sqlite+aiosqlite:///{tmp_path / 'loop.db'}", [Fernet.generate_key().decode()])
-    await opened.migrate()
-    yield opened
-    await opened.close()
 
 
 @pytest.mark.parametrize("error", [OperationalError("DELETE", {}, Exception("database is locked")), ConnectionError()])

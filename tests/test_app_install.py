@@ -25,7 +25,7 @@ CLIENT_ID = "1111.2222"
 CLIENT_SECRET = "oauth-client-secret-for-tests"
 # slack_sdk sends the client id and secret to oauth.v2.access with aiohttp's BasicAuth, which aiohttp now deprecates.
 pytestmark = pytest.mark.filterwarnings("ignore:BasicAuth is deprecated:DeprecationWarning")
-MANIFEST = yaml.safe_load((Path(__file__).resolve().parents[2] / "manifest.yml").read_text())
+MANIFEST = yaml.safe_load((Path(__file__).resolve().parents[1] / "manifest.yml").read_text())
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

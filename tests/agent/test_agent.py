@@ -13,7 +13,7 @@ from bot.agent import EarlyStop
 from bot.agent.history import repair
 from bot.agent.prompt import SYSTEM_PROMPT
 from bot.rollout.outcomes import ChooseCredential, ConnectNeeded
-from tests.agent.conftest import AgentRig, MakeRig
+from tests.scenarios import AgentRig, MakeRig
 
 OVERVIEW = "get_person_overview"
 

@@ -10,8 +10,8 @@ from bench.fakes.slack_api import Call
 from bot.identity import SlackUser
 from bot.ids import Action
 from bot.metrics import REGISTRY
-from tests.agent.test_slack import mention
 from tests.harness import CHANNEL_ID, AppHarness
+from tests.scenarios import mention
 
 VERDICTS = ("helpful", "not_helpful")
 
@@ -38,76 +38,78 @@ def _current(delta: dict[str, float], verdict: str) -> float:
     return delta[f"first:{verdict}"] + delta[f"changed:{verdict}"] - delta[f"changed:{other}"]
 
 
-async def _answer(harness: AppHarness, model: FakeAnthropic, user: SlackUser) -> Call:
+async def _answer(agent_harness: AppHarness, model: FakeAnthropic, user: SlackUser) -> Call:
     model.script(Reply(text="An answer."))
-    await harness.event(mention(user, "hi"))
-    return await harness.slack.wait_for_answer("An answer.")
+    await agent_harness.event(mention(user, "hi"))
+    return await agent_harness.slack.wait_for_answer("An answer.")
 
 
 async def test_one_person_changing_their_mind_is_counted_once_and_the_last_click_is_kept(
-    harness: AppHarness, model: FakeAnthropic
+    agent_harness: AppHarness, model: FakeAnthropic
 ) -> None:
-    user = harness.new_user()
-    answer = await _answer(harness, model, user)
+    user = agent_harness.new_user()
+    answer = await _answer(agent_harness, model, user)
     before = _counts()
 
     for verdict in ("helpful", "not_helpful", "helpful", "not_helpful"):
-        await harness.click(user, answer, Action.ANSWER_FEEDBACK, value=verdict)
-        await harness.settle()
+        await agent_harness.click(user, answer, Action.ANSWER_FEEDBACK, value=verdict)
+        await agent_harness.settle()
 
     delta = _delta(before)
     assert delta["first:helpful"] + delta["first:not_helpful"] == 1  # one person, one answer
     assert delta == {"first:helpful": 1, "first:not_helpful": 0, "changed:helpful": 1, "changed:not_helpful": 2}
     assert (_current(delta, "helpful"), _current(delta, "not_helpful")) == (0, 1)
-    stored = await harness.services.store.feedback.verdict(user, CHANNEL_ID, str(answer.args["ts"]))
+    stored = await agent_harness.services.store.feedback.verdict(user, CHANNEL_ID, str(answer.args["ts"]))
     assert stored == "not_helpful"
 
 
-async def test_clicks_handled_out_of_order_keep_the_last_click(harness: AppHarness, model: FakeAnthropic) -> None:
-    user = harness.new_user()
-    answer = await _answer(harness, model, user)
+async def test_clicks_handled_out_of_order_keep_the_last_click(agent_harness: AppHarness, model: FakeAnthropic) -> None:
+    user = agent_harness.new_user()
+    answer = await _answer(agent_harness, model, user)
     before = _counts()
 
     # Each click's work runs after its ack, so these may be handled in any order; Slack's action_ts orders them.
     for verdict in ("helpful", "not_helpful", "helpful", "not_helpful"):
-        await harness.click(user, answer, Action.ANSWER_FEEDBACK, value=verdict)
-    await harness.settle()
+        await agent_harness.click(user, answer, Action.ANSWER_FEEDBACK, value=verdict)
+    await agent_harness.settle()
 
     delta = _delta(before)
     assert delta["first:helpful"] + delta["first:not_helpful"] == 1
     assert (_current(delta, "helpful"), _current(delta, "not_helpful")) == (0, 1)
-    assert await harness.services.store.feedback.verdict(user, CHANNEL_ID, str(answer.args["ts"])) == "not_helpful"
+    assert (
+        await agent_harness.services.store.feedback.verdict(user, CHANNEL_ID, str(answer.args["ts"])) == "not_helpful"
+    )
 
 
 @pytest.mark.parametrize("verdict", VERDICTS)
 async def test_the_same_verdict_clicked_again_counts_nothing_more(
-    harness: AppHarness, model: FakeAnthropic, verdict: str
+    agent_harness: AppHarness, model: FakeAnthropic, verdict: str
 ) -> None:
-    user = harness.new_user()
-    answer = await _answer(harness, model, user)
+    user = agent_harness.new_user()
+    answer = await _answer(agent_harness, model, user)
     before = _counts()
 
     for _ in range(2):
-        await harness.click(user, answer, Action.ANSWER_FEEDBACK, value=verdict)
-        await harness.settle()
+        await agent_harness.click(user, answer, Action.ANSWER_FEEDBACK, value=verdict)
+        await agent_harness.settle()
 
     delta = _delta(before)
     assert delta[f"first:{verdict}"] == 1 and sum(delta.values()) == 1
-    recent = await harness.services.store.activity.recent(user)
+    recent = await agent_harness.services.store.activity.recent(user)
     assert len([entry for entry in recent if entry.text.startswith("Rated an answer")]) == 1
 
 
-async def test_each_person_has_their_own_verdict_on_an_answer(harness: AppHarness, model: FakeAnthropic) -> None:
-    asker, colleague = harness.new_user(), harness.new_user()
-    answer = await _answer(harness, model, asker)
+async def test_each_person_has_their_own_verdict_on_an_answer(agent_harness: AppHarness, model: FakeAnthropic) -> None:
+    asker, colleague = agent_harness.new_user(), agent_harness.new_user()
+    answer = await _answer(agent_harness, model, asker)
     before = _counts()
 
-    await harness.click(asker, answer, Action.ANSWER_FEEDBACK, value="helpful")
-    await harness.click(colleague, answer, Action.ANSWER_FEEDBACK, value="not_helpful")
-    await harness.settle()
+    await agent_harness.click(asker, answer, Action.ANSWER_FEEDBACK, value="helpful")
+    await agent_harness.click(colleague, answer, Action.ANSWER_FEEDBACK, value="not_helpful")
+    await agent_harness.settle()
 
     delta = _delta(before)
     assert delta == {"first:helpful": 1, "first:not_helpful": 1, "changed:helpful": 0, "changed:not_helpful": 0}
     ts = str(answer.args["ts"])
-    assert await harness.services.store.feedback.verdict(asker, CHANNEL_ID, ts) == "helpful"
-    assert await harness.services.store.feedback.verdict(colleague, CHANNEL_ID, ts) == "not_helpful"
+    assert await agent_harness.services.store.feedback.verdict(asker, CHANNEL_ID, ts) == "helpful"
+    assert await agent_harness.services.store.feedback.verdict(colleague, CHANNEL_ID, ts) == "not_helpful"

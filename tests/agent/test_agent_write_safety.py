@@ -13,9 +13,9 @@ from bench.fakes.anthropic_api import FakeAnthropic, Reply, ToolCall
 from bot.blocks.messages import USER_MESSAGES
 from bot.ids import Action
 from bot.rollout.outcomes import ChooseCredential, Failure, FailureReason
-from tests.agent.conftest import AgentRig, MakeRig
 from tests.contracts import ADA, ContractServer, ContractTool, result, serve_contract, standard_tools
 from tests.harness import AppHarness
+from tests.scenarios import AgentRig, MakeRig
 
 # ---- a read that needs an account choice, with a write in the same response ---------------------------------------
 
@@ -44,11 +44,11 @@ async def test_a_write_beside_a_read_that_needs_an_account_choice_is_not_propose
 
 
 async def test_through_slack_the_user_is_asked_for_the_account_and_shown_no_approval_card(
-    harness: AppHarness, model: FakeAnthropic
+    agent_harness: AppHarness, model: FakeAnthropic
 ) -> None:
-    user = harness.new_user(accounts=["hubspot", "salesforce"])
-    ada = harness.crm_person(user, "ada.lovelace@analytical-engines.example")
-    notes_before = harness.crm_notes(user, ada)
+    user = agent_harness.new_user(accounts=["hubspot", "salesforce"])
+    ada = agent_harness.crm_person(user, "ada.lovelace@analytical-engines.example")
+    notes_before = agent_harness.crm_notes(user, ada)
     model.script(
         Reply(
             tool_calls=(
@@ -58,12 +58,12 @@ async def test_through_slack_the_user_is_asked_for_the_account_and_shown_no_appr
         )
     )
 
-    await harness.command(user, "please look up Ada and note that the renewal is signed")
-    await harness.slack.wait_for("response_url", lambda call: Action.CREDENTIAL_CHOOSE in call.action_ids)
-    await harness.settle()
+    await agent_harness.command(user, "please look up Ada and note that the renewal is signed")
+    await agent_harness.slack.wait_for("response_url", lambda call: Action.CREDENTIAL_CHOOSE in call.action_ids)
+    await agent_harness.settle()
 
-    assert not any(Action.APPROVAL_APPROVE in call.action_ids for call in harness.slack.calls)
-    assert harness.crm_notes(user, ada) == notes_before
+    assert not any(Action.APPROVAL_APPROVE in call.action_ids for call in agent_harness.slack.calls)
+    assert agent_harness.crm_notes(user, ada) == notes_before
 
 
 # ---- an error result that names a person ------------------------------------------------------------------------

@@ -12,7 +12,7 @@ from bot import metrics
 from bot.agent.budget import TokenBudget, Usage
 from bot.blocks.messages import user_message
 from bot.identity import SlackUser
-from tests.agent.conftest import AgentRig, MakeRig
+from tests.scenarios import AgentRig, MakeRig
 
 
 class Clock:

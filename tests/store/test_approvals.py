@@ -19,7 +19,7 @@ async def _pending(store: Store, requester, *, expires_in: timedelta = timedelta
     )
 
 
-async def test_create_and_get(store: Store, make_user):
+async def test_a_created_approval_is_pending_and_reads_back_as_created(store: Store, make_user):
     requester = make_user()
     expires_at = utc_now() + timedelta(minutes=10)
 

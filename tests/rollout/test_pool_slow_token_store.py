@@ -15,15 +15,15 @@ import pytest
 from bot.identity import SlackUser
 from bot.sandbox import RunningSandbox
 from bot.store import Store
-from tests.rollout.conftest import make_rig
+from tests.sandboxes import make_rig
 
 NEWCOMER = SlackUser("T1", "UNEWCOMER")
 
 
 async def test_a_slow_token_write_does_not_count_against_rollouts_timeout(
-    sandbox: RunningSandbox, store: Store, monkeypatch: pytest.MonkeyPatch
+    sandbox_of_each_era: RunningSandbox, store: Store, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    rig = make_rig(sandbox, store, timeout=0.5)
+    rig = make_rig(sandbox_of_each_era, store, timeout=0.5)
     save = store.users.save_token
 
     async def busy_database(user: SlackUser, token: str, expires_at: datetime) -> None:

@@ -12,7 +12,6 @@ import pytest
 from bench.fakes.anthropic_api import FakeAnthropic, Reply, ToolCall
 from bot.agent.writes import WriteDescription
 from bot.ids import Action
-from tests.agent.conftest import MakeRig
 from tests.contracts import (
     ADA,
     DESTRUCTIVE,
@@ -23,6 +22,7 @@ from tests.contracts import (
     standard_tools,
 )
 from tests.harness import CHANNEL_ID, AppHarness
+from tests.scenarios import MakeRig
 
 ACCOUNT = {"id": "cred-1", "appKey": "hubspot", "label": "Acme"}
 
@@ -134,7 +134,8 @@ async def test_a_rebuilt_card_keeps_the_kind_of_write_decided_at_proposal(make_r
     assert rebuilt.label == "Run create_note"
 
 
-async def test_the_approval_card_in_slack_names_the_person(harness: AppHarness, model: FakeAnthropic) -> None:
+async def test_the_approval_card_in_slack_names_the_person(agent_harness: AppHarness, model: FakeAnthropic) -> None:
+    harness = agent_harness
     user = harness.new_user()
     ada = harness.crm_person(user, "ada.lovelace@analytical-engines.example")
     model.script(

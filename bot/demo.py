@@ -348,7 +348,7 @@ class TextSurface:
     async def help(self, problem: str | None) -> None:
         # The usage lines ("overview <name or email> — …") as a bulleted list.
         text = "\n".join(
-            f"  • {line}" if " — " in line and not line.startswith(" ") else line
+            f"  • {line}" if line.partition(" ")[0] in commands.SUBCOMMANDS else line
             for line in as_text(blocks.help_message()).splitlines()
         )
         said = _plain(_examples(problem)) + "\n\n" if problem else ""
@@ -439,7 +439,10 @@ def render(outcome: Outcome, waiting: CrmCommand | None = None) -> str:
             return f"Several people match ‘{query}’ — which one? Type one of:\n{choices}"
         case Credentials(credentials=accounts, default_id=default_id):
             listed = _numbered(accounts, default_id)
-            return f"Your CRM accounts:\n{listed}\nType use 2 to make an account your default, connect to add one."
+            others = [i for i, c in enumerate(accounts, 1) if c.id != default_id]
+            pick = f"Type use {others[0]} to make it your default; " if len(others) == 1 else ""
+            pick = f"Type use {others[0]} … use {others[-1]} to make one your default; " if len(others) > 1 else pick
+            return f"Your CRM accounts:\n{listed}\n{pick}connect adds another."
         case ChooseCredential(credentials=accounts):
             listed = _numbered(accounts, None)
             return (
@@ -509,9 +512,7 @@ def as_text(block_list: Sequence[Block], hints: Mapping[str, str] | None = None)
             lines.append("  " + " · ".join(_plain(e.get("text", "")) for e in block.get("elements", [])))
         elif kind == "actions":
             shown = [button(e) for e in block["elements"] if "text" in e]
-            lines.append(
-                "  " + ("  ·  ".join(shown) if any(not s.startswith("[") for s in shown) else "  ".join(shown))
-            )
+            lines.append("  " + ("\n  ".join(shown) if hints else "  ".join(shown)))  # commands: one a line
         elif kind == "divider":
             lines.append("  ---")
     return "\n".join(lines)

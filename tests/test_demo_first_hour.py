@@ -93,9 +93,10 @@ async def test_credentials_are_numbered_and_use_takes_a_number(tmp_path: Path) -
     shown = answers(await run(tmp_path, ["credentials", "use", "use 2", "use 9"], accounts=2))
     assert "1. HubSpot · hubspot" in shown["credentials"] and "2. Salesforce · salesforce" in shown["credentials"]
     assert "cred_salesforce_2" in shown["credentials"]  # the id, for `use <id>`
-    assert "Type use 2 to make an account your default" in shown["credentials"]
+    assert "Type use 1 … use 2 to make one your default" in shown["credentials"]
     assert "Say which account, e.g. use 1" in shown["use"]
     assert "2. Salesforce · salesforce  ✅ default" in shown["use 2"]
+    assert "Type use 1 to make it your default" in shown["use 2"]
     assert "There is no account 9" in shown["use 9"]
 
 
@@ -158,6 +159,7 @@ async def test_cards_read_as_terminal_text_and_buttons_say_what_to_type(tmp_path
     assert "Open in CRM: https://" in card and "[Add note]" not in card
     assert "`" not in shown["help"] and "*" not in shown["help"]
     assert "  • overview <name or email> — everything about a person in your CRM" in shown["help"]
+    assert "\nRollout for Slack — your CRM, from here." in shown["help"]
     assert "Type: person <first name> <last name> <email>" in shown["overview nobody"]
 
 

@@ -26,7 +26,7 @@ from slack_sdk.models.blocks import Block
 
 from bot import blocks, commands
 from bot.agent.results import Decided, TurnResult
-from bot.agent.writes import person_of
+from bot.agent.writes import WriteDescription, person_of
 from bot.app import build_services
 from bot.blocks.approvals import STATUS_LINES
 from bot.blocks.messages import Notice
@@ -121,7 +121,11 @@ async def run_demo(
         session = Session(services, DEMO_USER, confirm, write)
 
         async def loop() -> None:
-            write(WELCOME.format(sandbox=sandbox.base_url, database=demo_settings.database_url))
+            database = _sqlite_path(settings.database_url)
+            stored = str(database or settings.database_url)
+            if database and settings.encryption_key is None:  # else the key is the user's ENCRYPTION_KEY
+                stored += f" (its key in {database}.key)"
+            write(WELCOME.format(sandbox=sandbox.base_url, database=stored))
             while True:
                 if interactive:
                     out.write(PROMPT)
@@ -364,7 +368,7 @@ class TextSurface:
             self._turn(turn)
             if turn.approval is None:
                 return
-            question = await self._question(turn.approval.record.arguments, turn.approval.description.summary)
+            question = await self._question(turn.approval.record.arguments, turn.approval.description)
             approve = await self.session.confirm(question)
             decided = await agent.approvals.decide(turn.approval.record.id, self.user, approve=approve)
             self.session.write(_decision(decided))
@@ -384,22 +388,25 @@ class TextSurface:
     async def partial(self, text: str) -> None:
         return None  # the answer is printed whole once the turn ends
 
-    async def _question(self, arguments: Mapping[str, object], summary: str) -> str:
-        """The y/N question: who the write is for by name, email and CRM account, never by id alone."""
+    async def _question(self, arguments: Mapping[str, object], description: WriteDescription) -> str:
+        """The y/N question: who the write is for by name, email and CRM account (never by id alone), then what will
+        be written, as the rows of Slack's approval card."""
+        summary = description.summary
+        rows = "".join(f"  {label}: {value}\n" for label, value in description.details if label != "Person")
         named = person_of(arguments)
         if named is None:
-            return f"Approve: {summary}?"
+            return f"Approve: {summary}?\n{rows} "
         person_id = named[1]
         account = arguments.get("credentialId")
         found = await self.session.services.crm.person(
             self.user, person_id, credential_id=account if isinstance(account, str) else None
         )
         if not isinstance(found, PersonOverview):
-            return f"Approve: {summary}?\n  Person: {person_id} (not found in your CRM)"
+            return f"Approve: {summary}?\n  Person: {person_id} (not found in your CRM)\n{rows} "
         person = found.person
         summary = summary.replace(person_id, person.name)
         where = f" · CRM account: {_plain(credential_line(found.credential))}" if found.credential else ""
-        return f"Approve: {summary}?\n  Person: {person.name} <{person.email or 'no email'}>{where}\n "
+        return f"Approve: {summary}?\n  Person: {person.name} <{person.email or 'no email'}>{where}\n{rows} "
 
     def _turn(self, turn: TurnResult) -> None:
         for overview in turn.people:

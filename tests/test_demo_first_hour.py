@@ -181,8 +181,15 @@ async def test_an_approval_names_the_person_and_account_after_the_models_words(
     question = shown[shown.index("Approve") : shown.index("[y/N]")]
     assert "Ada Lovelace" in question and ADA in question and "HubSpot" in question
     assert ada not in question
+    assert "\n  Title: Call Ada\n" in question  # what will be written, as the Slack card's rows
     assert shown.index("I'll add that once you approve.") < shown.index("[y/N]")
     assert "\n· Checking your CRM accounts…\n" in shown  # a tool step, as a step
+
+
+async def test_the_banner_names_the_database_file_and_its_key(tmp_path: Path) -> None:
+    shown = await run(tmp_path, [])
+    database = tmp_path / "demo.db"
+    assert f"your data is stored in {database} (its key in {database}.key)" in shown
 
 
 def _demo_env(tmp_path: Path) -> dict[str, str]:

@@ -132,10 +132,14 @@ async def run_demo(
                     out.flush()
                 line = await lines.next()
                 if line is None:
-                    break
+                    write(f"\n{GOODBYE}" if interactive else GOODBYE)  # off the prompt's line after Ctrl-D
+                    return
                 text = line.strip().removeprefix("/rollout").strip()
                 if text in {"quit", "exit"}:
-                    break
+                    if not interactive:
+                        out.write(f"{PROMPT}{text}\n")
+                    write(GOODBYE)
+                    return
                 if not interactive:
                     out.write(f"{PROMPT}{text}\n")
                 await session.handle(text)
@@ -191,7 +195,10 @@ class _Lines:
             def read() -> None:
                 while True:
                     line = self._stdin.readline()
-                    loop.call_soon_threadsafe(queue.put_nowait, line or None)
+                    try:
+                        loop.call_soon_threadsafe(queue.put_nowait, line or None)
+                    except RuntimeError:  # the demo has ended and its loop is closed: nobody reads on
+                        return
                     if not line:
                         return
 

@@ -192,6 +192,11 @@ async def test_the_banner_names_the_database_file_and_its_key(tmp_path: Path) ->
     assert f"your data is stored in {database} (its key in {database}.key)" in shown
 
 
+async def test_quit_and_end_of_input_say_goodbye_too(tmp_path: Path) -> None:
+    assert (await run(tmp_path, ["quit", "help"])).rstrip().endswith("/rollout quit\nBye.")
+    assert (await run(tmp_path, [])).rstrip().endswith("Bye.")
+
+
 def _demo_env(tmp_path: Path) -> dict[str, str]:
     kept = {key: os.environ[key] for key in ("PATH", "HOME", "LANG") if key in os.environ}
     return {**kept, "PYTHONUNBUFFERED": "1", "PYTHONWARNINGS": "error"}

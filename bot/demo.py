@@ -292,9 +292,16 @@ class Session:
 
 
 def did_you_mean(text: str) -> str | None:
-    """The line with its first word corrected, when that word is a near miss for a command ("overveiw ada")."""
+    """The line with its first word corrected, when that word is a near miss for a command ("overveiw ada").
+
+    A typo here keeps the command's first letter and is not the command grown by a suffix: "how …", "notes for …" and
+    "who's …" are questions, not misspelt `show`, `note` and `who`."""
     verb, _, rest = text.partition(" ")
-    close = difflib.get_close_matches(verb.lower(), [*commands.SUBCOMMANDS, "use"], n=1, cutoff=0.75)
+    word = verb.lower()
+    if not word.isalpha():
+        return None
+    near = difflib.get_close_matches(word, commands.SUBCOMMANDS, n=3, cutoff=0.75)
+    close = [c for c in near if c[0] == word[0] and not word.startswith(c)]
     return f"{close[0]} {rest}".strip() if close else None
 
 

@@ -136,6 +136,13 @@ async def test_a_misspelt_command_suggests_the_command(tmp_path: Path) -> None:
     assert "Did you mean: credentials" in shown["crdentials"]
 
 
+async def test_a_question_that_starts_like_a_command_is_not_taken_for_a_typo(tmp_path: Path) -> None:
+    questions = ["how many deals does Ada have?", "notes for Ada?", "who's Ada?", "users at Acme?"]
+    shown = answers(await run(tmp_path, questions))
+    for question in questions:
+        assert "Did you mean" not in shown[question] and "ANTHROPIC_API_KEY" in shown[question], question
+
+
 async def test_a_due_time_is_not_silently_dropped(tmp_path: Path) -> None:
     typed = f"task {ADA} Send it due 2030-12-24 10:30"
     shown = answers(await run(tmp_path, [typed]))

@@ -34,7 +34,7 @@ from bot.blocks.outcomes import outcome_message
 from bot.blocks.person import credential_line
 from bot.blocks.text import is_plausible_email
 from bot.commands import AddNote, CreateTask, CrmCommand, FreeText, Overview, PersonRef
-from bot.config import Settings
+from bot.config import ConfigError, Settings
 from bot.identity import SlackUser
 from bot.ids import Action
 from bot.logs import configure_logging
@@ -95,6 +95,7 @@ async def run_demo(
     interactive = lines.interactive
     client_secret = secrets.token_urlsafe(64)  # a fresh sandbox per run: stored tokens from older runs get renewed
     crm = SandboxCrm(accounts_per_new_subject=accounts)
+    encryption_key = settings.encryption_key or SecretStr(demo_key(settings.database_url))
 
     def write(text: str) -> None:
         out.write(text + "\n")
@@ -114,7 +115,7 @@ async def run_demo(
                 "rollout_mcp_url": sandbox.url,
                 "rollout_client_id": DEMO_CLIENT_ID,
                 "rollout_client_secret": SecretStr(client_secret),
-                "encryption_key": settings.encryption_key or SecretStr(demo_key(settings.database_url)),
+                "encryption_key": encryption_key,
             }
         )
         services = await build_services(demo_settings)
@@ -216,7 +217,12 @@ def demo_key(database_url: str) -> str:
     try:
         descriptor = os.open(key_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     except FileExistsError:
-        return key_file.read_text().strip()
+        key = key_file.read_text().strip()
+        try:
+            Fernet(key)
+        except ValueError:  # e.g. a run stopped between creating the file and writing it
+            raise ConfigError(f"{key_file} is not an encryption key: delete it and {path} to start afresh") from None
+        return key
     key = Fernet.generate_key().decode()
     with os.fdopen(descriptor, "w") as file:
         file.write(key + "\n")

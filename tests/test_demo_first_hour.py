@@ -204,6 +204,16 @@ async def test_quit_and_end_of_input_say_goodbye_too(tmp_path: Path) -> None:
     assert (await run(tmp_path, [])).rstrip().endswith("Bye.")
 
 
+async def test_a_damaged_key_file_is_named_with_what_to_do(tmp_path: Path) -> None:
+    (tmp_path / "rollout-bot.db.key").write_text("")  # e.g. a run killed between creating and writing it
+    process = await _demo_process(tmp_path)
+    out, err = await asyncio.wait_for(process.communicate(b"quit\n"), timeout=60)
+    assert process.returncode == 2
+    assert err.decode().strip() == (
+        "rollout-bot: rollout-bot.db.key is not an encryption key: delete it and rollout-bot.db to start afresh"
+    )
+
+
 def _demo_env(tmp_path: Path) -> dict[str, str]:
     kept = {key: os.environ[key] for key in ("PATH", "HOME", "LANG") if key in os.environ}
     return {**kept, "PYTHONUNBUFFERED": "1", "PYTHONWARNINGS": "error"}

@@ -15,7 +15,7 @@ import signal
 import sys
 import threading
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 from typing import TextIO
@@ -65,7 +65,8 @@ _ADA = SEED_PEOPLE[0]
 _SLACK_EXAMPLE_EMAIL = "ada@example.com"
 SUGGESTIONS = (
     ("overview ada", f"overview {_ADA.email}", 'note "Ada Lovelace" Called about renewal'),
-    ('task "Ada Lovelace" Send the proposal due friday', "person Grace Hopper grace@navy.example"),
+    # `person` names someone the sandbox does not have yet, so trying it adds a person rather than a twin.
+    ('task "Ada Lovelace" Send the proposal due friday', "person Mary Jackson mary.jackson@langley.example"),
     ("credentials", "use 1", "connect", "help", "quit"),
 )
 _SEP = "   ·   "
@@ -337,7 +338,6 @@ class TextSurface:
     """The runner's surface in a terminal: outcomes as text, forms as the command to type, approvals as y/N."""
 
     session: Session
-    steps: list[str] = field(default_factory=list)
 
     @property
     def user(self) -> SlackUser:

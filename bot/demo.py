@@ -431,8 +431,19 @@ class TextSurface:
     def _turn(self, turn: TurnResult) -> None:
         for overview in turn.people:
             self.session.write(render(overview))
-        if turn.problem is not None:
-            self.session.write(render(turn.problem))
+        match turn.problem:  # as in Slack, the agent's question is not parked: the user asks it again
+            case ChooseCredential(credentials=accounts):
+                choices = f"use 1 … use {len(accounts)}" if len(accounts) > 1 else "use 1"
+                self.session.write(
+                    f"I need to know which CRM account to use first — type {choices}, then ask me again."
+                )
+                self.session.write(_numbered(accounts, None))
+            case ConnectNeeded(link=link):
+                self.session.write(f"Connect a CRM first at this link, then ask me again:\n  {link}")
+            case None:
+                pass
+            case problem:
+                self.session.write(render(problem))
         if turn.error:
             self.session.write("⚠️ " + blocks.user_message(Notice(turn.error)))
         if turn.text:

@@ -193,6 +193,16 @@ async def test_an_approval_names_the_person_and_account_after_the_models_words(
     assert "\n· Checking your CRM accounts…\n" in shown  # a tool step, as a step
 
 
+async def test_an_agent_question_that_needs_an_account_says_to_pick_then_ask_again(
+    tmp_path: Path, model: FakeAnthropic
+) -> None:
+    model.script(Reply(tool_calls=(ToolCall("get_person_overview", {"query": "Ada Lovelace"}),)))
+    shown = answers(await run(tmp_path, ["what's new with Ada?"], accounts=2, model=model))
+    said = shown["what's new with Ada?"]
+    assert "I need to know which CRM account to use first — type use 1 … use 2, then ask me again." in said
+    assert "  2. Salesforce · salesforce" in said
+
+
 async def test_the_banner_names_the_database_file_and_its_key(tmp_path: Path) -> None:
     shown = await run(tmp_path, [])
     database = tmp_path / "demo.db"

@@ -218,7 +218,7 @@ async def test_a_damaged_key_file_is_named_with_what_to_do(tmp_path: Path) -> No
     (tmp_path / "rollout-bot.db.key").write_text("")  # e.g. a run killed between creating and writing it
     process = await _demo_process(tmp_path)
     out, err = await asyncio.wait_for(process.communicate(b"quit\n"), timeout=60)
-    assert process.returncode == 2
+    assert process.returncode == 2 and out == b""  # stopped before the sandbox and the banner
     assert err.decode().strip() == (
         "rollout-bot: rollout-bot.db.key is not an encryption key: delete it and rollout-bot.db to start afresh"
     )

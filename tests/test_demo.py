@@ -30,7 +30,7 @@ async def test_demo_shows_a_person_overview_and_writes(tmp_path: Path) -> None:
     )
     card = shown[shown.index("/rollout overview Ada Lovelace") :]
     assert "== Ada Lovelace ==" in card
-    assert "Head of Research" in card and "[Add note]  [Create task]" in card
+    assert "Head of Research" in card and "Type: note ada.lovelace@analytical-engines.example <your note>" in card
     assert "✅ Note “Called about the renewal” created for Ada Lovelace" in shown
     assert "Several people match" in shown
 

@@ -46,10 +46,14 @@ class BackgroundWork:
             return await work
         claimed = self.acked.begin()  # in this task's own context: the work's claim is tracked from here
         try:
-            return await work
-        finally:
-            # Done however it ended: its user heard back (a failure is answered too); only a dead process leaves it.
-            await self.acked.end(claimed)
+            result = await work
+        except asyncio.CancelledError:
+            raise  # cut off (a shutdown past its grace): left for another process to take over
+        except Exception:
+            await self.acked.end(claimed)  # it failed, and said so to its user: done all the same
+            raise
+        await self.acked.end(claimed)
+        return result
 
     def _finished(self, task: asyncio.Task[Any]) -> None:
         self._tasks.discard(task)

@@ -144,9 +144,11 @@ class AppHarness:
         async with self.http.post(self.url, data=data, headers=headers) as response:
             return Sent(response.status, await response.text(), trigger_id, response_url)
 
-    async def command(self, user: SlackUser, text: str, *, channel: str = CHANNEL_ID, trigger_id: str = "") -> Sent:
+    async def command(
+        self, user: SlackUser, text: str, *, channel: str = CHANNEL_ID, trigger_id: str = "", response_url: str = ""
+    ) -> Sent:
         trigger_id = trigger_id or self._trigger_id()
-        response_url = self.slack.new_response_url()
+        response_url = response_url or self.slack.new_response_url()
         form = {
             "token": "legacy-verification-token",
             "team_id": user.team_id,

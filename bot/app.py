@@ -13,7 +13,6 @@ import logging
 import signal
 import time
 from datetime import timedelta
-from typing import Any
 from urllib.parse import urlsplit
 
 import aiohttp
@@ -23,7 +22,6 @@ from slack_bolt.async_app import AsyncApp
 from slack_bolt.oauth.async_oauth_settings import AsyncOAuthSettings
 from slack_bolt.request.async_request import AsyncBoltRequest
 from slack_sdk.http_retry.builtin_async_handlers import AsyncRateLimitErrorRetryHandler, async_default_handlers
-from slack_sdk.web.async_client import AsyncWebClient
 
 from bot import metrics
 from bot.config import Settings
@@ -89,18 +87,8 @@ def build_slack_app(settings: Settings, services: Services) -> AsyncApp:
     assert settings.slack_signing_secret is not None
     if services.slack_http is None:
         services.slack_http = aiohttp.ClientSession()
-    client_options: dict[str, Any] = {
-        "session": services.slack_http,  # kept by the per-request clients Bolt makes, and used for response_urls
-        # Slack answers 429 before doing anything, so waiting Retry-After and sending again cannot duplicate a post.
-        "retry_handlers": [
-            metrics.SlackResponseMeter(),  # first, so it sees every response, including the 429s retried below
-            *async_default_handlers(),
-            AsyncRateLimitErrorRetryHandler(max_retry_count=2),
-        ],
-    }
-    if settings.slack_api_url:
-        client_options["base_url"] = settings.slack_api_url.rstrip("/") + "/"
     oauth: AsyncOAuthSettings | None = None
+    token: str | None = None
     if services.installations is not None:
         # Many workspaces: each request's bot token comes from its installation (refreshed by Bolt before it expires
         # when token rotation is on); /slack/install and /slack/oauth_redirect run the "Add to Slack" flow.
@@ -115,18 +103,31 @@ def build_slack_app(settings: Settings, services: Services) -> AsyncApp:
         )
     else:
         assert settings.slack_bot_token is not None
-        client_options["token"] = settings.slack_bot_token.get_secret_value()
+        token = settings.slack_bot_token.get_secret_value()
+    # Bolt makes the web client from the token: handed a ready client, it also reads SLACK_BOT_TOKEN from the
+    # environment and warns at every start that the token is unused. The client is then given our transport.
     app = AsyncApp(
-        client=AsyncWebClient(**client_options),
+        token=token,
         signing_secret=settings.slack_signing_secret.get_secret_value(),
         oauth_settings=oauth,
-        # Given to the app itself too, so the authorization (and its token rotation) uses the client above.
+        # Given to the app itself too, so the authorization (and its token rotation) uses the client below.
         installation_store=services.installations,
         # build_web_app checks every signature before anything reads the body (Socket Mode needs none): Bolt's own
         # check would only repeat it on each delivery.
         request_verification_enabled=False,
         logger=logging.getLogger("bot.slack"),
     )
+    client = app.client
+    client.token = token  # with installations, none: Bolt's environment fallback must not put one back
+    client.session = services.slack_http  # kept by the per-request clients Bolt makes, and used for response_urls
+    # Slack answers 429 before doing anything, so waiting Retry-After and sending again cannot duplicate a post.
+    client.retry_handlers = [
+        metrics.SlackResponseMeter(),  # first, so it sees every response, including the 429s retried below
+        *async_default_handlers(),
+        AsyncRateLimitErrorRetryHandler(max_retry_count=2),
+    ]
+    if settings.slack_api_url:
+        client.base_url = settings.slack_api_url.rstrip("/") + "/"
     app.use(metrics.bolt_request_context)
     import handlers  # the composition root is the one place bot/ reaches into handlers/
 

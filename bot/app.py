@@ -135,7 +135,8 @@ def build_slack_app(settings: Settings, services: Services) -> AsyncApp:
     return app
 
 
-def build_web_app(slack_app: AsyncApp, services: Services) -> web.Application:
+def build_web_app(slack_app: AsyncApp, services: Services, *, slack_over_http: bool = True) -> web.Application:
+    """/healthz and /metrics (unless METRICS_PORT); with `slack_over_http`, also the routes Slack and browsers reach."""
     secret = services.settings.slack_signing_secret
     assert secret is not None, "build_slack_app checks the Slack settings first"
     signing_key = secret.get_secret_value().encode()
@@ -180,9 +181,10 @@ def build_web_app(slack_app: AsyncApp, services: Services) -> web.Application:
         await services.close()
 
     web_app = web.Application(middlewares=[metrics.time_slack_acks])
-    web_app.router.add_post(SLACK_PATH, slack_events)
     web_app.router.add_get("/healthz", healthz)
-    if services.installations is not None:
+    if slack_over_http:
+        web_app.router.add_post(SLACK_PATH, slack_events)
+    if slack_over_http and services.installations is not None:
         web_app.router.add_get(INSTALL_PATH, install)
         web_app.router.add_get(OAUTH_REDIRECT_PATH, oauth_redirect)
     if services.settings.metrics_port is None:
@@ -232,20 +234,11 @@ async def serve(settings: Settings) -> None:
     pruning = asyncio.create_task(prune_forever(services.store, retention=retention), name="prune")
     stopping = _event_on_signals(signal.SIGTERM, signal.SIGINT)
     grace = settings.shutdown_grace_seconds
+    socket_mode = settings.slack_app_token is not None
     try:
-        if settings.slack_app_token is not None:
-            from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
-
-            handler = AsyncSocketModeHandler(slack_app, settings.slack_app_token.get_secret_value())
-            try:
-                await handler.connect_async()
-                log.info("connected over Socket Mode")
-                await stopping.wait()
-                await handler.close_async()
-            finally:
-                await services.close()
-            return
-        runners = [web.AppRunner(build_web_app(slack_app, services), access_log=None, shutdown_timeout=grace)]
+        # Socket Mode too serves /healthz (and /metrics) on PORT: a platform's health check must not depend on Slack.
+        web_app = build_web_app(slack_app, services, slack_over_http=not socket_mode)
+        runners = [web.AppRunner(web_app, access_log=None, shutdown_timeout=grace)]
         if settings.metrics_port is not None:
             # An aiohttp site on the same loop rather than prometheus_client's start_http_server: that one serves from
             # a daemon thread (the pool collector would then read live pools off the loop's thread) and has no
@@ -257,14 +250,51 @@ async def serve(settings: Settings) -> None:
             await runner.setup()
             await listen(runner, "0.0.0.0", port)  # a PaaS routes to all interfaces
         log.info("listening on port %s", settings.port)
+        connection = _SocketMode(slack_app, settings) if socket_mode else None
         try:
             await stopping.wait()
         finally:
+            if connection is not None:
+                await connection.stop(grace)
+            # Before the store closes: a round cut off by the closing store would take the cancellation for a
+            # database error and sleep on, holding the exit for an hour.
+            pruning.cancel()
+            await asyncio.gather(pruning, return_exceptions=True)
             for runner in runners:
                 await runner.cleanup()  # the Slack app's on_cleanup closes the services, draining acked work
         log.info("stopped")
     finally:
         pruning.cancel()
+
+
+class _SocketMode:
+    """Slack's events over a WebSocket, connected in the background so a signal is heard whatever its state.
+
+    slack_sdk's connect retries without end while Slack is unreachable or refuses the app token; awaited directly, it
+    would never return to wait for SIGTERM.
+    """
+
+    def __init__(self, slack_app: AsyncApp, settings: Settings) -> None:
+        from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
+
+        assert settings.slack_app_token is not None
+        self.handler = AsyncSocketModeHandler(slack_app, settings.slack_app_token.get_secret_value())
+        log.info("connecting to Slack over Socket Mode")
+        self.connecting = asyncio.create_task(self._connect(), name="socket-mode-connect")
+
+    async def _connect(self) -> None:
+        await self.handler.connect_async()
+        log.info("connected over Socket Mode")
+
+    async def stop(self, grace: float) -> None:
+        """No new events from Slack: stop connecting, or close the connection (within `grace` if Slack is slow)."""
+        self.connecting.cancel()
+        try:
+            async with asyncio.timeout(grace):
+                await asyncio.gather(self.connecting, return_exceptions=True)
+                await self.handler.close_async()
+        except TimeoutError:
+            log.warning("the Socket Mode connection did not close within %s s", grace)
 
 
 def _event_on_signals(*signals: signal.Signals) -> asyncio.Event:

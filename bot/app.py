@@ -10,21 +10,24 @@ import gc
 import hashlib
 import hmac
 import logging
+import os
 import signal
 import time
 from datetime import timedelta
 from urllib.parse import urlsplit
 
 import aiohttp
+import sqlalchemy.exc
 from aiohttp import web
 from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
 from slack_bolt.async_app import AsyncApp
 from slack_bolt.oauth.async_oauth_settings import AsyncOAuthSettings
 from slack_bolt.request.async_request import AsyncBoltRequest
 from slack_sdk.http_retry.builtin_async_handlers import AsyncRateLimitErrorRetryHandler, async_default_handlers
+from sqlalchemy.engine import make_url
 
-from bot import metrics
-from bot.config import Settings
+from bot import metrics, redaction
+from bot.config import Settings, Unreachable, cannot_listen
 from bot.crm import CrmService
 from bot.logs import configure_logging
 from bot.maintenance import prune_forever
@@ -48,9 +51,7 @@ async def build_services(settings: Settings, *, migrate: bool = True) -> Service
     settings.require_rollout()
     settings.require_store()
     assert settings.rollout_client_id is not None and settings.rollout_client_secret is not None
-    store = await Store.open(settings.database_url, settings.encryption_keys)
-    if migrate:
-        await store.migrate()
+    store = await open_store(settings, migrate=migrate)
     minter = metrics.MeteredTokenMinter(
         settings.rollout_client_id, settings.rollout_client_secret.get_secret_value(), settings.rollout_token_ttl
     )
@@ -80,6 +81,45 @@ async def build_services(settings: Settings, *, migrate: bool = True) -> Service
 
         services.agent = build_agent(settings, store, crm, rollout)
     return services
+
+
+async def open_store(settings: Settings, *, migrate: bool = True) -> Store:
+    """The store, migrated to the code's schema; a database that cannot be reached is one Unreachable line."""
+    store = await Store.open(settings.database_url, settings.encryption_keys)
+    try:
+        if migrate:
+            await store.migrate()
+    except (OSError, sqlalchemy.exc.OperationalError, sqlalchemy.exc.InterfaceError) as error:
+        await store.close()
+        raise Unreachable(
+            f"could not reach the database ({database_location(settings.database_url)}: {_why(error)}): "
+            "check DATABASE_URL and that the database is running."
+        ) from None
+    except BaseException:
+        await store.close()
+        raise
+    return store
+
+
+def database_location(database_url: str) -> str:
+    """Where the database is, never who logs in to it or with what password."""
+    url = make_url(database_url)
+    backend = url.get_backend_name()
+    if backend == "sqlite":
+        return f"sqlite file {url.database}"
+    where = f"{url.host or 'localhost'}{f':{url.port}' if url.port else ''}"
+    return f"{backend} at {where}/{url.database or ''}"
+
+
+def _why(error: BaseException) -> str:
+    if isinstance(error, sqlalchemy.exc.DBAPIError) and error.orig is not None:
+        error = error.orig
+    if isinstance(error, TimeoutError):
+        return "no answer"
+    if isinstance(error, OSError) and error.errno is not None and error.errno > 0:
+        return os.strerror(error.errno).lower()  # asyncio's own text repeats the address
+    first_line = (str(error).strip().splitlines() or [""])[0]
+    return f"{type(error).__name__}: {redaction.scrub(first_line)}" if first_line else type(error).__name__
 
 
 def build_slack_app(settings: Settings, services: Services) -> AsyncApp:
@@ -216,8 +256,11 @@ def freeze_startup_heap() -> None:
     gc.freeze()
 
 
-async def listen(runner: web.AppRunner, host: str, port: int | None) -> None:
-    await web.TCPSite(runner, host, port, backlog=LISTEN_BACKLOG).start()
+async def listen(runner: web.AppRunner, host: str, port: int | None, setting: str = "PORT") -> None:
+    try:
+        await web.TCPSite(runner, host, port, backlog=LISTEN_BACKLOG).start()
+    except OSError as error:
+        raise cannot_listen(port, error, f"set {setting} to a free port") from None
 
 
 async def serve(settings: Settings) -> None:
@@ -246,12 +289,14 @@ async def serve(settings: Settings) -> None:
             metrics_app = web.Application()
             metrics_app.router.add_get(METRICS_PATH, metrics.metrics_handler)
             runners.append(web.AppRunner(metrics_app, access_log=None, shutdown_timeout=1.0))
-        for runner, port in zip(runners, (settings.port, settings.metrics_port), strict=False):
-            await runner.setup()
-            await listen(runner, "0.0.0.0", port)  # a PaaS routes to all interfaces
-        log.info("listening on port %s", settings.port)
-        connection = _SocketMode(slack_app, settings) if socket_mode else None
+        connection: _SocketMode | None = None
         try:
+            ports = ((settings.port, "PORT"), (settings.metrics_port, "METRICS_PORT"))
+            for runner, (port, setting) in zip(runners, ports, strict=False):
+                await runner.setup()
+                await listen(runner, "0.0.0.0", port, setting)  # a PaaS routes to all interfaces
+            log.info("listening on port %s", settings.port)
+            connection = _SocketMode(slack_app, settings) if socket_mode else None
             await stopping.wait()
         finally:
             if connection is not None:

@@ -158,3 +158,34 @@ def test_an_unreachable_postgresql_is_one_line_and_exit_1(env: dict[str, str], t
         f"rollout-bot: could not reach the database (postgresql at 127.0.0.1:{port}/crm: connection refused): "
         "check DATABASE_URL and that the database is running."
     )
+
+
+def test_version_comes_from_the_package_metadata(capsys: pytest.CaptureFixture[str]) -> None:
+    from importlib.metadata import version
+
+    with pytest.raises(SystemExit) as exited:
+        main(["--version"])
+    assert exited.value.code == 0
+    assert capsys.readouterr().out.strip() == f"rollout-bot {version('rollout-bot')}"
+
+
+@pytest.mark.parametrize(
+    ("command", "shown"),
+    [
+        ("serve", ["SLACK_SIGNING_SECRET", "SLACK_APP_TOKEN", "PORT", "METRICS_PORT", "SHUTDOWN_GRACE_SECONDS"]),
+        ("sandbox", ["ROLLOUT_CLIENT_SECRET", "--port PORT", "(default: 8765)", "(default: both)"]),
+        ("migrate", ["DATABASE_URL", "ENCRYPTION_KEY"]),
+        ("doctor", ["--manifest", "(default: False)"]),
+        ("bench", ["--requests", "(default: 1000)"]),
+        ("demo", ["--accounts", "(default: 1)"]),
+    ],
+)
+def test_each_command_help_gives_settings_defaults_and_exit_codes(
+    capsys: pytest.CaptureFixture[str], command: str, shown: list[str]
+) -> None:
+    with pytest.raises(SystemExit) as exited:
+        main([command, "--help"])
+    assert exited.value.code == 0
+    text = " ".join(capsys.readouterr().out.split())  # argparse wraps lines to the terminal's width
+    for needle in [*shown, "settings:", "docs/configuration.md", "exit codes: 0"]:
+        assert needle in text, text

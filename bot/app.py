@@ -10,25 +10,23 @@ import gc
 import hashlib
 import hmac
 import logging
-import os
 import signal
 import time
 from datetime import timedelta
 from urllib.parse import urlsplit
 
 import aiohttp
-import sqlalchemy.exc
 from aiohttp import web
 from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
 from slack_bolt.async_app import AsyncApp
 from slack_bolt.oauth.async_oauth_settings import AsyncOAuthSettings
 from slack_bolt.request.async_request import AsyncBoltRequest
 from slack_sdk.http_retry.builtin_async_handlers import AsyncRateLimitErrorRetryHandler, async_default_handlers
-from sqlalchemy.engine import make_url
 
-from bot import metrics, redaction
+from bot import metrics
 from bot.config import Settings, Unreachable, cannot_listen
 from bot.crm import CrmService
+from bot.database_check import UNREACHABLE_ERRORS, unreachable_message
 from bot.logs import configure_logging
 from bot.maintenance import prune_forever
 from bot.rollout.pool import SessionPool
@@ -89,37 +87,13 @@ async def open_store(settings: Settings, *, migrate: bool = True) -> Store:
     try:
         if migrate:
             await store.migrate()
-    except (OSError, sqlalchemy.exc.OperationalError, sqlalchemy.exc.InterfaceError) as error:
+    except UNREACHABLE_ERRORS as error:
         await store.close()
-        raise Unreachable(
-            f"could not reach the database ({database_location(settings.database_url)}: {_why(error)}): "
-            "check DATABASE_URL and that the database is running."
-        ) from None
+        raise Unreachable(unreachable_message(settings.database_url, error)) from None
     except BaseException:
         await store.close()
         raise
     return store
-
-
-def database_location(database_url: str) -> str:
-    """Where the database is, never who logs in to it or with what password."""
-    url = make_url(database_url)
-    backend = url.get_backend_name()
-    if backend == "sqlite":
-        return f"sqlite file {url.database}"
-    where = f"{url.host or 'localhost'}{f':{url.port}' if url.port else ''}"
-    return f"{backend} at {where}/{url.database or ''}"
-
-
-def _why(error: BaseException) -> str:
-    if isinstance(error, sqlalchemy.exc.DBAPIError) and error.orig is not None:
-        error = error.orig
-    if isinstance(error, TimeoutError):
-        return "no answer"
-    if isinstance(error, OSError) and error.errno is not None and error.errno > 0:
-        return os.strerror(error.errno).lower()  # asyncio's own text repeats the address
-    first_line = (str(error).strip().splitlines() or [""])[0]
-    return f"{type(error).__name__}: {redaction.scrub(first_line)}" if first_line else type(error).__name__
 
 
 def build_slack_app(settings: Settings, services: Services) -> AsyncApp:

@@ -9,6 +9,7 @@ import asyncio
 import gc
 import hashlib
 import hmac
+import html
 import logging
 import signal
 import time
@@ -37,6 +38,7 @@ log = logging.getLogger(__name__)
 
 SLACK_PATH = metrics.SLACK_EVENTS_PATH
 METRICS_PATH = "/metrics"
+APP_NAME = "Rollout"  # manifest.yml's display name
 INSTALL_PATH = "/slack/install"  # Bolt's defaults, named here for the web routes
 OAUTH_REDIRECT_PATH = "/slack/oauth_redirect"
 # Connections the kernel holds for us while the event loop is busy. Past aiohttp's default of 128, a burst of Slack
@@ -114,6 +116,8 @@ def build_slack_app(settings: Settings, services: Services) -> AsyncApp:
             redirect_uri=settings.slack_redirect_uri,
             installation_store=services.installations,
             state_store=services.store.slack_oauth_states(),
+            # Bolt then answers with a redirect to Slack; build_web_app shows our page with that link instead.
+            install_page_rendering_enabled=False,
         )
     else:
         assert settings.slack_bot_token is not None
@@ -177,7 +181,17 @@ def build_web_app(slack_app: AsyncApp, services: Services, *, slack_over_http: b
     async def install(request: web.Request) -> web.Response:
         # The "Add to Slack" page and Slack's redirect back: plain GETs, no signature; Bolt checks the OAuth state.
         assert slack_app.oauth_flow is not None
-        return await to_aiohttp_response(await slack_app.oauth_flow.handle_installation(await to_bolt_request(request)))
+        response = await to_aiohttp_response(
+            await slack_app.oauth_flow.handle_installation(await to_bolt_request(request))
+        )
+        authorize_url = response.headers.pop("Location", None)
+        if authorize_url is None:
+            return response
+        response.set_status(200)  # keeps the state cookie Bolt set
+        response.text = install_page(authorize_url, https=_reached_over_https(request))
+        response.content_type = "text/html"
+        response.charset = "utf-8"
+        return response
 
     async def oauth_redirect(request: web.Request) -> web.Response:
         assert slack_app.oauth_flow is not None
@@ -206,6 +220,47 @@ def build_web_app(slack_app: AsyncApp, services: Services, *, slack_over_http: b
     web_app.on_shutdown.append(on_shutdown)
     web_app.on_cleanup.append(on_cleanup)
     return web_app
+
+
+ADD_TO_SLACK_IMAGE = "https://platform.slack-edge.com/img/add_to_slack.png"  # Slack's button, as Bolt's page has it
+ADD_TO_SLACK_IMAGE_2X = "https://platform.slack-edge.com/img/add_to_slack@2x.png"
+
+
+def _reached_over_https(request: web.Request) -> bool:
+    """HTTPS as the browser sees it: a PaaS ends TLS at its proxy and says so in X-Forwarded-Proto."""
+    forwarded = request.headers.get("X-Forwarded-Proto", "").split(",")[0].strip().lower()
+    return request.scheme == "https" or forwarded == "https"
+
+
+def install_page(authorize_url: str, *, https: bool) -> str:
+    """The "Add to Slack" page: Bolt's link to Slack's consent screen, with our name, and a warning over plain HTTP."""
+    warning = (
+        ""
+        if https
+        else '<p class="warning">This page needs HTTPS: the install keeps its state in a Secure cookie, which a '
+        "browser drops over plain HTTP, so Slack's answer would be refused. Open it at https://</p>\n"
+    )
+    return f"""<!DOCTYPE html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>Add {APP_NAME} to Slack</title>
+<link rel="icon" href="data:,">
+<style>
+body {{ padding: 10px 15px; font-family: sans-serif; text-align: center; }}
+.warning {{ color: #a00; max-width: 40em; margin: 1em auto; }}
+</style>
+</head>
+<body>
+<h1>{APP_NAME}</h1>
+<p>Your CRM in Slack, through Rollout.</p>
+{warning}<p><a href="{html.escape(authorize_url)}"><img alt="Add to Slack" height="40" width="139"
+ src="{ADD_TO_SLACK_IMAGE}"
+ srcset="{ADD_TO_SLACK_IMAGE} 1x, {ADD_TO_SLACK_IMAGE_2X} 2x"></a></p>
+</body>
+</html>
+"""
 
 
 def slack_signed(key: bytes, body: bytes, timestamp: str, signature: str, now: float) -> bool:

@@ -325,6 +325,7 @@ async def serve(settings: Settings) -> None:
                 await runner.setup()
                 await listen(runner, "0.0.0.0", port, setting)  # a PaaS routes to all interfaces
             log.info("listening on port %s", settings.port)
+            log.info("%s", metrics_location(settings))
             connection = _SocketMode(slack_app, settings) if socket_mode else None
             await stopping.wait()
         finally:
@@ -339,6 +340,13 @@ async def serve(settings: Settings) -> None:
         log.info("stopped")
     finally:
         pruning.cancel()
+
+
+def metrics_location(settings: Settings) -> str:
+    """Where Prometheus should scrape, said once at start."""
+    if settings.metrics_port is None:
+        return f"metrics: GET {METRICS_PATH} on port {settings.port} (set METRICS_PORT to serve them apart)"
+    return f"metrics: GET {METRICS_PATH} on port {settings.metrics_port} (METRICS_PORT), not on port {settings.port}"
 
 
 class _SocketMode:

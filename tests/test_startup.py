@@ -9,6 +9,8 @@ from pathlib import Path
 import aiohttp
 import pytest
 
+from bot.app import metrics_location
+from bot.config import load_settings
 from tests.harness import BOT_TOKEN, AppHarness, start_app_harness
 
 
@@ -55,3 +57,15 @@ async def test_the_install_page_behind_a_tls_terminating_proxy(oauth_app: AppHar
     assert page.status == 200 and "<title>Add Rollout to Slack</title>" in html
     assert "needs HTTPS" not in html
     assert "client_id=1111.2222" in html
+
+
+@pytest.mark.parametrize(
+    ("metrics_port", "said"),
+    [
+        (None, "metrics: GET /metrics on port 3000 (set METRICS_PORT to serve them apart)"),
+        (9100, "metrics: GET /metrics on port 9100 (METRICS_PORT), not on port 3000"),
+    ],
+)
+def test_start_up_says_where_metrics_are(metrics_port: int | None, said: str) -> None:
+    settings = load_settings(_env_file=None, port=3000, metrics_port=metrics_port)
+    assert metrics_location(settings) == said

@@ -104,6 +104,7 @@ async def test_stops_while_retrying_the_connection(
     try:
         await slack.wait_for("apps.connections.open", timeout=START_SECONDS)
         await serving.wait_for(f"listening on port {port}")
+        await serving.wait_for(f"metrics: GET /metrics on port {port}")
         async with (
             aiohttp.ClientSession() as http,
             http.get(f"http://127.0.0.1:{port}/healthz") as health,

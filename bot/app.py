@@ -9,11 +9,11 @@ import asyncio
 import gc
 import hashlib
 import hmac
+import html
 import logging
 import signal
 import time
 from datetime import timedelta
-from typing import Any
 from urllib.parse import urlsplit
 
 import aiohttp
@@ -23,11 +23,11 @@ from slack_bolt.async_app import AsyncApp
 from slack_bolt.oauth.async_oauth_settings import AsyncOAuthSettings
 from slack_bolt.request.async_request import AsyncBoltRequest
 from slack_sdk.http_retry.builtin_async_handlers import AsyncRateLimitErrorRetryHandler, async_default_handlers
-from slack_sdk.web.async_client import AsyncWebClient
 
 from bot import metrics
-from bot.config import Settings
+from bot.config import Settings, Unreachable, cannot_listen
 from bot.crm import CrmService
+from bot.database_check import UNREACHABLE_ERRORS, unreachable_message
 from bot.logs import configure_logging
 from bot.maintenance import prune_forever
 from bot.rollout.pool import SessionPool
@@ -39,6 +39,7 @@ log = logging.getLogger(__name__)
 
 SLACK_PATH = metrics.SLACK_EVENTS_PATH
 METRICS_PATH = "/metrics"
+APP_NAME = "Rollout"  # manifest.yml's display name
 INSTALL_PATH = "/slack/install"  # Bolt's defaults, named here for the web routes
 OAUTH_REDIRECT_PATH = "/slack/oauth_redirect"
 # Connections the kernel holds for us while the event loop is busy. Past aiohttp's default of 128, a burst of Slack
@@ -51,9 +52,7 @@ async def build_services(settings: Settings, *, migrate: bool = True) -> Service
     settings.require_rollout()
     settings.require_store()
     assert settings.rollout_client_id is not None and settings.rollout_client_secret is not None
-    store = await Store.open(settings.database_url, settings.encryption_keys)
-    if migrate:
-        await store.migrate()
+    store = await open_store(settings, migrate=migrate)
     minter = metrics.MeteredTokenMinter(
         settings.rollout_client_id, settings.rollout_client_secret.get_secret_value(), settings.rollout_token_ttl
     )
@@ -86,23 +85,28 @@ async def build_services(settings: Settings, *, migrate: bool = True) -> Service
     return services
 
 
+async def open_store(settings: Settings, *, migrate: bool = True) -> Store:
+    """The store, migrated to the code's schema; a database that cannot be reached is one Unreachable line."""
+    store = await Store.open(settings.database_url, settings.encryption_keys)
+    try:
+        if migrate:
+            await store.migrate()
+    except UNREACHABLE_ERRORS as error:
+        await store.close()
+        raise Unreachable(unreachable_message(settings.database_url, error)) from None
+    except BaseException:
+        await store.close()
+        raise
+    return store
+
+
 def build_slack_app(settings: Settings, services: Services) -> AsyncApp:
     settings.require_slack()
     assert settings.slack_signing_secret is not None
     if services.slack_http is None:
         services.slack_http = aiohttp.ClientSession()
-    client_options: dict[str, Any] = {
-        "session": services.slack_http,  # kept by the per-request clients Bolt makes, and used for response_urls
-        # Slack answers 429 before doing anything, so waiting Retry-After and sending again cannot duplicate a post.
-        "retry_handlers": [
-            metrics.SlackResponseMeter(),  # first, so it sees every response, including the 429s retried below
-            *async_default_handlers(),
-            AsyncRateLimitErrorRetryHandler(max_retry_count=2),
-        ],
-    }
-    if settings.slack_api_url:
-        client_options["base_url"] = settings.slack_api_url.rstrip("/") + "/"
     oauth: AsyncOAuthSettings | None = None
+    token: str | None = None
     if services.installations is not None:
         # Many workspaces: each request's bot token comes from its installation (refreshed by Bolt before it expires
         # when token rotation is on); /slack/install and /slack/oauth_redirect run the "Add to Slack" flow.
@@ -114,21 +118,36 @@ def build_slack_app(settings: Settings, services: Services) -> AsyncApp:
             redirect_uri=settings.slack_redirect_uri,
             installation_store=services.installations,
             state_store=services.store.slack_oauth_states(),
+            # Bolt then answers with a redirect to Slack; build_web_app shows our page with that link instead.
+            install_page_rendering_enabled=False,
         )
     else:
         assert settings.slack_bot_token is not None
-        client_options["token"] = settings.slack_bot_token.get_secret_value()
+        token = settings.slack_bot_token.get_secret_value()
+    # Bolt makes the web client from the token: handed a ready client, it also reads SLACK_BOT_TOKEN from the
+    # environment and warns at every start that the token is unused. The client is then given our transport.
     app = AsyncApp(
-        client=AsyncWebClient(**client_options),
+        token=token,
         signing_secret=settings.slack_signing_secret.get_secret_value(),
         oauth_settings=oauth,
-        # Given to the app itself too, so the authorization (and its token rotation) uses the client above.
+        # Given to the app itself too, so the authorization (and its token rotation) uses the client below.
         installation_store=services.installations,
         # build_web_app checks every signature before anything reads the body (Socket Mode needs none): Bolt's own
         # check would only repeat it on each delivery.
         request_verification_enabled=False,
         logger=logging.getLogger("bot.slack"),
     )
+    client = app.client
+    client.token = token  # with installations, none: Bolt's environment fallback must not put one back
+    client.session = services.slack_http  # kept by the per-request clients Bolt makes, and used for response_urls
+    # Slack answers 429 before doing anything, so waiting Retry-After and sending again cannot duplicate a post.
+    client.retry_handlers = [
+        metrics.SlackResponseMeter(),  # first, so it sees every response, including the 429s retried below
+        *async_default_handlers(),
+        AsyncRateLimitErrorRetryHandler(max_retry_count=2),
+    ]
+    if settings.slack_api_url:
+        client.base_url = settings.slack_api_url.rstrip("/") + "/"
     app.use(metrics.bolt_request_context)
     import handlers  # the composition root is the one place bot/ reaches into handlers/
 
@@ -136,7 +155,8 @@ def build_slack_app(settings: Settings, services: Services) -> AsyncApp:
     return app
 
 
-def build_web_app(slack_app: AsyncApp, services: Services) -> web.Application:
+def build_web_app(slack_app: AsyncApp, services: Services, *, slack_over_http: bool = True) -> web.Application:
+    """/healthz and /metrics (unless METRICS_PORT); with `slack_over_http`, also the routes Slack and browsers reach."""
     secret = services.settings.slack_signing_secret
     assert secret is not None, "build_slack_app checks the Slack settings first"
     signing_key = secret.get_secret_value().encode()
@@ -163,7 +183,17 @@ def build_web_app(slack_app: AsyncApp, services: Services) -> web.Application:
     async def install(request: web.Request) -> web.Response:
         # The "Add to Slack" page and Slack's redirect back: plain GETs, no signature; Bolt checks the OAuth state.
         assert slack_app.oauth_flow is not None
-        return await to_aiohttp_response(await slack_app.oauth_flow.handle_installation(await to_bolt_request(request)))
+        response = await to_aiohttp_response(
+            await slack_app.oauth_flow.handle_installation(await to_bolt_request(request))
+        )
+        authorize_url = response.headers.pop("Location", None)
+        if authorize_url is None:
+            return response
+        response.set_status(200)  # keeps the state cookie Bolt set
+        response.text = install_page(authorize_url, https=_reached_over_https(request))
+        response.content_type = "text/html"
+        response.charset = "utf-8"
+        return response
 
     async def oauth_redirect(request: web.Request) -> web.Response:
         assert slack_app.oauth_flow is not None
@@ -181,9 +211,10 @@ def build_web_app(slack_app: AsyncApp, services: Services) -> web.Application:
         await services.close()
 
     web_app = web.Application(middlewares=[metrics.time_slack_acks])
-    web_app.router.add_post(SLACK_PATH, slack_events)
     web_app.router.add_get("/healthz", healthz)
-    if services.installations is not None:
+    if slack_over_http:
+        web_app.router.add_post(SLACK_PATH, slack_events)
+    if slack_over_http and services.installations is not None:
         web_app.router.add_get(INSTALL_PATH, install)
         web_app.router.add_get(OAUTH_REDIRECT_PATH, oauth_redirect)
     if services.settings.metrics_port is None:
@@ -191,6 +222,47 @@ def build_web_app(slack_app: AsyncApp, services: Services) -> web.Application:
     web_app.on_shutdown.append(on_shutdown)
     web_app.on_cleanup.append(on_cleanup)
     return web_app
+
+
+ADD_TO_SLACK_IMAGE = "https://platform.slack-edge.com/img/add_to_slack.png"  # Slack's button, as Bolt's page has it
+ADD_TO_SLACK_IMAGE_2X = "https://platform.slack-edge.com/img/add_to_slack@2x.png"
+
+
+def _reached_over_https(request: web.Request) -> bool:
+    """HTTPS as the browser sees it: a PaaS ends TLS at its proxy and says so in X-Forwarded-Proto."""
+    forwarded = request.headers.get("X-Forwarded-Proto", "").split(",")[0].strip().lower()
+    return request.scheme == "https" or forwarded == "https"
+
+
+def install_page(authorize_url: str, *, https: bool) -> str:
+    """The "Add to Slack" page: Bolt's link to Slack's consent screen, with our name, and a warning over plain HTTP."""
+    warning = (
+        ""
+        if https
+        else '<p class="warning">This page needs HTTPS: the install keeps its state in a Secure cookie, which a '
+        "browser drops over plain HTTP, so Slack's answer would be refused. Open it at https://</p>\n"
+    )
+    return f"""<!DOCTYPE html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>Add {APP_NAME} to Slack</title>
+<link rel="icon" href="data:,">
+<style>
+body {{ padding: 10px 15px; font-family: sans-serif; text-align: center; }}
+.warning {{ color: #a00; max-width: 40em; margin: 1em auto; }}
+</style>
+</head>
+<body>
+<h1>{APP_NAME}</h1>
+<p>Your CRM in Slack, through Rollout.</p>
+{warning}<p><a href="{html.escape(authorize_url)}"><img alt="Add to Slack" height="40" width="139"
+ src="{ADD_TO_SLACK_IMAGE}"
+ srcset="{ADD_TO_SLACK_IMAGE} 1x, {ADD_TO_SLACK_IMAGE_2X} 2x"></a></p>
+</body>
+</html>
+"""
 
 
 def slack_signed(key: bytes, body: bytes, timestamp: str, signature: str, now: float) -> bool:
@@ -215,8 +287,11 @@ def freeze_startup_heap() -> None:
     gc.freeze()
 
 
-async def listen(runner: web.AppRunner, host: str, port: int | None) -> None:
-    await web.TCPSite(runner, host, port, backlog=LISTEN_BACKLOG).start()
+async def listen(runner: web.AppRunner, host: str, port: int | None, setting: str = "PORT") -> None:
+    try:
+        await web.TCPSite(runner, host, port, backlog=LISTEN_BACKLOG).start()
+    except OSError as error:
+        raise cannot_listen(port, error, f"set {setting} to a free port") from None
 
 
 async def serve(settings: Settings) -> None:
@@ -238,20 +313,11 @@ async def serve(settings: Settings) -> None:
     keeping = asyncio.create_task(services.work.keep(recoverer(slack_app, services), stop=kept), name="acked work")
     stopping = _event_on_signals(signal.SIGTERM, signal.SIGINT)
     grace = settings.shutdown_grace_seconds
+    socket_mode = settings.slack_app_token is not None
     try:
-        if settings.slack_app_token is not None:
-            from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
-
-            handler = AsyncSocketModeHandler(slack_app, settings.slack_app_token.get_secret_value())
-            try:
-                await handler.connect_async()
-                log.info("connected over Socket Mode")
-                await stopping.wait()
-                await handler.close_async()
-            finally:
-                await services.close()
-            return
-        runners = [web.AppRunner(build_web_app(slack_app, services), access_log=None, shutdown_timeout=grace)]
+        # Socket Mode too serves /healthz (and /metrics) on PORT: a platform's health check must not depend on Slack.
+        web_app = build_web_app(slack_app, services, slack_over_http=not socket_mode)
+        runners = [web.AppRunner(web_app, access_log=None, shutdown_timeout=grace)]
         if settings.metrics_port is not None:
             # An aiohttp site on the same loop rather than prometheus_client's start_http_server: that one serves from
             # a daemon thread (the pool collector would then read live pools off the loop's thread) and has no
@@ -259,13 +325,23 @@ async def serve(settings: Settings) -> None:
             metrics_app = web.Application()
             metrics_app.router.add_get(METRICS_PATH, metrics.metrics_handler)
             runners.append(web.AppRunner(metrics_app, access_log=None, shutdown_timeout=1.0))
-        for runner, port in zip(runners, (settings.port, settings.metrics_port), strict=False):
-            await runner.setup()
-            await listen(runner, "0.0.0.0", port)  # a PaaS routes to all interfaces
-        log.info("listening on port %s", settings.port)
+        connection: _SocketMode | None = None
         try:
+            ports = ((settings.port, "PORT"), (settings.metrics_port, "METRICS_PORT"))
+            for runner, (port, setting) in zip(runners, ports, strict=False):
+                await runner.setup()
+                await listen(runner, "0.0.0.0", port, setting)  # a PaaS routes to all interfaces
+            log.info("listening on port %s", settings.port)
+            log.info("%s", metrics_location(settings))
+            connection = _SocketMode(slack_app, settings) if socket_mode else None
             await stopping.wait()
         finally:
+            if connection is not None:
+                await connection.stop(grace)
+            # Before the store closes: a round cut off by the closing store would take the cancellation for a
+            # database error and sleep on, holding the exit for an hour.
+            pruning.cancel()
+            await asyncio.gather(pruning, return_exceptions=True)
             for runner in runners:
                 await runner.cleanup()  # the Slack app's on_cleanup closes the services, draining acked work
         log.info("stopped")
@@ -273,6 +349,43 @@ async def serve(settings: Settings) -> None:
         pruning.cancel()
         kept.set()  # after the drain: leases were renewed while acked work finished
         await keeping
+
+
+def metrics_location(settings: Settings) -> str:
+    """Where Prometheus should scrape, said once at start."""
+    if settings.metrics_port is None:
+        return f"metrics: GET {METRICS_PATH} on port {settings.port} (set METRICS_PORT to serve them apart)"
+    return f"metrics: GET {METRICS_PATH} on port {settings.metrics_port} (METRICS_PORT), not on port {settings.port}"
+
+
+class _SocketMode:
+    """Slack's events over a WebSocket, connected in the background so a signal is heard whatever its state.
+
+    slack_sdk's connect retries without end while Slack is unreachable or refuses the app token; awaited directly, it
+    would never return to wait for SIGTERM.
+    """
+
+    def __init__(self, slack_app: AsyncApp, settings: Settings) -> None:
+        from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
+
+        assert settings.slack_app_token is not None
+        self.handler = AsyncSocketModeHandler(slack_app, settings.slack_app_token.get_secret_value())
+        log.info("connecting to Slack over Socket Mode")
+        self.connecting = asyncio.create_task(self._connect(), name="socket-mode-connect")
+
+    async def _connect(self) -> None:
+        await self.handler.connect_async()
+        log.info("connected over Socket Mode")
+
+    async def stop(self, grace: float) -> None:
+        """No new events from Slack: stop connecting, or close the connection (within `grace` if Slack is slow)."""
+        self.connecting.cancel()
+        try:
+            async with asyncio.timeout(grace):
+                await asyncio.gather(self.connecting, return_exceptions=True)
+                await self.handler.close_async()
+        except TimeoutError:
+            log.warning("the Socket Mode connection did not close within %s s", grace)
 
 
 def _event_on_signals(*signals: signal.Signals) -> asyncio.Event:

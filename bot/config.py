@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import errno
 from datetime import timedelta
-from typing import Literal
+from typing import Literal, get_args
 
 from cryptography.fernet import Fernet
 from pydantic import Field, SecretStr, ValidationError, field_validator
@@ -51,6 +52,10 @@ _HINTS: dict[str, str] = {
 
 class ConfigError(Exception):
     """A setting the running command needs is missing or malformed. The message is one line, with no secret in it."""
+
+
+class Unreachable(Exception):
+    """Something the command needs at start cannot be reached or taken (the database, a port). One line, no secret."""
 
 
 class Settings(BaseSettings):
@@ -160,6 +165,19 @@ class Settings(BaseSettings):
             raise _config_error("ROLLOUT_CLIENT_SECRET", "is too short")
 
     def require_store(self) -> None:
+        from sqlalchemy.engine import make_url
+        from sqlalchemy.exc import ArgumentError
+
+        from bot.store.database import normalise_database_url
+
+        try:
+            normalise_database_url(self.database_url)
+        except ArgumentError:
+            raise _config_error("DATABASE_URL", "is not a database URL") from None
+        except ValueError:
+            backend = make_url(self.database_url).get_backend_name()  # the scheme only: the URL may hold a password
+            problem = "names no SQLite file" if backend == "sqlite" else f"uses {backend}, which is not supported"
+            raise _config_error("DATABASE_URL", problem) from None
         _require(self, "ENCRYPTION_KEY")
         for key in self.encryption_keys:
             try:
@@ -178,6 +196,10 @@ class Settings(BaseSettings):
             _require(self, "SLACK_CLIENT_ID", "SLACK_CLIENT_SECRET", "SLACK_SIGNING_SECRET")
             return
         _require(self, "SLACK_BOT_TOKEN", "SLACK_SIGNING_SECRET")
+        assert self.slack_bot_token is not None
+        # A user token (xoxp-) or an app token (xapp-) here would start, then fail at every request.
+        if not self.slack_bot_token.get_secret_value().startswith("xoxb-"):
+            raise _config_error("SLACK_BOT_TOKEN", "is not a bot token")
 
     def require_serve(self) -> None:
         self.require_slack()
@@ -192,7 +214,11 @@ def load_settings(**overrides: object) -> Settings:
         return Settings(**overrides)  # type: ignore[arg-type]
     except ValidationError as exc:
         first = exc.errors()[0]
-        name = str(first["loc"][0]).upper() if first["loc"] else "settings"
+        field = str(first["loc"][0]) if first["loc"] else ""
+        name = field.upper() or "settings"
+        if first["type"] == "literal_error" and field in Settings.model_fields:
+            allowed = ", ".join(str(value) for value in get_args(Settings.model_fields[field].annotation))
+            raise ConfigError(f"{name} is malformed: set it to one of {allowed}.") from None
         raise _config_error(name, "is malformed") from None
 
 
@@ -208,3 +234,10 @@ def _require(settings: Settings, *names: str) -> None:
 def _config_error(name: str, problem: str) -> ConfigError:
     hint = _HINTS.get(name, "a valid value")
     return ConfigError(f"{name} {problem}: set it to {hint}.")
+
+
+def cannot_listen(port: int | None, error: OSError, fix: str) -> Unreachable:
+    """One line for a port the command cannot listen on; `fix` says which setting or option to change."""
+    if error.errno == errno.EADDRINUSE:
+        return Unreachable(f"port {port} is already in use: stop what is listening there, or {fix}.")
+    return Unreachable(f"cannot listen on port {port} ({error.strerror or type(error).__name__}): {fix}.")

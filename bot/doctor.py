@@ -35,6 +35,14 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot import redaction
 from bot.config import DEFAULT_DATABASE_URL, ConfigError, Settings
+from bot.database_check import (
+    UNREACHABLE_ERRORS,
+    NoDatabaseYet,
+    database_location,
+    known_revisions,
+    schema_revision,
+    unreachable_message,
+)
 from bot.identity import SlackUser
 from bot.rollout import parse
 from bot.rollout.client import RolloutClient, ToolAnswer
@@ -43,12 +51,15 @@ from bot.rollout.pool import SessionPool
 from bot.rollout.session import SessionUnavailable, UserSession
 from bot.rollout.tokens import TokenMinter, TokenService
 from bot.rollout.tools import READ_CAPABILITIES, Capability, ToolMap, argument_mapping, classify
+from bot.store.alembic_runner import head_revision
 
 Status = Literal["ok", "fail", "warn", "note"]
 MARKS: dict[Status, str] = {"ok": "✓", "fail": "✗", "warn": "!", "note": "·"}
 
 DEFAULT_MANIFEST = Path(__file__).resolve().parents[1] / "manifest.yml"
 SCOPES_HEADER = "x-oauth-scopes"
+DATABASE_CHECK_SECONDS = 10.0  # a database that has not answered by then is as good as down for the bot
+DEFAULT_ROLLOUT_MCP_URL = Settings.model_fields["rollout_mcp_url"].default
 
 
 # ---- the report --------------------------------------------------------------------------------------------------
@@ -79,13 +90,14 @@ class Section:
 @dataclass
 class Report:
     settings: Section = field(default_factory=lambda: Section("Settings"))
+    database: Section = field(default_factory=lambda: Section("Database"))
     slack: Section = field(default_factory=lambda: Section("Slack"))
     rollout: Section = field(default_factory=lambda: Section("Rollout"))
     facts: dict[str, Any] = field(default_factory=dict)  # what `--json` adds for scripts: ids, tools, accounts
 
     @property
     def sections(self) -> tuple[Section, ...]:
-        return (self.settings, self.slack, self.rollout)
+        return (self.settings, self.database, self.slack, self.rollout)
 
     @property
     def exit_code(self) -> int:
@@ -161,6 +173,7 @@ async def diagnose(
 ) -> Report:
     report = Report()
     check_settings(settings, report.settings)
+    await check_database(settings, report.database)
     team = await check_slack(settings, options.manifest or DEFAULT_MANIFEST, report)
     await check_rollout(settings, options, team, report, remember_secret)
     return report
@@ -243,6 +256,44 @@ def _secret_values(settings: Settings) -> list[str]:
     ]
     found = [v.get_secret_value() for v in values if v is not None and v.get_secret_value()]
     return found + settings.encryption_keys
+
+
+# ---- the database ------------------------------------------------------------------------------------------------
+
+
+async def check_database(settings: Settings, section: Section) -> None:
+    """Connect read-only and compare the schema's migration revision with the code's head."""
+    try:
+        settings.require_store()
+    except ConfigError as exc:
+        if str(exc).startswith("DATABASE_URL"):
+            section.add("fail", str(exc).rstrip("."))
+        else:
+            section.add("note", "skipped: ENCRYPTION_KEY is needed first (see Settings)")
+        return
+    where = database_location(settings.database_url)
+    head = head_revision()
+    try:
+        async with asyncio.timeout(DATABASE_CHECK_SECONDS):
+            revision = await schema_revision(settings.database_url)
+    except NoDatabaseYet:
+        section.add("warn", f"{where}: no database yet: run rollout-bot migrate (serve also does at start)")
+        return
+    except (*UNREACHABLE_ERRORS, TimeoutError) as error:
+        section.add("fail", unreachable_message(settings.database_url, error))
+        return
+    if revision == head:
+        section.add("ok", f"{where}: migrations at {head}")
+    elif revision is None:
+        section.add("warn", f"{where}: no tables yet: run rollout-bot migrate (serve also does at start)")
+    elif revision in known_revisions():
+        section.add("warn", f"{where}: migrations at {revision}, the code's are at {head}: run rollout-bot migrate")
+    else:
+        section.add(
+            "fail",
+            f"{where}: migrations at {revision}, which this code does not know (its head is {head}): the database "
+            "was migrated by a newer version of rollout-bot",
+        )
 
 
 # ---- Slack -------------------------------------------------------------------------------------------------------
@@ -395,6 +446,12 @@ async def check_rollout(
 ) -> None:
     section = report.rollout
     section.title = f"Rollout ({shown_url(settings.rollout_mcp_url)})"
+    mcp_url = urlsplit(settings.rollout_mcp_url)
+    if mcp_url.scheme not in ("http", "https") or not mcp_url.netloc:
+        section.add(
+            "fail", f"ROLLOUT_MCP_URL is not a URL: set it to the MCP endpoint, such as {DEFAULT_ROLLOUT_MCP_URL}"
+        )
+        return
     try:
         settings.require_rollout()
     except ConfigError:
@@ -590,6 +647,8 @@ def _describe_failure(exc: BaseException, status: int | None, settings: Settings
         return f"Rollout didn't answer within {settings.rollout_timeout_seconds:g} s (ROLLOUT_TIMEOUT_SECONDS)"
     if any(isinstance(e, httpx2.ConnectError) for e in leaves):
         return f"could not connect to {shown_url(settings.rollout_mcp_url)} (ROLLOUT_MCP_URL)"
+    if status == 404:
+        return "Rollout answered HTTP 404 at this address: ROLLOUT_MCP_URL should be the MCP endpoint, ending in /mcp"
     if status is not None and status >= 400:  # the MCP client reports an HTTP error only as an MCP one
         return _refused(status) if status in (401, 403) else f"Rollout answered HTTP {status}"
     first = leaves[0] if leaves else exc

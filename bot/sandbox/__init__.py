@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from bot.sandbox.app import PROTOCOLS, Protocol, SandboxStats, build_sandbox_app
 from bot.sandbox.crm import CrmAccount, CrmNote, CrmPerson, CrmTask, SandboxCrm
-from bot.sandbox.server import RunningSandbox, serve_sandbox_forever, start_sandbox
+from bot.sandbox.server import RunningSandbox, SandboxPortUnavailable, serve_sandbox_forever, start_sandbox
 
 __all__ = [
     "PROTOCOLS",
@@ -15,6 +15,7 @@ __all__ = [
     "Protocol",
     "RunningSandbox",
     "SandboxCrm",
+    "SandboxPortUnavailable",
     "SandboxStats",
     "build_sandbox_app",
     "serve_sandbox_forever",

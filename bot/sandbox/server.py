@@ -194,15 +194,19 @@ def _config(app: Starlette) -> uvicorn.Config:
     )
 
 
+class SandboxPortUnavailable(OSError):
+    """The sandbox cannot listen on the port it was given (taken, or not allowed); the OSError is its cause."""
+
+
 def _bind(host: str, port: int) -> socket.socket:
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     listener = socket.socket(family, socket.SOCK_STREAM)
     listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     try:
         listener.bind((host, port))
-    except OSError:
+    except OSError as error:
         listener.close()
-        raise
+        raise SandboxPortUnavailable(error.errno, error.strerror) from error
     listener.setblocking(False)
     return listener
 

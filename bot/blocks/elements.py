@@ -8,10 +8,9 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import Any, Literal
 
-from slack_sdk.models.basic_objects import EMPTY_ALLOWED_TYPE_AND_PROPERTY_LIST, JsonObject
+from slack_sdk.models.basic_objects import JsonObject
 from slack_sdk.models.blocks import (
     ActionsBlock,
-    Block,
     ButtonElement,
     ContextBlock,
     DividerBlock,
@@ -102,45 +101,3 @@ def actions(elements: Iterable[ButtonElement]) -> list[ActionsBlock]:
 def to_dicts(objects: Iterable[JsonObject]) -> list[dict[str, Any]]:
     """Block Kit JSON for blocks (or options). Validates: raises SlackObjectFormationError on anything invalid."""
     return [obj.to_dict() for obj in objects]
-
-
-def to_wire(objects: Iterable[Block | Any]) -> list[dict[str, Any]]:
-    """The same JSON as `to_dicts`, without re-running slack_sdk's validators on every send.
-
-    The builders already cut everything to Slack's limits, and the tests validate every builder's output with
-    `to_dicts` (and check this gives the same); re-validating per message only cost CPU on the reply's path.
-    """
-    return [_wire(obj) for obj in objects]
-
-
-# slack_sdk's get_non_null_attributes, minus the validation: the same keys, order, omissions and nested conversions.
-_EMPTY_ALLOWED = frozenset((item["type"], item["property"]) for item in EMPTY_ALLOWED_TYPE_AND_PROPERTY_LIST)
-_ATTRIBUTES: dict[type, tuple[str, ...]] = {}
-
-
-def _wire(value: Any) -> Any:
-    if isinstance(value, list | tuple):
-        return [_wire(item) for item in value]
-    kind = type(value)
-    if isinstance(value, JsonObject) and kind.to_dict is _PLAIN_TO_DICT and kind.get_object_attribute is _PLAIN_GET:
-        names = _ATTRIBUTES.get(kind)
-        if names is None:  # a class constant in slack_sdk's models, so sorted once per class
-            names = _ATTRIBUTES[kind] = tuple(sorted(value.attributes))
-        block_type = getattr(value, "type", None)
-        wire: dict[str, Any] = {}
-        for name in names:
-            item = getattr(value, name, None)
-            if item is None:
-                continue
-            if hasattr(item, "__len__") and not len(item) and (block_type, name) not in _EMPTY_ALLOWED:
-                continue
-            wire[name] = _wire(item)
-        return wire
-    to_dict = getattr(value, "to_dict", None)
-    if callable(to_dict):  # a model with its own to_dict (options, confirm dialogs...): slack_sdk's way, as is
-        return {key: _wire(item) for key, item in to_dict().items()}
-    return value
-
-
-_PLAIN_TO_DICT = JsonObject.to_dict
-_PLAIN_GET = JsonObject.get_object_attribute

@@ -17,9 +17,10 @@ from collections import OrderedDict
 from collections.abc import AsyncIterator, Callable
 
 import httpx2
+from mcp.client import InMemoryResponseCacheStore
 
 from bot.identity import SlackUser
-from bot.rollout.session import RolloutStats, SessionUnavailable, Shared, ToolListStore, UserSession
+from bot.rollout.session import RolloutStats, SessionUnavailable, Shared, UserSession
 from bot.rollout.tokens import TokenService
 
 DEFAULT_ERA_SECONDS = 300.0  # how long the server's protocol era is trusted before it is probed again
@@ -49,7 +50,8 @@ class SessionPool:
             # As httpx2 would build it for each client, but once: about 30 ms of CPU per session otherwise.
             ssl_context=httpx2.create_ssl_context(),
             # Room for a private list per pooled user, plus the public one.
-            tool_lists=ToolListStore(max_entries=2 * max_sessions + 16, clock=cache_clock),
+            tool_lists=InMemoryResponseCacheStore(max_entries=2 * max_sessions + 16),
+            cache_clock=cache_clock,
             era_seconds=era_seconds,
         )
         self._sessions: OrderedDict[SlackUser, UserSession] = OrderedDict()

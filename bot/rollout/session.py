@@ -3,17 +3,16 @@ token renewed underneath it.
 
 On a 2025-11-25 server the client holds an initialized session (Mcp-Session-Id). On a 2026-07-28 server there is no
 session: the client adopts the discover result the process already has and costs nothing to open, so a command is
-one POST. Either way the complete tool list comes from every `tools/list` page, through the Client's response cache.
+one POST. Either way the complete tool list comes from every `tools/list` page; the Client's response cache answers
+the first page while its ttlMs lasts (continuation pages always go to the server, as the SDK documents).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import contextvars
 import logging
 import ssl
-import time
 from collections.abc import AsyncGenerator, AsyncIterator, Callable
 from dataclasses import dataclass, field
 from types import TracebackType
@@ -22,7 +21,7 @@ from typing import Any, Self
 import httpx2
 import mcp_types as types
 from mcp import Client
-from mcp.client import CacheConfig, CacheEntry, CacheKey, IncomingMessage, InMemoryResponseCacheStore, Transport
+from mcp.client import CacheConfig, IncomingMessage, InMemoryResponseCacheStore, Transport
 from mcp.client.caching import MAX_TTL_MS
 from mcp.client.streamable_http import streamable_http_client
 from mcp.shared.message import SessionMessage
@@ -86,61 +85,6 @@ class Era:
     expires_at: float  # event-loop time
 
 
-# Filled by ToolListStore.set while a walk is in progress: where the SDK cached the walk's first page.
-_first_page_keys: contextvars.ContextVar[list[CacheKey] | None] = contextvars.ContextVar(
-    "rollout_first_page_keys", default=None
-)
-# Filled by ToolListStore.get and .set while a walk is in progress: until when the first page it used is fresh.
-_first_page_expiry: contextvars.ContextVar[list[float | None] | None] = contextvars.ContextVar(
-    "rollout_first_page_expiry", default=None
-)
-
-
-class ToolListStore:
-    """The response-cache store all the pool's Clients share, so what one user fetched can serve the next.
-
-    The SDK caches only the cursorless first page of a listing. After a walk over several pages, `complete` puts the
-    whole list in that entry, so the next user's Client gets every tool from the cache instead of walking again.
-    Entries are keyed by the SDK per protocol era, server and (for `private` results) user partition.
-    """
-
-    def __init__(self, *, max_entries: int, clock: Callable[[], float] = time.time) -> None:
-        self._entries = InMemoryResponseCacheStore(max_entries=max_entries)
-        self.clock = clock  # the Clients' cache clock too, so expiry is judged on one clock
-
-    async def get(self, key: CacheKey) -> CacheEntry | None:
-        entry = await self._entries.get(key)
-        expiry = _first_page_expiry.get()
-        if entry is not None and expiry is not None and key.method == "tools/list":
-            expiry.append(entry.expires_at)
-        return entry
-
-    async def set(self, key: CacheKey, entry: CacheEntry) -> None:
-        keys, expiry = _first_page_keys.get(), _first_page_expiry.get()
-        if keys is not None and key.method == "tools/list":
-            keys.append(key)
-        if expiry is not None and key.method == "tools/list":
-            expiry.append(entry.expires_at)
-        await self._entries.set(key, entry)
-
-    async def delete(self, key: CacheKey) -> None:
-        await self._entries.delete(key)
-
-    async def clear(self) -> None:
-        await self._entries.clear()
-
-    async def complete(self, key: CacheKey, listing: types.ListToolsResult, *, ttl_ms: int) -> None:
-        """Replace the cached first page at `key` with the complete listing, fresh for the shortest page lifetime."""
-        first = await self._entries.get(key)
-        if first is None:
-            return
-        expires_at = first.expires_at
-        if expires_at is not None:
-            expires_at = min(expires_at, self.clock() + min(ttl_ms, MAX_TTL_MS) / 1000)
-        whole = CacheEntry(value=listing.model_copy(deep=True), scope=first.scope, expires_at=expires_at)
-        await self._entries.set(key, whole)
-
-
 @dataclass
 class Shared:
     """What a pool's sessions share: one SSL context, the server's era, the tool-list cache and the counters."""
@@ -148,7 +92,8 @@ class Shared:
     url: str
     stats: RolloutStats
     ssl_context: ssl.SSLContext
-    tool_lists: ToolListStore
+    tool_lists: InMemoryResponseCacheStore  # every Client's response cache, so what one user fetched serves the next
+    cache_clock: Callable[[], float]  # the Clients' cache clock (tests move it by hand)
     era_seconds: float  # how long the era is trusted without asking again, at least
     era: Era | None = None
 
@@ -194,9 +139,6 @@ class UserSession:
         self._tools: list[types.Tool] | None = None
         self._tools_stale = False  # set by notifications/tools/list_changed
         self._tools_just_read = False  # the list read at open serves the command that opened the session
-        # A modern session keeps the list the cache gave it until that cache entry expires, so a warm command neither
-        # asks the cache nor copies the list out of it.
-        self._tools_fresh_until: float | None = None
         self._tools_lock = asyncio.Lock()
         self.tool_pages = 0  # pages the last walk of tools/list took, and whether it ended: for `rollout-bot doctor`
         self.tools_cut_off = False
@@ -247,7 +189,7 @@ class UserSession:
                 partition=f"{self.user.team_id}:{self.user.user_id}",  # verified by Slack's request signature
                 target_id=shared.url,
                 share_public=True,  # a list Rollout marks public is the same for everyone
-                clock=shared.tool_lists.clock,
+                clock=shared.cache_clock,
             ),
         )
         try:
@@ -281,14 +223,13 @@ class UserSession:
         """Every tool, from the session's list while it is current.
 
         A legacy session keeps its list until Rollout says it changed. A modern one asks the Client each time: its
-        response cache answers without a request while the list's ttlMs lasts, and walks the pages again after.
+        response cache answers the first page without a request while the page's ttlMs lasts.
         """
         client = self._client
         if client is None:
             raise SessionUnavailable(None)
         just_read, self._tools_just_read = self._tools_just_read, False
-        fresh = self._tools_fresh_until is not None and self._shared.tool_lists.clock() < self._tools_fresh_until
-        if self._tools is not None and not self._tools_stale and (just_read or fresh or not self.modern):
+        if self._tools is not None and not self._tools_stale and (just_read or not self.modern):
             return self._tools
         async with self._tools_lock:
             if self._tools is None or self._tools_stale or self.modern:
@@ -302,23 +243,10 @@ class UserSession:
             return self._tools
 
     async def _walk_tools(self, client: Client, *, refresh: bool) -> list[types.Tool]:
-        """All pages of `tools/list`, bounded; a listing that took several pages is cached whole."""
-        first_page_keys: list[CacheKey] = []
-        first_page_expiry: list[float | None] = []
-        capture = _first_page_keys.set(first_page_keys)
-        capture_expiry = _first_page_expiry.set(first_page_expiry)
-        try:
-            first = await client.list_tools(cache_mode="refresh" if refresh else "use")
-        finally:
-            _first_page_keys.reset(capture)
-            _first_page_expiry.reset(capture_expiry)
-        # Kept only while the cache entry it came from lasts; no entry (a ttlMs of 0) means asking again next time.
-        known = [e for e in first_page_expiry if e is not None]
-        self._tools_fresh_until = min(known) if known and len(known) == len(first_page_expiry) else None
+        """All pages of `tools/list`, bounded."""
+        first = await client.list_tools(cache_mode="refresh" if refresh else "use")
         tools = list(first.tools)
         cursor = first.next_cursor
-        ttl_ms = first.ttl_ms
-        same_scope = True
         seen: set[str] = set()
         pages = self.tool_pages = 1
         self.tools_cut_off = False
@@ -332,16 +260,6 @@ class UserSession:
             pages = self.tool_pages = pages + 1
             tools += page.tools
             cursor = page.next_cursor
-            ttl_ms = min(ttl_ms, page.ttl_ms)
-            same_scope = same_scope and page.cache_scope == first.cache_scope
-        if pages > 1:
-            self._tools_fresh_until = None  # the whole list's lifetime is the shortest page's: judged next time
-        if pages > 1 and first_page_keys:
-            if same_scope:
-                whole = first.model_copy(update={"tools": tools, "next_cursor": None, "ttl_ms": ttl_ms})
-                await self._shared.tool_lists.complete(first_page_keys[-1], whole, ttl_ms=ttl_ms)
-            else:  # the pages disagree on who may share them: don't let anyone reuse the first alone
-                await self._shared.tool_lists.delete(first_page_keys[-1])
         return tools
 
     async def call_tool(self, name: str, arguments: dict[str, Any], *, read_timeout: float) -> types.CallToolResult:

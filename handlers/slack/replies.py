@@ -22,7 +22,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from slack_sdk.webhook.async_client import AsyncWebhookClient
 
 from bot.blocks.credentials import check_dms_message
-from bot.blocks.elements import to_wire
+from bot.blocks.elements import to_dicts
 from bot.blocks.messages import Code, Notice, error_message, help_message, user_message
 from bot.blocks.outcomes import outcome_message
 from bot.identity import SlackUser
@@ -97,8 +97,7 @@ class Reply:
     async def _via_response_url(
         self, blocks: Sequence[Block], text: str, response_type: Literal["ephemeral", "in_channel"]
     ) -> bool:
-        # to_wire: the builders' output is validated in the tests, not again on every reply.
-        body = {"response_type": response_type, "replace_original": False, "text": text, "blocks": to_wire(blocks)}
+        body = {"response_type": response_type, "replace_original": False, "text": text, "blocks": to_dicts(blocks)}
         return await self.send_to_response_url(body)
 
     async def send_to_response_url(self, body: Mapping[str, Any]) -> bool:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import signal
 import socket
 import sys
@@ -11,10 +12,12 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
+from cryptography.fernet import Fernet
 
 from bench.fakes import FakeSlackApi
+from bench.fakes.anthropic_api import FakeAnthropic
 from bot.sandbox import RunningSandbox
-from tests.harness import AppHarness
+from tests.harness import BOT_TOKEN, ROLLOUT_CLIENT_ID, ROLLOUT_CLIENT_SECRET, SIGNING_SECRET, AppHarness
 
 REPO = Path(__file__).resolve().parents[1]
 START_SECONDS = 60.0  # a cold interpreter importing the app and migrating a fresh database, on a busy machine
@@ -24,6 +27,30 @@ def process_sender(slack: FakeSlackApi, sandbox: RunningSandbox, http: aiohttp.C
     """The harness's signed-request helpers, aimed at a process of its own (no in-process app behind it)."""
     unused: Any = None
     return AppHarness(slack=slack, sandbox=sandbox, services=unused, app=unused, url=url, http=http)
+
+
+def serve_environment(
+    slack: FakeSlackApi, sandbox: RunningSandbox, model: FakeAnthropic, database_url: str, **more: str
+) -> dict[str, str]:
+    """What `rollout-bot serve` is started with in these tests: the loopback fakes, a fresh encryption key, and `more`
+    (setting names as the environment spells them) on top."""
+    return {
+        "PATH": os.environ.get("PATH", ""),
+        "PYTHONPATH": str(REPO),
+        "SLACK_BOT_TOKEN": BOT_TOKEN,
+        "SLACK_SIGNING_SECRET": SIGNING_SECRET,
+        "SLACK_API_URL": slack.base_url,
+        "ROLLOUT_MCP_URL": sandbox.url,
+        "ROLLOUT_CLIENT_ID": ROLLOUT_CLIENT_ID,
+        "ROLLOUT_CLIENT_SECRET": ROLLOUT_CLIENT_SECRET,
+        "DATABASE_URL": database_url,
+        "ENCRYPTION_KEY": Fernet.generate_key().decode(),
+        "ANTHROPIC_API_KEY": model.api_key,
+        "ANTHROPIC_BASE_URL": model.base_url,
+        "ANTHROPIC_MODEL": "claude-test",
+        "LOG_LEVEL": "INFO",
+        **more,
+    }
 
 
 def free_port() -> int:

@@ -14,7 +14,6 @@ from pathlib import Path
 
 import aiohttp
 import pytest
-from cryptography.fernet import Fernet
 
 from bench.fakes import Call, FakeSlackApi
 from bench.fakes.anthropic_api import FakeAnthropic, Reply
@@ -27,11 +26,10 @@ from tests.harness import (
     CHANNEL_ID,
     ROLLOUT_CLIENT_ID,
     ROLLOUT_CLIENT_SECRET,
-    SIGNING_SECRET,
     TEAM_ID,
     AppHarness,
 )
-from tests.processes import REPO, ServeProcess, process_sender
+from tests.processes import REPO, ServeProcess, process_sender, serve_environment
 
 ADA = "ada.lovelace@analytical-engines.example"
 LEASE_SECONDS = 3.0
@@ -101,23 +99,8 @@ async def _rig(tmp_path: Path, database_url: str, *, poison: bool = False) -> As
             hook.mkdir()
             (hook / "sitecustomize.py").write_text(POISON_HOOK)
             python_path.insert(0, str(hook))
-        env = {
-            "PATH": os.environ.get("PATH", ""),
-            "PYTHONPATH": os.pathsep.join(python_path),
-            "SLACK_BOT_TOKEN": BOT_TOKEN,
-            "SLACK_SIGNING_SECRET": SIGNING_SECRET,
-            "SLACK_API_URL": slack.base_url,
-            "ROLLOUT_MCP_URL": sandbox.url,
-            "ROLLOUT_CLIENT_ID": ROLLOUT_CLIENT_ID,
-            "ROLLOUT_CLIENT_SECRET": ROLLOUT_CLIENT_SECRET,
-            "DATABASE_URL": database_url,
-            "ENCRYPTION_KEY": Fernet.generate_key().decode(),
-            "ANTHROPIC_API_KEY": model.api_key,
-            "ANTHROPIC_BASE_URL": model.base_url,
-            "ANTHROPIC_MODEL": "claude-test",
-            "LOG_LEVEL": "INFO",
-            "WORK_LEASE_SECONDS": str(LEASE_SECONDS),
-        }
+        env = serve_environment(slack, sandbox, model, database_url, WORK_LEASE_SECONDS=str(LEASE_SECONDS))
+        env["PYTHONPATH"] = os.pathsep.join(python_path)
         rig = Rig(sandbox, slack, model, env, tmp_path, http, [])
         try:
             yield rig

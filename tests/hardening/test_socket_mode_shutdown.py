@@ -17,8 +17,8 @@ import pytest
 from cryptography.fernet import Fernet
 
 from bench.fakes import FakeSlackApi
-from tests.hardening.test_two_processes import REPO, START_SECONDS, _free_port
 from tests.harness import BOT_TOKEN, ROLLOUT_CLIENT_ID, ROLLOUT_CLIENT_SECRET, SIGNING_SECRET, TEAM_ID
+from tests.processes import REPO, START_SECONDS, free_port
 
 GRACE_SECONDS = 2.0
 
@@ -73,7 +73,7 @@ async def _serve(slack: FakeSlackApi, tmp_path: Path, port: int) -> Process:
         "SLACK_SIGNING_SECRET": SIGNING_SECRET,
         "SLACK_APP_TOKEN": "xapp-1-A0000000000-0000000000000-" + "0" * 64,
         "SLACK_API_URL": slack.base_url,
-        "ROLLOUT_MCP_URL": f"http://127.0.0.1:{_free_port()}/mcp",  # not contacted before someone asks
+        "ROLLOUT_MCP_URL": f"http://127.0.0.1:{free_port()}/mcp",  # not contacted before someone asks
         "ROLLOUT_CLIENT_ID": ROLLOUT_CLIENT_ID,
         "ROLLOUT_CLIENT_SECRET": ROLLOUT_CLIENT_SECRET,
         "DATABASE_URL": f"sqlite:///{tmp_path / 'serve.db'}",
@@ -99,7 +99,7 @@ async def _serve(slack: FakeSlackApi, tmp_path: Path, port: int) -> Process:
 async def test_stops_while_retrying_the_connection(
     slack: FakeSlackApi, tmp_path: Path, signal_number: signal.Signals
 ) -> None:
-    port = _free_port()
+    port = free_port()
     serving = await _serve(slack, tmp_path, port)
     try:
         await slack.wait_for("apps.connections.open", timeout=START_SECONDS)

@@ -17,7 +17,6 @@ from pathlib import Path
 
 import aiohttp
 import pytest
-from cryptography.fernet import Fernet
 
 from bench.fakes import FakeSlackApi
 from bench.fakes.anthropic_api import FakeAnthropic, Reply
@@ -31,11 +30,10 @@ from tests.harness import (
     CHANNEL_ID,
     ROLLOUT_CLIENT_ID,
     ROLLOUT_CLIENT_SECRET,
-    SIGNING_SECRET,
     TEAM_ID,
     AppHarness,
 )
-from tests.processes import REPO, ServeProcess, process_sender
+from tests.processes import ServeProcess, process_sender, serve_environment
 
 ADA = "ada.lovelace@analytical-engines.example"
 
@@ -86,22 +84,7 @@ async def pair(tmp_path: Path) -> AsyncIterator[Pair]:
         FakeAnthropic() as model,
         aiohttp.ClientSession() as http,
     ):
-        env = {
-            "PATH": os.environ.get("PATH", ""),
-            "PYTHONPATH": str(REPO),
-            "SLACK_BOT_TOKEN": BOT_TOKEN,
-            "SLACK_SIGNING_SECRET": SIGNING_SECRET,
-            "SLACK_API_URL": slack.base_url,
-            "ROLLOUT_MCP_URL": sandbox.url,
-            "ROLLOUT_CLIENT_ID": ROLLOUT_CLIENT_ID,
-            "ROLLOUT_CLIENT_SECRET": ROLLOUT_CLIENT_SECRET,
-            "DATABASE_URL": database_url,
-            "ENCRYPTION_KEY": Fernet.generate_key().decode(),
-            "ANTHROPIC_API_KEY": model.api_key,
-            "ANTHROPIC_BASE_URL": model.base_url,
-            "ANTHROPIC_MODEL": "claude-test",
-            "LOG_LEVEL": "INFO",
-        }
+        env = serve_environment(slack, sandbox, model, database_url)
         # Both start at once, as after a deploy: their migrations race and must serialise in the database.
         processes = list(await asyncio.gather(ServeProcess.start(env, tmp_path), ServeProcess.start(env, tmp_path)))
         try:

@@ -77,7 +77,8 @@ def build_parser() -> argparse.ArgumentParser:
         "run the Slack app (HTTP on PORT, or Socket Mode with SLACK_APP_TOKEN)",
         "SLACK_BOT_TOKEN (or SLACK_CLIENT_ID and SLACK_CLIENT_SECRET for many workspaces), SLACK_SIGNING_SECRET, "
         "SLACK_APP_TOKEN (optional: Socket Mode), ROLLOUT_CLIENT_ID, ROLLOUT_CLIENT_SECRET, ROLLOUT_MCP_URL, "
-        "ENCRYPTION_KEY, DATABASE_URL, PORT, METRICS_PORT, SHUTDOWN_GRACE_SECONDS, ANTHROPIC_API_KEY (optional)",
+        "ENCRYPTION_KEY, DATABASE_URL, PORT, METRICS_PORT, SHUTDOWN_GRACE_SECONDS, WORK_LEASE_SECONDS, "
+        "ANTHROPIC_API_KEY (optional)",
     )
     demo = command(
         "demo",

@@ -172,11 +172,13 @@ def test_version_comes_from_the_package_metadata(capsys: pytest.CaptureFixture[s
 @pytest.mark.parametrize(
     ("command", "shown"),
     [
-        ("serve", ["SLACK_SIGNING_SECRET", "SLACK_APP_TOKEN", "PORT", "METRICS_PORT", "SHUTDOWN_GRACE_SECONDS"]),
+        (
+            "serve",
+            ["SLACK_SIGNING_SECRET", "SLACK_APP_TOKEN", "METRICS_PORT", "SHUTDOWN_GRACE_SECONDS", "WORK_LEASE_SECONDS"],
+        ),
         ("sandbox", ["ROLLOUT_CLIENT_SECRET", "--port PORT", "(default: 8765)", "(default: both)"]),
         ("migrate", ["DATABASE_URL", "ENCRYPTION_KEY"]),
         ("doctor", ["--manifest", "(default: False)"]),
-        ("bench", ["--requests", "(default: 1000)"]),
         ("demo", ["--accounts", "(default: 1)"]),
     ],
 )

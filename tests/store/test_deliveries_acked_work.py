@@ -12,7 +12,7 @@ from bot.store.deliveries import Delivery, Lease, digest_of
 from bot.store.schema import deliveries
 
 NOW = datetime.now(UTC)
-BODY = "token=x&user_id=U1&text=note+ada+Called+about+the+renewal"
+BODY = "token=x&user_id=UPLAINTEXTUSER&text=note+ada+Called+about+the+contract+renewal"
 
 
 def _delivery(n: int = 0) -> Delivery:
@@ -27,7 +27,7 @@ async def test_a_claim_records_the_request_encrypted(store, raw_database, databa
     async with raw_database(database_url) as database, database.read() as connection:
         row = (await connection.execute(sa.select(deliveries).where(deliveries.c.key_digest == digest_of(key)))).one()
     assert row.state == "running" and row.owner == "proc-a" and row.attempts == 1
-    assert "renewal" not in row.payload and "U1" not in row.payload  # people's words are stored encrypted
+    assert "contract+renewal" not in row.payload and "UPLAINTEXTUSER" not in row.payload  # stored encrypted
 
 
 async def test_only_expired_work_is_taken_over_and_by_one_taker(store, open_store, database_url, encryption_keys):

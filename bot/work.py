@@ -91,6 +91,9 @@ class AckedWork:
             claimed.digest = digest
         return won
 
+    async def note(self, digest: str, facts: dict[str, Any]) -> None:
+        await self._deliveries.note(digest, facts)
+
     async def end(self, claimed: _Claimed) -> None:
         if claimed.digest is not None:
             await self._deliveries.finish(claimed.digest)
@@ -147,4 +150,4 @@ async def note(**facts: Any) -> None:
     """Record what the current acked work has done that a takeover must know (a write sent, an answer started)."""
     claimed = _running.get()
     if claimed is not None and claimed.work is not None and claimed.digest is not None:
-        await claimed.work._deliveries.note(claimed.digest, facts)
+        await claimed.work.note(claimed.digest, facts)

@@ -66,6 +66,7 @@ class SandboxControls:
     stats: SandboxStats = field(default_factory=SandboxStats)
     latency_seconds: float = 0.0
     delayed: int = 0  # POSTs that have waited out the latency so far: requests surely in flight meanwhile
+    delayed_subjects: set[str] = field(default_factory=set)  # whose requests those were (the tokens' `sub`)
     delayed_changed: asyncio.Condition | None = None  # made in the serving loop, for tests that wait on `delayed`
     failure: FailureMode = None
     protocol: Protocol = "both"
@@ -256,15 +257,21 @@ class _FaultsAndStats:
                 controls.delayed_changed = asyncio.Condition()
             async with controls.delayed_changed:
                 controls.delayed += 1
+                if (subject := self._subject(scope)) is not None:
+                    controls.delayed_subjects.add(subject)
                 controls.delayed_changed.notify_all()
             await asyncio.sleep(controls.latency_seconds)  # the injected latency itself
         await self._app(scope, receive, send)
 
     def _authenticated(self, scope: Scope) -> bool:
         """Whether the bearer token is good: as on Rollout, a bad one is refused (401) before any era routing."""
+        return self._subject(scope) is not None
+
+    def _subject(self, scope: Scope) -> str | None:
         header = next((v.decode("latin-1") for k, v in scope["headers"] if k == b"authorization"), "")
         scheme, _, token = header.partition(" ")
-        return scheme.lower() == "bearer" and self._verifier.verify(token) is not None
+        verified = self._verifier.verify(token) if scheme.lower() == "bearer" else None
+        return verified.subject if verified is not None else None
 
 
 def _era_refusal(protocol: Protocol, scope: Scope) -> Callable[[Scope, Receive, Send], Any] | None:

@@ -62,13 +62,14 @@ class RunningSandbox:
         """Delay every following POST to /mcp by `seconds` before it is handled."""
         self._controls.latency_seconds = seconds
 
-    async def wait_for_delayed(self, count: int) -> None:
-        """Until `count` requests in all have been held by the latency: that many are surely under way."""
+    async def wait_for_delayed(self, subjects: int) -> None:
+        """Until requests of `subjects` different Rollout subjects (people) have been held by the latency: that many
+        people's work is surely under way."""
         controls = self._controls
         if controls.delayed_changed is None:
             controls.delayed_changed = asyncio.Condition()
         async with controls.delayed_changed:
-            await controls.delayed_changed.wait_for(lambda: controls.delayed >= count)
+            await controls.delayed_changed.wait_for(lambda: len(controls.delayed_subjects) >= subjects)
 
     def set_failure(self, mode: FailureMode) -> None:
         """Make following requests to /mcp fail: "500" answers HTTP 500, "drop" closes the connection unanswered."""

@@ -122,19 +122,21 @@ async def _postgres_url() -> str | None:
 async def _in_flight(
     rig: Rig, harness: AppHarness, users: list[SlackUser], mentions: int
 ) -> tuple[list[str], list[str]]:
-    """Overviews for `users` and `mentions` agent turns (each looking Ada up first), all acked and running."""
+    """Overviews for `users` and `mentions` agent turns (by people of their own), all acked, claimed and running."""
     sent = await asyncio.gather(*(harness.command(user, f"overview {ADA}") for user in users))
     threads = []
-    for n in range(mentions):
-        user = users[n % len(users)]
+    for _ in range(mentions):
+        user = rig.new_user()
         ts = f"1700004000.{uuid.uuid4().int % 10**6:06d}"
         event = {"type": "app_mention", "user": user.user_id, "text": "<@U0BOT> how is Ada?", "ts": ts}
         await harness.event({**event, "channel": CHANNEL_ID})
         threads.append(ts)
     assert all(s.status == 200 for s in sent)
-    # Acked, and at least as many Rollout calls under way as commands (each takes ROLLOUT_LATENCY seconds).
+    # Each person's work calls Rollout only after its claim recorded it: once every person has a call held by the
+    # latency, every piece of work is on record. (Between an ack and its record — the claim runs after the ack, to
+    # keep acks fast — a crash can still lose a request; that window is not what this test is about.)
     async with asyncio.timeout(30):
-        await rig.sandbox.wait_for_delayed(len(users))
+        await rig.sandbox.wait_for_delayed(len(users) + mentions)
     return [s.response_url for s in sent], threads
 
 

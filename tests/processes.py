@@ -30,10 +30,19 @@ def process_sender(slack: FakeSlackApi, sandbox: RunningSandbox, http: aiohttp.C
 
 
 def serve_environment(
-    slack: FakeSlackApi, sandbox: RunningSandbox, model: FakeAnthropic, database_url: str, **more: str
+    slack: FakeSlackApi, sandbox: RunningSandbox, model: FakeAnthropic | None, database_url: str, **more: str
 ) -> dict[str, str]:
-    """What `rollout-bot serve` is started with in these tests: the loopback fakes, a fresh encryption key, and `more`
-    (setting names as the environment spells them) on top."""
+    """What `rollout-bot serve` is started with in these tests: the loopback fakes (no model: no agent), a fresh
+    encryption key, and `more` (setting names as the environment spells them) on top."""
+    agent = (
+        {}
+        if model is None
+        else {
+            "ANTHROPIC_API_KEY": model.api_key,
+            "ANTHROPIC_BASE_URL": model.base_url,
+            "ANTHROPIC_MODEL": "claude-test",
+        }
+    )
     return {
         "PATH": os.environ.get("PATH", ""),
         "PYTHONPATH": str(REPO),
@@ -45,10 +54,8 @@ def serve_environment(
         "ROLLOUT_CLIENT_SECRET": ROLLOUT_CLIENT_SECRET,
         "DATABASE_URL": database_url,
         "ENCRYPTION_KEY": Fernet.generate_key().decode(),
-        "ANTHROPIC_API_KEY": model.api_key,
-        "ANTHROPIC_BASE_URL": model.base_url,
-        "ANTHROPIC_MODEL": "claude-test",
         "LOG_LEVEL": "INFO",
+        **agent,
         **more,
     }
 

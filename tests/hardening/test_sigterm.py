@@ -4,7 +4,6 @@ lets the work finish within SHUTDOWN_GRACE_SECONDS, and exits 0."""
 from __future__ import annotations
 
 import asyncio
-import os
 import signal
 import sys
 import uuid
@@ -14,13 +13,12 @@ from pathlib import Path
 
 import aiohttp
 import pytest
-from cryptography.fernet import Fernet
 
 from bench.fakes import FakeSlackApi
 from bot.identity import SlackUser
 from bot.sandbox import RunningSandbox, SandboxCrm, start_sandbox
-from tests.harness import BOT_TOKEN, ROLLOUT_CLIENT_ID, ROLLOUT_CLIENT_SECRET, SIGNING_SECRET, TEAM_ID
-from tests.processes import REPO, START_SECONDS, free_port, process_sender
+from tests.harness import BOT_TOKEN, ROLLOUT_CLIENT_ID, ROLLOUT_CLIENT_SECRET, TEAM_ID
+from tests.processes import START_SECONDS, free_port, process_sender, serve_environment
 
 ADA = "ada.lovelace@analytical-engines.example"
 ROLLOUT_LATENCY = 2.0  # every Rollout request takes this long: the overview is still running when SIGTERM comes
@@ -92,20 +90,8 @@ async def rig(tmp_path: Path) -> AsyncIterator[Rig]:
         FakeSlackApi(bot_token=BOT_TOKEN, team_id=TEAM_ID) as slack,
         aiohttp.ClientSession() as http,
     ):
-        env = {
-            "PATH": os.environ.get("PATH", ""),
-            "PYTHONPATH": str(REPO),
-            "SLACK_BOT_TOKEN": BOT_TOKEN,
-            "SLACK_SIGNING_SECRET": SIGNING_SECRET,
-            "SLACK_API_URL": slack.base_url,
-            "ROLLOUT_MCP_URL": sandbox.url,
-            "ROLLOUT_CLIENT_ID": ROLLOUT_CLIENT_ID,
-            "ROLLOUT_CLIENT_SECRET": ROLLOUT_CLIENT_SECRET,
-            "ROLLOUT_TIMEOUT_SECONDS": "30",
-            "DATABASE_URL": f"sqlite:///{tmp_path / 'serve.db'}",
-            "ENCRYPTION_KEY": Fernet.generate_key().decode(),
-            "LOG_LEVEL": "INFO",
-        }
+        database_url = f"sqlite:///{tmp_path / 'serve.db'}"
+        env = serve_environment(slack, sandbox, None, database_url, ROLLOUT_TIMEOUT_SECONDS="30")
         yield Rig(sandbox, slack, http, env, tmp_path)
 
 

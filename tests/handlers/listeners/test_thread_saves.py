@@ -30,6 +30,14 @@ def _thread(harness: AppHarness, count: int, *, email: str | None = ADA) -> str:
     return harness.slack.add_thread(CHANNEL_ID, messages)
 
 
+async def _save_and_approve(harness: AppHarness, user: SlackUser, thread_ts: str) -> Call:
+    """The card, approved and written."""
+    card = await _save(harness, user, thread_ts)
+    await harness.click(user, card, Action.THREAD_SAVE_APPROVE)
+    await harness.settle()
+    return card
+
+
 async def _save(harness: AppHarness, user: SlackUser, thread_ts: str) -> Call:
     mark = harness.slack.mark()
     await harness.message_shortcut(user, Shortcut.SAVE_THREAD, text="Kick-off", message_ts=thread_ts)
@@ -73,9 +81,7 @@ async def test_saving_the_same_thread_again_offers_only_what_came_after(app_harn
     user = harness.new_user()
     ada = harness.crm_person(user, ADA)
     thread_ts = _thread(harness, 3)
-    card = await _save(harness, user, thread_ts)
-    await harness.click(user, card, Action.THREAD_SAVE_APPROVE)
-    await harness.settle()
+    await _save_and_approve(harness, user, thread_ts)
 
     again = await _save(harness, user, thread_ts)
     assert again.contains(NOTHING_NEW)
@@ -229,9 +235,7 @@ async def test_one_persons_save_does_not_mark_the_thread_saved_for_anyone_else(a
     harness = app_harness
     first, second = harness.new_user(), harness.new_user()
     thread_ts = _thread(harness, 2)
-    card = await _save(harness, first, thread_ts)
-    await harness.click(first, card, Action.THREAD_SAVE_APPROVE)
-    await harness.settle()
+    await _save_and_approve(harness, first, thread_ts)
     ada = harness.crm_person(second, ADA)
     before = len(harness.crm_notes(second, ada))
 
@@ -248,9 +252,7 @@ async def test_a_later_save_still_finds_the_person_named_before_the_last_save(ap
     harness = app_harness
     user = harness.new_user()
     thread_ts = _thread(harness, 1)
-    card = await _save(harness, user, thread_ts)
-    await harness.click(user, card, Action.THREAD_SAVE_APPROVE)
-    await harness.settle()
+    await _save_and_approve(harness, user, thread_ts)
     harness.slack.add_replies(CHANNEL_ID, thread_ts, [{"user": "U0SAM", "text": "She signed today"}])
 
     newer = await _save(harness, user, thread_ts)
@@ -265,9 +267,7 @@ async def test_workspaces_sharing_a_channel_do_not_share_what_was_saved(app_harn
     partner = SlackUser("T0PARTNER", host.user_id)  # the same channel, through Slack Connect; even the same user id
     harness.sandbox.crm.set_accounts(partner.default_subject, ["hubspot"])
     thread_ts = _thread(harness, 1)
-    card = await _save(harness, host, thread_ts)
-    await harness.click(host, card, Action.THREAD_SAVE_APPROVE)
-    await harness.settle()
+    await _save_and_approve(harness, host, thread_ts)
 
     offered = await _save(harness, partner, thread_ts)
 
@@ -280,9 +280,7 @@ async def test_saves_to_two_accounts_of_one_person_are_tracked_apart(app_harness
     thread_ts = _thread(harness, 1)
     users = harness.services.store.users
     await users.set_default_credential(user, harness.crm_account(user, 0))
-    card = await _save(harness, user, thread_ts)
-    await harness.click(user, card, Action.THREAD_SAVE_APPROVE)
-    await harness.settle()
+    await _save_and_approve(harness, user, thread_ts)
     assert (await _save(harness, user, thread_ts)).contains(NOTHING_NEW)
 
     await users.set_default_credential(user, harness.crm_account(user, 1))
@@ -338,9 +336,7 @@ async def test_what_was_saved_is_remembered_after_retention_deletes_the_old_card
     harness = app_harness
     user = harness.new_user()
     thread_ts = _thread(harness, 1)
-    card = await _save(harness, user, thread_ts)
-    await harness.click(user, card, Action.THREAD_SAVE_APPROVE)
-    await harness.settle()
+    card = await _save_and_approve(harness, user, thread_ts)
     save_id = decode_value(card.button(Action.THREAD_SAVE_APPROVE)["value"])["s"]
     long_ago = datetime.now(UTC) - timedelta(days=400)
     async with harness.services.store._database.engine.begin() as connection:

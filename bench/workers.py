@@ -94,7 +94,8 @@ class DeferrableWork(BackgroundWork):
 async def _app(config: Config, stack: AsyncExitStack) -> tuple[Config, dict[str, Route]]:
     settings = load_settings(_env_file=None, **config["settings"])
     services = await build_services(settings)
-    deferred = services.background = DeferrableWork()
+    # With the AckedWork serve's app has: each claim records its request and each piece of work is marked done.
+    deferred = services.background = DeferrableWork(services.background.acked)
     runner = web.AppRunner(build_web_app(build_slack_app(settings, services), services), access_log=None)
     await runner.setup()
     stack.push_async_callback(runner.cleanup)  # its cleanup closes the services

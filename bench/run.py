@@ -888,9 +888,9 @@ async def _database_work(rig: _Rig, options: BenchOptions, result: BenchResult) 
     """Transactions per warm overview, as the PostgreSQL server counts them for the app's database and as SQLAlchemy
     counts them in the app process (the only count on SQLite), in rounds.
 
-    On PostgreSQL the row takes the round with the fewest: another backend on the app's database (autovacuum's visits)
-    can only add to a round, and SQLAlchemy's count of the whole batch must meet the target too, so an extra
-    transaction of the app's own cannot hide in one round.
+    On PostgreSQL the row takes the round with the fewest: what is not per command (autovacuum's visits, a new pool
+    connection's set-up) can only add to a round, and SQLAlchemy's count of the whole batch must meet the target too,
+    so an extra transaction of the app's own cannot hide in one round.
     """
     user = rig.user("mcp")
     for _ in range(WARM_UP):
@@ -898,7 +898,7 @@ async def _database_work(rig: _Rig, options: BenchOptions, result: BenchResult) 
     await rig.settle()  # a command's done mark comes after its card
     per_round = -(-options.commands // DATABASE_ROUNDS)
     commands = per_round * DATABASE_ROUNDS
-    rounds: list[tuple[int, int]] = []  # committed, rolled back
+    rounds: list[tuple[int, int, int]] = []  # committed, rolled back, connections opened
     async with _server_counts(rig) as counts:
         before = await counts() if counts is not None else None
         await rig.app.call("database_count_start")
@@ -909,7 +909,7 @@ async def _database_work(rig: _Rig, options: BenchOptions, result: BenchResult) 
                 await rig.settle()
                 if counts is not None and before is not None:
                     after = await counts()
-                    rounds.append((after[0] - before[0], after[1] - before[1]))
+                    rounds.append((after[0] - before[0], after[1] - before[1], after[2] - before[2]))
                     before = after
         finally:
             counted = await rig.app.call("database_count_stop")
@@ -925,12 +925,14 @@ async def _database_work(rig: _Rig, options: BenchOptions, result: BenchResult) 
     if not rounds:
         ours = app_commits
     else:
-        ours = min(committed for committed, _ in rounds) / per_round
+        ours = min(committed for committed, _, _ in rounds) / per_round
         note += (
             "; the PostgreSQL server (pg_stat_database for the app's database, read from another one once settled) "
-            f"counted {', '.join(str(committed) for committed, _ in rounds)} commits in rounds of {per_round} "
-            f"commands (the row: the fewest), and {sum(r for _, r in rounds) / commands:.2f} rollbacks per command "
-            "(the pool's pre-ping on each checkout is a transaction rolled back)"
+            f"counted {', '.join(str(committed) for committed, _, _ in rounds)} commits in rounds of {per_round} "
+            f"commands (the row: the fewest), the app's pool opening {', '.join(str(o) for _, _, o in rounds)} new "
+            "connections (a new asyncpg connection's set-up queries commit outside SQLAlchemy's transactions), and "
+            f"{sum(r for _, r, _ in rounds) / commands:.2f} rollbacks per command (the pool's pre-ping on each "
+            "checkout is a transaction rolled back)"
         )
     result.notes.append(note)
     return [
@@ -946,7 +948,7 @@ async def _database_work(rig: _Rig, options: BenchOptions, result: BenchResult) 
 
 
 @asynccontextmanager
-async def _server_counts(rig: _Rig) -> AsyncIterator[Callable[[], Awaitable[tuple[int, int]]] | None]:
+async def _server_counts(rig: _Rig) -> AsyncIterator[Callable[[], Awaitable[tuple[int, int, int]]] | None]:
     """On PostgreSQL, a reader of the app database's committed and rolled-back transactions once the server has
     published all of them; None on SQLite, which counts nothing of the kind."""
     if rig.options.database != "postgresql":
@@ -955,7 +957,7 @@ async def _server_counts(rig: _Rig) -> AsyncIterator[Callable[[], Awaitable[tupl
     database = str(make_url(str(rig.app_settings["database_url"])).database)
     async with transaction_counts(rig.options.postgres_url, database) as read:
 
-        async def settled() -> tuple[int, int]:
+        async def settled() -> tuple[int, int, int]:
             loop = asyncio.get_running_loop()
             deadline = loop.time() + STATS_SETTLE_SECONDS
             await asyncio.sleep(STATS_PUBLISHED_SECONDS)  # the app is idle: its after-ack work has finished

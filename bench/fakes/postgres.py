@@ -53,8 +53,11 @@ async def temporary_postgres_url(
 
 
 @asynccontextmanager
-async def transaction_counts(base_url: str, database: str) -> AsyncIterator[Callable[[], Awaitable[tuple[int, int]]]]:
-    """A reader of `database`'s committed and rolled-back transactions (pg_stat_database), as the server counts them.
+async def transaction_counts(
+    base_url: str, database: str
+) -> AsyncIterator[Callable[[], Awaitable[tuple[int, int, int]]]]:
+    """A reader of `database`'s committed and rolled-back transactions and of its sessions (connections established),
+    from pg_stat_database, as the server counts them.
 
     It reads over one connection to `base_url`'s own database, so its reads are not in the counts. Each read is a
     transaction of its own (autocommit), hence a fresh statistics snapshot. Backends publish their counts when idle,
@@ -65,14 +68,14 @@ async def transaction_counts(base_url: str, database: str) -> AsyncIterator[Call
     try:
         async with engine.connect() as connection:
 
-            async def read() -> tuple[int, int]:
+            async def read() -> tuple[int, int, int]:
                 row = (
                     await connection.execute(
-                        text("SELECT xact_commit, xact_rollback FROM pg_stat_database WHERE datname = :name"),
+                        text("SELECT xact_commit, xact_rollback, sessions FROM pg_stat_database WHERE datname = :name"),
                         {"name": database},
                     )
                 ).one()
-                return int(row.xact_commit), int(row.xact_rollback)
+                return int(row.xact_commit), int(row.xact_rollback), int(row.sessions)
 
             yield read
     finally:

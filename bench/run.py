@@ -41,7 +41,12 @@ from sqlalchemy.engine import make_url
 
 from bench.fakes import RESPONSE_URL_METHOD, FakeSlackApi
 from bench.fakes.anthropic_api import FakeAnthropic, Reply, ToolCall, Usage
-from bench.fakes.postgres import DEFAULT_POSTGRES_URL, postgres_unavailable_reason, temporary_postgres_url
+from bench.fakes.postgres import (
+    DEFAULT_POSTGRES_URL,
+    postgres_unavailable_reason,
+    temporary_postgres_url,
+    transaction_counts,
+)
 from bench.workers import MCP_TIMEOUT
 from bot.agent.history import CHARS_PER_TOKEN
 from bot.config import Settings
@@ -85,6 +90,14 @@ SETTLE_SECONDS = 600.0  # longest the bench waits for the app's work after the a
 STARTUP_SECONDS = 60.0
 CPU_TIMES_PARTS = 2.0  # target: our CPU per warm overview at most this many times the sum of the parts
 SESSION_CPU_TARGET = 0.025
+# Target: the delivery's claim with its record, the user's default-account read, the done mark.
+TRANSACTIONS_TARGET = 3
+# A PostgreSQL (15+) backend publishes its counts when idle, but at most once a second: what it counted since is
+# published 10 s later (PGSTAT_IDLE_INTERVAL). Counts read that long after the app's last transaction are complete.
+STATS_PUBLISHED_SECONDS = 10.5
+STATS_QUIET_SECONDS = 1.0  # and unchanged over this long, in case something else still runs on the database
+STATS_SETTLE_SECONDS = 60.0
+DATABASE_ROUNDS = 3  # each costs a quiet wait; the fewest of 3 leaves out a round another backend added to
 
 
 # ---- results ---------------------------------------------------------------------------------------------------
@@ -207,6 +220,8 @@ async def measure(
         # Quiet phases first, so the load of one phase never spills into another one's numbers.
         progress(f"MCP requests: {options.commands} overviews, pooled and connect-per-request")
         mcp = await _phase("MCP requests", _mcp_requests(rig, options, result), result)
+        progress(f"database: transactions per warm overview, {options.commands} overviews")
+        database = await _phase("database transactions", _database_work(rig, options, result), result)
         progress(f"CPU: {options.commands} warm overviews, and the unavoidable parts each in a process of its own")
         await _phase("CPU, fresh process", _cpu(rig, options, result, "fresh"), result)
         progress("tokens per agent turn")
@@ -235,7 +250,7 @@ async def measure(
             "0",
             model_calls == 0,
         )
-        result.rows = [*ack, *mcp, *eras, *cpu, llm, *tokens, *history, *memory]
+        result.rows = [*ack, *mcp, *eras, *cpu, *database, llm, *tokens, *history, *memory]
     return result
 
 
@@ -864,6 +879,98 @@ def _cpu_rows(rig: _Rig, result: BenchResult) -> list[Row]:
             Row(metric, _ms(ours), _ms(parts.total), f"{ratio:.2f}", f"≤ {CPU_TIMES_PARTS:g}", ratio <= CPU_TIMES_PARTS)
         )
     return rows
+
+
+# ---- the database: transactions per warm command ----------------------------------------------------------------
+
+
+async def _database_work(rig: _Rig, options: BenchOptions, result: BenchResult) -> list[Row]:
+    """Transactions per warm overview, as the PostgreSQL server counts them for the app's database and as SQLAlchemy
+    counts them in the app process (the only count on SQLite), in rounds.
+
+    On PostgreSQL the row takes the round with the fewest: what is not per command (autovacuum's visits, a new pool
+    connection's set-up) can only add to a round, and SQLAlchemy's count of the whole batch must meet the target too,
+    so an extra transaction of the app's own cannot hide in one round.
+    """
+    user = rig.user("mcp")
+    for _ in range(WARM_UP):
+        await _overview_and_wait(rig, user)
+    await rig.settle()  # a command's done mark comes after its card
+    per_round = -(-options.commands // DATABASE_ROUNDS)
+    commands = per_round * DATABASE_ROUNDS
+    rounds: list[tuple[int, int, int]] = []  # committed, rolled back, connections opened
+    async with _server_counts(rig) as counts:
+        before = await counts() if counts is not None else None
+        await rig.app.call("database_count_start")
+        try:
+            for _ in range(DATABASE_ROUNDS):
+                for _ in range(per_round):
+                    await _overview_and_wait(rig, user)
+                await rig.settle()
+                if counts is not None and before is not None:
+                    after = await counts()
+                    rounds.append((after[0] - before[0], after[1] - before[1], after[2] - before[2]))
+                    before = after
+        finally:
+            counted = await rig.app.call("database_count_stop")
+    app_commits, statements = int(counted["commits"]) / commands, int(counted["statements"]) / commands
+    lease = Settings.model_fields["work_lease_seconds"].default
+    note = (
+        f"database: {commands} warm /rollout overview commands of one user after {WARM_UP} warm-up ones, one at a "
+        f"time, in {DATABASE_ROUNDS} rounds, each round's after-ack work finished before it is counted; SQLAlchemy "
+        f"in the app process counted {app_commits:.2f} commits and {statements:.2f} statements per command (on "
+        "SQLite, BEGIN is one); the bench's app process does not run serve's keep loop (lease renewal and takeover: "
+        f"2 transactions every {lease / 3:g} s per process, whatever the load) nor its pruning, so neither is counted"
+    )
+    if not rounds:
+        ours = app_commits
+    else:
+        ours = min(committed for committed, _, _ in rounds) / per_round
+        note += (
+            "; the PostgreSQL server (pg_stat_database for the app's database, read from another one once settled) "
+            f"counted {', '.join(str(committed) for committed, _, _ in rounds)} commits in rounds of {per_round} "
+            f"commands (the row: the fewest), the app's pool opening {', '.join(str(o) for _, _, o in rounds)} new "
+            "connections (a new asyncpg connection's set-up queries commit outside SQLAlchemy's transactions), and "
+            f"{sum(r for _, r, _ in rounds) / commands:.2f} rollbacks per command (the pool's pre-ping on each "
+            "checkout is a transaction rolled back)"
+        )
+    result.notes.append(note)
+    return [
+        Row(
+            f"database transactions per warm command, {options.backend}",
+            f"{ours:.2f}",
+            "—",
+            "—",
+            f"≤ {TRANSACTIONS_TARGET}",
+            ours <= TRANSACTIONS_TARGET and app_commits <= TRANSACTIONS_TARGET,
+        )
+    ]
+
+
+@asynccontextmanager
+async def _server_counts(rig: _Rig) -> AsyncIterator[Callable[[], Awaitable[tuple[int, int, int]]] | None]:
+    """On PostgreSQL, a reader of the app database's committed and rolled-back transactions once the server has
+    published all of them; None on SQLite, which counts nothing of the kind."""
+    if rig.options.database != "postgresql":
+        yield None
+        return
+    database = str(make_url(str(rig.app_settings["database_url"])).database)
+    async with transaction_counts(rig.options.postgres_url, database) as read:
+
+        async def settled() -> tuple[int, int, int]:
+            loop = asyncio.get_running_loop()
+            deadline = loop.time() + STATS_SETTLE_SECONDS
+            await asyncio.sleep(STATS_PUBLISHED_SECONDS)  # the app is idle: its after-ack work has finished
+            value, since = await read(), loop.time()
+            while loop.time() - since < STATS_QUIET_SECONDS:
+                if loop.time() > deadline:
+                    raise BenchError(f"PostgreSQL's transaction counts kept changing for {STATS_SETTLE_SECONDS:.0f} s")
+                await asyncio.sleep(0.25)
+                if (now := await read()) != value:
+                    value, since = now, loop.time()
+            return value
+
+        yield settled
 
 
 # ---- MCP eras: requests per cold and warm command, and the CPU to open a session, on a server of each era ------

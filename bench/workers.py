@@ -34,6 +34,8 @@ from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
 from slack_bolt.async_app import AsyncApp
 from slack_sdk.web.async_client import AsyncWebClient
 from slack_sdk.webhook.async_client import AsyncWebhookClient
+from sqlalchemy import event
+from sqlalchemy.engine import Engine
 
 from bot.app import SLACK_PATH, build_services, build_slack_app, build_web_app, freeze_startup_heap, listen
 from bot.config import load_settings
@@ -91,16 +93,47 @@ class DeferrableWork(BackgroundWork):
         return done
 
 
+class _DatabaseCount:
+    """Transactions committed and statements executed through SQLAlchemy in this process, between start and stop.
+
+    Listeners on the Engine class, so no handle on the store's engine is needed; attached only while counting, so no
+    other phase pays for them.
+    """
+
+    def __init__(self) -> None:
+        self.commits = 0
+        self.statements = 0
+
+    def _commit(self, *_: Any) -> None:
+        self.commits += 1
+
+    def _statement(self, *_: Any) -> None:
+        self.statements += 1
+
+    async def start(self, body: Config) -> Config:
+        self.commits = self.statements = 0
+        event.listen(Engine, "commit", self._commit)
+        event.listen(Engine, "after_cursor_execute", self._statement)
+        return {}
+
+    async def stop(self, body: Config) -> Config:
+        event.remove(Engine, "commit", self._commit)
+        event.remove(Engine, "after_cursor_execute", self._statement)
+        return {"commits": self.commits, "statements": self.statements}
+
+
 async def _app(config: Config, stack: AsyncExitStack) -> tuple[Config, dict[str, Route]]:
     settings = load_settings(_env_file=None, **config["settings"])
     services = await build_services(settings)
-    deferred = services.background = DeferrableWork()
+    # With the AckedWork serve's app has: each claim records its request and each piece of work is marked done.
+    deferred = services.background = DeferrableWork(services.background.acked)
     runner = web.AppRunner(build_web_app(build_slack_app(settings, services), services), access_log=None)
     await runner.setup()
     stack.push_async_callback(runner.cleanup)  # its cleanup closes the services
     freeze_startup_heap()  # as serve does
     url = await _listen(runner)
     team = str(config["team_id"])
+    counting = _DatabaseCount()
 
     def users(body: Config) -> list[SlackUser]:
         return [SlackUser(team, str(user_id)) for user_id in body["users"]]
@@ -163,6 +196,8 @@ async def _app(config: Config, stack: AsyncExitStack) -> tuple[Config, dict[str,
         "tokens": tokens,
         "open_sessions": open_sessions,
         "soak": soak,
+        "database_count_start": counting.start,
+        "database_count_stop": counting.stop,
     }
     return {"url": url}, routes
 

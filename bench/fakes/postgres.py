@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 
 from sqlalchemy import text
@@ -48,6 +48,36 @@ async def temporary_postgres_url(
             async with engine.connect() as connection:
                 # FORCE: a test that leaked a connection must not leave the database behind.
                 await connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    finally:
+        await engine.dispose()
+
+
+@asynccontextmanager
+async def transaction_counts(
+    base_url: str, database: str
+) -> AsyncIterator[Callable[[], Awaitable[tuple[int, int, int]]]]:
+    """A reader of `database`'s committed and rolled-back transactions and of its sessions (connections established),
+    from pg_stat_database, as the server counts them.
+
+    It reads over one connection to `base_url`'s own database, so its reads are not in the counts. Each read is a
+    transaction of its own (autocommit), hence a fresh statistics snapshot. Backends publish their counts when idle,
+    up to 10 s late: the caller waits for them."""
+    if normalise_database_url(base_url).database == database:
+        raise ValueError("read the counts from another database than the one counted")
+    engine = _admin_engine(base_url)
+    try:
+        async with engine.connect() as connection:
+
+            async def read() -> tuple[int, int, int]:
+                row = (
+                    await connection.execute(
+                        text("SELECT xact_commit, xact_rollback, sessions FROM pg_stat_database WHERE datname = :name"),
+                        {"name": database},
+                    )
+                ).one()
+                return int(row.xact_commit), int(row.xact_rollback), int(row.sessions)
+
+            yield read
     finally:
         await engine.dispose()
 

@@ -30,6 +30,7 @@ METRICS = (
     "CPU to open a new Rollout session, modern era",
     "app CPU per warm overview, fresh process",
     "app CPU per warm overview, after the soak",
+    "database transactions per warm command",
     "LLM calls per deterministic command",
     "input tokens per agent turn",
     "history rows read per agent turn",

@@ -14,7 +14,7 @@ from bot.rollout.tools import Capability
 
 DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///./rollout-bot.db"
 DEFAULT_MODEL = "claude-sonnet-5-5"
-# The bot scopes an "Add to Slack" install asks for: manifest.yml's (tests/handlers/test_install.py keeps them equal).
+# The bot scopes an "Add to Slack" install asks for: manifest.yml's (tests/test_app_install.py keeps them equal).
 DEFAULT_BOT_SCOPES = ",".join(
     (
         "app_mentions:read",

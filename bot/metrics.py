@@ -243,7 +243,7 @@ class _Pool(Protocol):
 
 class _PoolCollector(Collector):
     """Read at scrape time from every MCP session pool alive in this process (one, when serving): the pools keep
-    their own counts (RolloutStats, which `rollout-bot bench` reads too), so they are exposed, not counted twice."""
+    their own counts (RolloutStats, which the bench reads too), so they are exposed, not counted twice."""
 
     def __init__(self) -> None:
         self.pools: weakref.WeakSet[Any] = weakref.WeakSet()

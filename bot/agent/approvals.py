@@ -67,7 +67,7 @@ class ApprovalDesk:
         self._crm = crm
         self._classify = classify
         self._locks = locks
-        # A saved-thread card (bot/threads.py) shares the table, not these buttons.
+        # A saved-thread card (bot/thread_saves.py) shares the table, not these buttons.
         self._lifecycle = ApprovalLifecycle(store.approvals, accepts=lambda r: r.tool_name != THREAD_SAVE_TOOL)
 
     # ---- reading ------------------------------------------------------------------------------------------------

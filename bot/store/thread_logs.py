@@ -12,7 +12,7 @@ from bot.identity import SlackUser
 from bot.store.database import Database
 from bot.store.schema import thread_saves, utc_now
 
-THREAD_SAVE_TOOL = "slack.thread_to_crm"  # the approvals' tool_name for thread saves (bot/threads.py)
+THREAD_SAVE_TOOL = "slack.thread_to_crm"  # the approvals' tool_name for thread saves (bot/thread_saves.py)
 DEFAULT_ACCOUNT = ""  # the key for "the user's only or default account" when Rollout named none
 
 

@@ -16,8 +16,8 @@ carries the tool steps and the partial answer, updated in place, and becomes the
 a status has nothing to attach to or is least likely to work: a DM's top level (no thread_ts), `/rollout` free text
 (ephemeral through a response_url, no thread), and threads where Slack refused to start a stream. Threads that stream
 already show "Thinking…" from the first call, as the stream's plan title. Bolt attaches `set_status` to event
-deliveries only, not to the approval clicks whose answers are shown here too. tests/agent/test_streaming.py (the
-placeholder fallback) and tests/agent/test_slack.py (a free-text command) pin this behaviour.
+deliveries only, not to the approval clicks whose answers are shown here too. tests/handlers/slack/test_streaming.py
+(the placeholder fallback) and tests/handlers/listeners/test_agent.py (a free-text command) pin this behaviour.
 """
 
 from __future__ import annotations

@@ -10,7 +10,7 @@ from inside the caller's await, so the agent's turn would wait on every append; 
 (`buffer_size`), not by time, so a fast model appends several times a second against a per-workspace limit; each
 task_update chunk is sent at once, one call per tool step; it neither joins adjacent chunks nor splits text past the
 12,000-character chunk limit; it starts the stream lazily at its first flush, so Slack refusing a stream would surface
-mid-turn rather than before it, where handlers/agent_output.py picks the placeholder instead; and it has no notion of
+mid-turn rather than before it, where agent_output.py picks the placeholder instead; and it has no notion of
 a stream Slack stopped taking, nor puts chunks back after a 429. What it would replace is three direct calls
 (chat.startStream, chat.appendStream, chat.stopStream), so those stay direct and the batching and task bookkeeping
 here stay ours.

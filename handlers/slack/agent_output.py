@@ -62,6 +62,9 @@ CONFIGURE_HINT = "an admin enables it by setting ANTHROPIC_API_KEY"
 REFUSED = "I can't help with that request."
 NEEDS_ACCOUNT = "I need to know which CRM account to use first — pick one below, then ask me again."
 NEEDS_CONNECTION = "Connect a CRM first — I've sent you a link in a DM. Then ask me again."
+CONNECT_LINK_NOT_SENT = (
+    "Connect a CRM first — Slack wouldn't take the link I tried to DM you; `/rollout connect` asks again."
+)
 APPROVAL_INTRO = "Here's the change — nothing is written until you approve it."
 NOTHING_TO_SAY = "Done."
 _UPDATE_INTERVAL_SECONDS = 1.0  # chat.update is rate limited (about one a second per message)
@@ -342,10 +345,15 @@ async def show(services: Services, surface: AnswerTarget, result: TurnResult) ->
         message = user_message(result.problem.reason, result.problem.detail)
         await surface.finish(error_message(message), message, Answer(f"⚠️ {message}"))
         return
-    if isinstance(result.problem, ChooseCredential | ConnectNeeded):
-        line = NEEDS_ACCOUNT if isinstance(result.problem, ChooseCredential) else NEEDS_CONNECTION
+    if isinstance(result.problem, ChooseCredential):
+        await surface.finish(answer_blocks(NEEDS_ACCOUNT), NEEDS_ACCOUNT, Answer(NEEDS_ACCOUNT))
+        await present(result.problem, surface.reply, services)  # the same picker as the slash commands
+        return
+    if isinstance(result.problem, ConnectNeeded):
+        # The link goes first, so the answer says only what happened to it.
+        sent = await present(result.problem, surface.reply, services)
+        line = NEEDS_CONNECTION if sent else CONNECT_LINK_NOT_SENT
         await surface.finish(answer_blocks(line), line, Answer(line))
-        await present(result.problem, surface.reply, services)  # the same picker / DM link as the slash commands
         return
     text = result.text or (APPROVAL_INTRO if result.approval else NOTHING_TO_SAY)
     note = stopped_early_note() if result.stopped else []

@@ -136,8 +136,8 @@ async def present(
     *,
     rerun: Mapping[str, Any] | None = None,
     credential_id: str | None = None,
-) -> None:
-    """Show an outcome to the user who asked.
+) -> bool:
+    """Show an outcome to the user who asked; False only when the connect link could not be sent (the user was told).
 
     rerun: the request to run again once the user has picked or connected a CRM account (parked in the store; ids
         and what the user typed, never tokens). Without it the picker or the connect DM just changes the default.
@@ -149,7 +149,7 @@ async def present(
             shown = outcome_message(outcome, parked=parked)
             await reply.ephemeral(shown.blocks, shown.text)
         case ConnectNeeded():
-            await _send_connect_link(outcome, reply, services, rerun)
+            return await _send_connect_link(outcome, reply, services, rerun)
         case PersonOverview():
             await show_card(outcome, reply)
         case Created() if reply.thread_ts:
@@ -159,6 +159,7 @@ async def present(
         case _:
             shown = outcome_message(outcome, credential_id=credential_id)
             await reply.ephemeral(shown.blocks, shown.text)
+    return True
 
 
 def seen_by_others(reply: Reply) -> bool:
@@ -266,15 +267,16 @@ async def _park(services: Services, user: SlackUser, rerun: Mapping[str, Any] | 
 
 async def _send_connect_link(
     needed: ConnectNeeded, reply: Reply, services: Services, rerun: Mapping[str, Any] | None
-) -> None:
+) -> bool:
     """The link embeds the user's token: it goes into their DM as a button and nowhere else, not even a log line."""
     shown = outcome_message(needed, parked=await _park(services, reply.user, rerun))
     dm_channel = await reply.dm(shown.blocks, shown.text)
     if dm_channel is None:
         await fail(reply, Notice.SLACK_ERROR)
-        return
+        return False
     if reply.channel_id is not None and reply.channel_id != dm_channel:
         await reply.ephemeral(check_dms_message(), "Connect a CRM first — I've sent you a link in a DM.")
+    return True
 
 
 def _log_slack_error(method: str, user: SlackUser, error: SlackApiError) -> None:

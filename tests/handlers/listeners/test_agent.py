@@ -175,6 +175,10 @@ async def test_when_the_dm_with_the_link_fails_no_answer_carries_it(
     assert [c.ok for c in agent_harness.slack.calls_to("conversations.open")] == [False]
     assert not any(c.contains("/mcp/credentials/") for c in agent_harness.slack.calls)
     assert not any(Action.CONNECT_OPEN in c.action_ids for c in agent_harness.slack.calls)
+    # Nor does the answer say a DM was sent: it says how to get the link.
+    answers = [c for c in agent_harness.slack.calls_to("chat.stopStream") if c.ok]
+    shown = " ".join(agent_harness.slack.stream_text(str(c.args.get("ts"))) for c in answers)
+    assert "sent you a link" not in shown and "/rollout connect" in shown
 
 
 # ---- approvals -----------------------------------------------------------------------------------------------

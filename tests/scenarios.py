@@ -140,7 +140,8 @@ async def propose(harness: AppHarness, model: FakeAnthropic, user: SlackUser, ti
         Reply(text="Please approve.", tool_calls=(ToolCall("create_task", task),)),
     )
     await harness.event(mention(user, f"remind me to {title.lower()} on Friday"))
-    return await harness.slack.wait_for("chat.postMessage", lambda call: Action.APPROVAL_APPROVE in call.action_ids)
+    # A card naming a person: shown to the requester alone, in the mention's thread.
+    return await harness.slack.wait_for("chat.postEphemeral", lambda call: Action.APPROVAL_APPROVE in call.action_ids)
 
 
 async def propose_task(rig: AgentRig, user: SlackUser, thread: ConversationKey, title: str = "Call Ada") -> TurnResult:

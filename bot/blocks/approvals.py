@@ -104,7 +104,7 @@ def _humanise(name: str) -> str:
     return words[:1].upper() + words[1:] if words else "Value"
 
 
-def approval_edit_modal(approval_id: str, fields: Mapping[str, str]) -> SlackView:
+def approval_edit_modal(approval_id: str, fields: Mapping[str, str], card_url: str | None = None) -> SlackView:
     """One input per editable string argument. A value longer than an input holds is listed, not offered for edit:
     prefilling a cut version would silently write the cut text on save."""
     inputs: list[Block] = []
@@ -134,6 +134,7 @@ def approval_edit_modal(approval_id: str, fields: Mapping[str, str]) -> SlackVie
         title=pt("Edit before approving", MODAL_TITLE),
         submit=pt("Save", MODAL_BUTTON),
         close=pt("Cancel", MODAL_BUTTON),
-        private_metadata=encode_metadata(a=approval_id),
+        # The card's response_url: a card shown to its requester alone is rewritten through it after the edit.
+        private_metadata=encode_metadata(a=approval_id, u=card_url),
         blocks=blocks,
     )

@@ -262,7 +262,7 @@ async def open_edit(services: Services, body: Mapping[str, Any], reply: Reply) -
         await fail(reply, _REFUSALS.get(form.status, Notice.EXPIRED))
         return
     trigger_id = body.get("trigger_id")
-    modal = approval_edit_modal(approval_id, form)
+    modal = approval_edit_modal(approval_id, form, reply.response_url)
     if not await open_modal(reply.client, str(trigger_id) if trigger_id else None, modal, reply.user):
         await fail(reply, Notice.SLACK_ERROR)
 
@@ -274,11 +274,11 @@ async def save_edit(services: Services, body: Mapping[str, Any], view: Mapping[s
     agent = services.agent
     if agent is None:
         return
-    approval_id = decode_value(str(view.get("private_metadata") or "")).get("a", "")
+    metadata = decode_value(str(view.get("private_metadata") or ""))
     state = object_at(view, "state")
-    edited = await agent.approvals.edit(approval_id, reply.user, read_approval_fields(state))
+    edited = await agent.approvals.edit(metadata.get("a", ""), reply.user, read_approval_fields(state))
     record = edited.record
-    where = replace(reply, channel_id=_card_channel(record))
+    where = replace(reply, channel_id=_card_channel(record), response_url=metadata.get("u") or None)
     if edited.status != "edited" or record is None or edited.description is None:
         await fail(where, _REFUSALS.get(edited.status, Notice.EXPIRED))
         return

@@ -373,7 +373,13 @@ async def show(services: Services, surface: AnswerTarget, result: TurnResult) ->
 async def post_approval(services: Services, surface: AnswerTarget, pending: PendingApproval) -> None:
     record, description = pending.record, pending.description
     card = approval_card(record.id, description.summary, description.label, description.details, "pending")
-    ts = await surface.extra(card, _fallback(f"Approve? {description.summary}"))
+    text = _fallback(f"Approve? {description.summary}")
+    if seen_by_others(surface.reply):
+        # It names the person and what would be written: for the requester alone, like a person card. Its buttons
+        # rewrite it through their response_url.
+        await surface.reply.ephemeral(card, text)
+        return
+    ts = await surface.extra(card, text)
     channel = surface.reply.channel_id
     if ts is not None and channel is not None:
         await services.store.approvals.set_message(record.id, channel, ts)

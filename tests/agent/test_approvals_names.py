@@ -147,7 +147,7 @@ async def test_the_approval_card_in_slack_names_the_person(agent_harness: AppHar
     await harness.event(
         {"type": "app_mention", "user": user.user_id, "text": "<@U0BOT> note it", "ts": ts, "channel": CHANNEL_ID}
     )
-    card = await harness.slack.wait_for("chat.postMessage", lambda c: Action.APPROVAL_APPROVE in c.action_ids)
+    card = await harness.slack.wait_for("chat.postEphemeral", lambda c: Action.APPROVAL_APPROVE in c.action_ids)
 
     assert card.contains("Ada Lovelace") and card.contains("ada.lovelace@analytical-engines.example")
     assert not card.contains(ada.id)

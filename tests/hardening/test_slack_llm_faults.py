@@ -134,7 +134,7 @@ async def _task_waiting_for_approval(
         Reply(tool_calls=(ToolCall("create_task", {"personId": ada.id, "title": title}),)),
     )
     await harness.event(mention(user, f"remind me: {title}"))
-    card = await harness.slack.wait_for("chat.postMessage", lambda call: Action.APPROVAL_APPROVE in call.action_ids)
+    card = await harness.slack.wait_for("chat.postEphemeral", lambda call: Action.APPROVAL_APPROVE in call.action_ids)
     await harness.settle()
     return user, ada, card, before
 
@@ -157,7 +157,7 @@ async def test_an_approval_claimed_by_a_process_that_died_before_writing_is_writ
 
     tasks = [t.title for t in harness.crm_tasks(user, ada)]
     assert tasks.count("Send the contract") == 1 and len(tasks) == before + 1, "the approved write was lost or doubled"
-    assert await harness.slack.wait_for("chat.update", lambda call: call.contains(STATUS_LINES["done"]))
+    assert await harness.slack.wait_for("response_url", lambda call: call.contains(STATUS_LINES["done"]))
 
 
 async def test_approve_again_after_rollout_was_down_writes_once_and_every_click_hears_back(
@@ -174,7 +174,7 @@ async def test_approve_again_after_rollout_was_down_writes_once_and_every_click_
         await harness.settle()
     finally:
         harness.sandbox.set_failure(None)
-    retry = await harness.slack.wait_for("chat.update", lambda call: call.contains(STATUS_LINES["retry"]), since=mark)
+    retry = await harness.slack.wait_for("response_url", lambda call: call.contains(STATUS_LINES["retry"]), since=mark)
     assert Action.APPROVAL_APPROVE in retry.action_ids and len(harness.crm_tasks(user, ada)) == before
 
     model.script(Reply(text="Invoice task created."))
@@ -182,4 +182,4 @@ async def test_approve_again_after_rollout_was_down_writes_once_and_every_click_
     await harness.settle()
 
     assert [t.title for t in harness.crm_tasks(user, ada)].count("Send the invoice") == 1
-    assert await harness.slack.wait_for("chat.update", lambda call: call.contains(STATUS_LINES["done"]), since=mark)
+    assert await harness.slack.wait_for("response_url", lambda call: call.contains(STATUS_LINES["done"]), since=mark)

@@ -190,13 +190,16 @@ async def test_approve_writes_once_and_the_agent_reports_back(agent_harness: App
     before = len(agent_harness.crm_tasks(user, ada))
     card = await propose(agent_harness, model, user)
     assert card.contains("Create task “Call Ada” due 2026-12-04 for Ada Lovelace")
+    assert card.args["user"] == user.user_id  # it names a person from the CRM: for its requester alone
+    assert not [c for c in agent_harness.slack.calls_to("chat.postMessage") if Action.APPROVAL_APPROVE in c.action_ids]
     assert len(agent_harness.crm_tasks(user, ada)) == before
 
     stranger = agent_harness.new_user()
     mark = agent_harness.slack.mark()
     await agent_harness.click(stranger, card, Action.APPROVAL_APPROVE)
-    refusal = await agent_harness.slack.wait_for("chat.postEphemeral", since=mark)
-    assert refusal.args["user"] == stranger.user_id and refusal.contains("someone else")
+    # (The card is the requester's alone; a forged click from someone else is answered to them, through the click.)
+    refusal = await agent_harness.slack.wait_for("response_url", since=mark)
+    assert refusal.args["response_type"] == "ephemeral" and refusal.contains("someone else")
     await agent_harness.settle()
     assert len(agent_harness.crm_tasks(user, ada)) == before
 
@@ -204,9 +207,9 @@ async def test_approve_writes_once_and_the_agent_reports_back(agent_harness: App
     await agent_harness.click(user, card, Action.APPROVAL_APPROVE)
     await agent_harness.click(user, card, Action.APPROVAL_APPROVE)  # a double click
     done = await agent_harness.slack.wait_for(
-        "chat.update", lambda call: call.contains(STATUS_LINES["done"]), since=mark
+        "response_url", lambda call: call.contains(STATUS_LINES["done"]), since=mark
     )
-    assert done.args["ts"] == card.response["ts"] and Action.APPROVAL_APPROVE not in done.action_ids
+    assert done.args["replace_original"] is True and Action.APPROVAL_APPROVE not in done.action_ids
     await answer_of(agent_harness, "Task created for Friday.")
     await agent_harness.settle()
     tasks = agent_harness.crm_tasks(user, ada)
@@ -223,7 +226,7 @@ async def test_the_report_after_an_approved_write_goes_into_the_mentions_thread(
 
     model.script(Reply(text="Task created for Friday."))
     await agent_harness.click(user, card, Action.APPROVAL_APPROVE)
-    await agent_harness.slack.wait_for("chat.update", lambda call: call.contains(STATUS_LINES["done"]), since=mark)
+    await agent_harness.slack.wait_for("response_url", lambda call: call.contains(STATUS_LINES["done"]), since=mark)
     await agent_harness.settle()
 
     # The conversation is keyed per person ("<thread ts>/<user>"); Slack only knows the thread's own ts.
@@ -242,8 +245,10 @@ async def test_cancel_writes_nothing(agent_harness: AppHarness, model: FakeAnthr
 
     await agent_harness.click(user, card, Action.APPROVAL_CANCEL)
 
-    cancelled = await agent_harness.slack.wait_for("chat.update", lambda call: call.contains(STATUS_LINES["cancelled"]))
-    assert cancelled.args["ts"] == card.response["ts"]
+    cancelled = await agent_harness.slack.wait_for(
+        "response_url", lambda call: call.contains(STATUS_LINES["cancelled"])
+    )
+    assert cancelled.args["replace_original"] is True  # the card itself, where its requester sees it
     await agent_harness.settle()
     await agent_harness.click(user, card, Action.APPROVAL_APPROVE)  # too late: already cancelled
     await agent_harness.settle()
@@ -260,12 +265,12 @@ async def test_edit_then_approve_writes_the_edited_values(agent_harness: AppHarn
     modal = await agent_harness.slack.wait_for("views.open")
     assert modal.view["callback_id"] == View.APPROVAL_EDIT_SUBMIT
     await agent_harness.submit(user, modal, {approval_field("title"): "Call Ada about pricing"})
-    updated = await agent_harness.slack.wait_for("chat.update", lambda call: call.contains("about pricing"))
+    updated = await agent_harness.slack.wait_for("response_url", lambda call: call.contains("about pricing"))
     assert Action.APPROVAL_APPROVE in updated.action_ids  # still waiting for the click
 
     model.script(Reply(text="Done."))
     await agent_harness.click(user, card, Action.APPROVAL_APPROVE)
-    await agent_harness.slack.wait_for("chat.update", lambda call: call.contains(STATUS_LINES["done"]))
+    await agent_harness.slack.wait_for("response_url", lambda call: call.contains(STATUS_LINES["done"]))
     await agent_harness.settle()
     assert agent_harness.crm_tasks(user, ada)[-1].title == "Call Ada about pricing"
 

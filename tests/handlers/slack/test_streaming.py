@@ -61,7 +61,9 @@ async def test_a_proposed_write_ends_the_stream_waiting_for_approval(
     (stop,) = agent_harness.slack.calls_to("chat.stopStream")
     tasks = [c for c in agent_harness.slack.stream_chunks(stop.args["ts"]) if c["type"] == "task_update"]
     assert tasks[-1]["title"] == WAITING_FOR_APPROVAL and tasks[-1]["status"] == "pending"
-    assert card.seq > stop.seq and card.args["unfurl_links"] is False  # the card follows the finished answer
+    assert card.seq > stop.seq  # the card follows the finished answer
+    (start,) = agent_harness.slack.calls_to("chat.startStream")
+    assert card.args["user"] == user.user_id and card.args["thread_ts"] == start.args["thread_ts"]  # its asker's
 
 
 async def test_model_text_cannot_mention_anyone_in_a_stream(agent_harness: AppHarness, model: FakeAnthropic) -> None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Awaitable, Callable, Mapping
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -14,20 +13,16 @@ from bot.blocks.elements import to_dicts
 from bot.blocks.messages import Notice
 from bot.blocks.modals import message_to_crm_modal
 from bot.blocks.person import person_options
-from bot.identity import SlackUser, slack_user
+from bot.identity import slack_user
 from bot.ids import Action, Shortcut
-from bot.rollout.outcomes import PersonSummary
 from handlers.slack.command_surface import modal_metadata
+from handlers.slack.options import people_matching
 from handlers.slack.replies import Reply, after_ack, fail, message_permalink, open_modal
 
 if TYPE_CHECKING:
     from slack_bolt.async_app import AsyncApp
 
     from bot.services import Services
-
-# Slack waits 3 s for options; leave room for the response to travel.
-OPTIONS_BUDGET_SECONDS = 2.5
-_MIN_QUERY = 2
 
 
 def register(app: AsyncApp, services: Services) -> None:
@@ -48,7 +43,7 @@ def register(app: AsyncApp, services: Services) -> None:
 
     async def search_people(ack: AsyncAck, body: dict[str, Any], context: AsyncBoltContext) -> None:
         query = str(body.get("value") or "").strip()
-        people = await _search(services, slack_user(context, body), query) if len(query) >= _MIN_QUERY else []
+        people = await people_matching(services, slack_user(context, body), query)
         await ack(options=to_dicts(person_options(people)))
 
     app.shortcut(Shortcut.SAVE_AS_NOTE.value)(from_message("note"))
@@ -65,20 +60,6 @@ async def _open_modal(reply: Reply, kind: Literal["note", "task"], shortcut: Map
     view = message_to_crm_modal(kind, str(message.get("text") or ""), permalink, modal_metadata(reply))
     if not await open_modal(reply.client, shortcut.get("trigger_id"), view, reply.user):
         await fail(reply, Notice.SLACK_ERROR)
-
-
-async def _search(services: Services, user: SlackUser, query: str) -> list[PersonSummary]:
-    """People matching what the user typed, or none when the CRM is slower than Slack's 3 s allow.
-
-    The search runs as its own background task and is not cancelled on timeout, so a slow Rollout call finishes
-    cleanly instead of being torn down mid-request.
-    """
-    search = services.background.spawn(services.crm.search_people(user, query), name="person search")
-    done, _ = await asyncio.wait({search}, timeout=OPTIONS_BUDGET_SECONDS)
-    if not done or search.exception() is not None:
-        return []
-    found = search.result()
-    return found if isinstance(found, list) else []
 
 
 def _dict(value: Any) -> Mapping[str, Any]:

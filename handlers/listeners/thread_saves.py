@@ -5,7 +5,6 @@ is saved, and that Approve writes once, is bot/thread_saves.py.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
@@ -29,16 +28,16 @@ from bot.blocks.thread_save import (
 )
 from bot.blocks.values import decode_value
 from bot.crm import person_ref
-from bot.identity import SlackUser, slack_user
+from bot.identity import slack_user
 from bot.ids import Action, Shortcut, View
 from bot.rollout.outcomes import (
     ChooseCredential,
     ConnectNeeded,
     Failure,
     PersonOverview,
-    PersonSummary,
 )
 from bot.thread_saves import Saved, ThreadSave, ThreadSaves
+from handlers.slack.options import people_matching
 from handlers.slack.payloads import click_reply, clicked, clicked_value, list_at
 from handlers.slack.replies import Reply, after_ack, fail, open_modal, present
 from handlers.slack.thread_reading import start_save, thread_saves
@@ -56,7 +55,6 @@ _REFUSALS: dict[str, Notice] = {
     "already_done": Notice.ALREADY_DONE,
     "in_progress": Notice.WRITE_IN_PROGRESS,
 }
-OPTIONS_BUDGET_SECONDS = 2.5  # Slack waits 3 s for options
 
 
 def register(app: AsyncApp, services: Services) -> None:
@@ -106,7 +104,7 @@ def register(app: AsyncApp, services: Services) -> None:
 
     async def person_options(ack: AsyncAck, body: dict[str, Any], context: AsyncBoltContext) -> None:
         query = str(body.get("value") or "").strip()
-        found = await _search(services, slack_user(context, body), query) if len(query) >= 2 else []
+        found = await people_matching(services, slack_user(context, body), query)
         people = [(p.id, f"{p.name} · {p.email}" if p.email else p.name) for p in found]
         await ack(options=to_dicts(person_options_for(people)))
 
@@ -118,19 +116,6 @@ def register(app: AsyncApp, services: Services) -> None:
     app.action(Action.THREAD_SAVE_PERSON.value)(person_picked)
     app.options(Action.THREAD_SAVE_PERSON.value)(person_options)
     app.view(View.THREAD_SAVE_EDIT_SUBMIT.value)(edited)
-
-
-async def _search(services: Services, user: SlackUser, query: str) -> list[PersonSummary]:
-    """People matching what was typed, or none when the CRM is slower than Slack waits for options.
-
-    The search runs as background work and is not cancelled on timeout, so a slow Rollout call ends cleanly.
-    """
-    search = services.background.spawn(services.crm.search_people(user, query), name="thread person search")
-    done, _ = await asyncio.wait({search}, timeout=OPTIONS_BUDGET_SECONDS)
-    if not done or search.exception() is not None:
-        return []
-    found = search.result()
-    return found if isinstance(found, list) else []
 
 
 # ---- the card ----------------------------------------------------------------------------------------------------

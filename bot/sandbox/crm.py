@@ -9,7 +9,7 @@ from __future__ import annotations
 import hashlib
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
@@ -317,6 +317,58 @@ class SandboxCrm:
         data.tasks.append(task)
         return task
 
+    # ---- changes made in the CRM by someone else -----------------------------------------------------------------
+    # Rollout has no tools for these; the sandbox needs them so a demo or test can change what an overview shows.
+
+    def update_person(
+        self,
+        subject: str,
+        credential_id: str,
+        person_id: str,
+        *,
+        title: str | None = None,
+        company: str | None = None,
+        owner: str | None = None,
+        stage: str | None = None,
+    ) -> CrmPerson:
+        """Change only the fields given ("" clears one), as an edit in the CRM would, and bump the last activity."""
+        data = self._known_data(subject, credential_id)
+        changes = {
+            name: value.strip()
+            for name, value in (("title", title), ("company", company), ("owner", owner), ("stage", stage))
+            if value is not None
+        }
+        if not changes:
+            raise InvalidInput("Give at least one of title, company, owner or stage.")
+        person = _person_in(data, person_id)
+        for name, value in changes.items():
+            setattr(person, name, value)
+        person.last_activity_at = _now()
+        return person
+
+    def complete_task(self, subject: str, credential_id: str, task_id: str) -> CrmTask:
+        """Mark a task completed, as its owner would in the CRM; completing it again changes nothing."""
+        data = self._known_data(subject, credential_id)
+        index = next((i for i, t in enumerate(data.tasks) if t.id == task_id), None)
+        if index is None:
+            raise NotFound(f"No task matches '{task_id}'.")
+        task = data.tasks[index]
+        if task.status != "completed":
+            # Tasks are frozen so callers can hold them safely; the list holds the current version.
+            task = data.tasks[index] = replace(task, status="completed")
+            person = data.people.get(task.person_id)
+            if person is not None:
+                person.last_activity_at = _now()
+        return task
+
+    def remove_person(self, subject: str, credential_id: str, person_id: str) -> None:
+        """Delete a person with their notes and tasks, as a deletion in the CRM would."""
+        data = self._known_data(subject, credential_id)
+        _person_in(data, person_id)
+        del data.people[person_id]
+        data.notes = [n for n in data.notes if n.person_id != person_id]
+        data.tasks = [t for t in data.tasks if t.person_id != person_id]
+
     # ---- internals ---------------------------------------------------------------------------------------------
 
     def _accounts_of(self, subject: str) -> dict[str, _AccountData]:
@@ -329,6 +381,13 @@ class SandboxCrm:
         data = self._accounts_of(subject).get(credential_id)
         if data is None:
             raise KeyError(credential_id)
+        return data
+
+    def _known_data(self, subject: str, credential_id: str) -> _AccountData:
+        """Like `_data`, but an unknown account is the caller's mistake to report, not a bug."""
+        data = self._accounts_of(subject).get(credential_id)
+        if data is None:
+            raise NotFound(f"No CRM account '{credential_id}'.")
         return data
 
     def _seeded_account(self, subject: str, account: CrmAccount, provider: Provider) -> _AccountData:
@@ -372,6 +431,13 @@ class SandboxCrm:
             )
             for t in seed.tasks
         )
+
+
+def _person_in(data: _AccountData, person_id: str) -> CrmPerson:
+    found = data.people.get(person_id)
+    if found is None:
+        raise NotFound(f"No person matches '{person_id}'.")
+    return found
 
 
 def _validate_iso_date(value: str) -> None:

@@ -1,4 +1,5 @@
-"""The sandbox ASGI app: Rollout's MCP endpoint and credentials page, plus counters and fault injection for tests."""
+"""The sandbox ASGI app: Rollout's MCP endpoint and credentials page, an admin route that changes CRM records, plus
+counters and fault injection for tests."""
 
 from __future__ import annotations
 
@@ -23,6 +24,7 @@ from starlette.applications import Starlette
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from bot.sandbox.admin import ADMIN_CHANGE_PATH, AdminRoute
 from bot.sandbox.auth import RolloutTokenVerifier
 from bot.sandbox.credentials_page import PAGE_PATH, CredentialsPage
 from bot.sandbox.crm import SandboxCrm
@@ -88,7 +90,8 @@ def build_sandbox_app(
     tools_page_size: int | None = None,
     tools_ttl_ms: int = DEFAULT_TOOLS_TTL_MS,
 ) -> Starlette:
-    """A Starlette app serving `/mcp` and `/mcp/credentials/{token}`; its controls are at `app.state.sandbox`.
+    """A Starlette app serving `/mcp`, `/mcp/credentials/{token}` and `/admin/people/change`; its controls are at
+    `app.state.sandbox`.
 
     `protocol` picks the MCP eras served; `tools_page_size` splits `tools/list` into pages of that many tools;
     `tools_ttl_ms` is the `ttlMs` hint on 2026-07-28 tool lists. The MCPServer is at `app.state.mcp_server`.
@@ -116,6 +119,8 @@ def build_sandbox_app(
     CrmTools(crm=crm, public_base_url=public_base_url).register(server)
     page = CredentialsPage(crm=crm, verifier=verifier)
     server.custom_route(PAGE_PATH, methods=["GET", "POST"])(page.handle)
+    admin = AdminRoute(crm=crm, verifier=verifier)
+    server.custom_route(ADMIN_CHANGE_PATH, methods=["POST"])(admin.handle)
     app = server.streamable_http_app(
         streamable_http_path=MCP_PATH, transport_security=_dns_rebinding_guard(public_base_url)
     )

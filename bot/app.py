@@ -28,9 +28,12 @@ from bot import metrics
 from bot.config import Settings, Unreachable, cannot_listen
 from bot.crm import CrmService
 from bot.database_check import UNREACHABLE_ERRORS, unreachable_message
+from bot.follows import DIGEST, Follows
 from bot.logs import configure_logging
 from bot.maintenance import prune_forever
+from bot.reminders import REMINDER, Reminders
 from bot.rollout.pool import SessionPool
+from bot.schedule import ReadBudget, Scheduler, TimeZones
 from bot.services import BackgroundWork, Services
 from bot.store import Store
 from bot.work import AckedWork
@@ -74,7 +77,28 @@ async def build_services(settings: Settings, *, migrate: bool = True) -> Service
     metrics.observe_pool(pool)
     crm = CrmService(rollout, store, tokens, settings.rollout_mcp_url)
     acked = AckedWork(store.deliveries, lease_seconds=settings.work_lease_seconds)
-    services = Services(settings, store, tokens, pool, rollout, crm, BackgroundWork(acked), acked)
+    scheduler = Scheduler(store, lease_seconds=settings.work_lease_seconds)
+    time_zones = TimeZones(store, messenger=None)
+    budget = ReadBudget(store, settings.digest_overviews_per_minute)
+    follows = Follows(store, crm, time_zones, budget, clock=scheduler.clock)
+    reminders = Reminders(store, crm, time_zones, budget, clock=scheduler.clock)
+    scheduler.handle(DIGEST, follows.run)
+    scheduler.handle(REMINDER, reminders.run)
+    crm.on_task_created(reminders.task_created)
+    services = Services(
+        settings,
+        store,
+        tokens,
+        pool,
+        rollout,
+        crm,
+        BackgroundWork(acked),
+        acked,
+        scheduler,
+        time_zones,
+        follows,
+        reminders,
+    )
     if settings.oauth_enabled:
         assert settings.slack_client_id is not None
         services.installations = store.slack_installations(settings.slack_client_id)
@@ -311,6 +335,8 @@ async def serve(settings: Settings) -> None:
     # Renews this process's leases and takes over work another process (or this one, before a restart) left.
     kept = asyncio.Event()
     keeping = asyncio.create_task(services.work.keep(recoverer(slack_app, services), stop=kept), name="acked work")
+    # Morning digests and task reminders, from whichever process claims them first.
+    scheduling = asyncio.create_task(services.scheduler.keep(stop=kept), name="scheduled work")
     stopping = _event_on_signals(signal.SIGTERM, signal.SIGINT)
     grace = settings.shutdown_grace_seconds
     socket_mode = settings.slack_app_token is not None
@@ -348,7 +374,7 @@ async def serve(settings: Settings) -> None:
     finally:
         pruning.cancel()
         kept.set()  # after the drain: leases were renewed while acked work finished
-        await keeping
+        await asyncio.gather(keeping, scheduling)
 
 
 def metrics_location(settings: Settings) -> str:

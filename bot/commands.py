@@ -98,6 +98,34 @@ class Disconnect:
 
 
 @dataclass(frozen=True, slots=True)
+class Follow:
+    """Follow a person: the morning digest tells what changed for them."""
+
+    query: str
+    credential_id: str | None = None  # None: the user's default account
+
+
+@dataclass(frozen=True, slots=True)
+class Unfollow:
+    query: str  # matched against the people followed, not the CRM
+
+
+@dataclass(frozen=True, slots=True)
+class ListFollowing:
+    pass
+
+
+@dataclass(frozen=True, slots=True)
+class ShowDigest:
+    """What changed for the people followed, now."""
+
+
+@dataclass(frozen=True, slots=True)
+class SwitchDigest:
+    on: bool
+
+
+@dataclass(frozen=True, slots=True)
 class FreeText:
     text: str
 
@@ -112,9 +140,14 @@ Command = (
     | ListCredentials
     | Connect
     | Disconnect
+    | Follow
+    | Unfollow
+    | ListFollowing
+    | ShowDigest
+    | SwitchDigest
     | FreeText
 )
-CrmCommand = Overview | ShowPerson | AddNote | CreateTask | CreatePerson | ListCredentials
+CrmCommand = Overview | ShowPerson | AddNote | CreateTask | CreatePerson | ListCredentials | Follow
 """The commands that can wait for a CRM account and run again; the others never need one."""
 
 _PARKABLE: dict[str, type[CrmCommand]] = {
@@ -124,6 +157,7 @@ _PARKABLE: dict[str, type[CrmCommand]] = {
     "task": CreateTask,
     "person": CreatePerson,
     "credentials": ListCredentials,
+    "follow": Follow,
 }
 _KIND = {kind: name for name, kind in _PARKABLE.items()}
 
@@ -182,6 +216,11 @@ SUBCOMMANDS = {
     "connect": "connect",
     "disconnect": "disconnect",
     "forget": "disconnect",
+    "follow": "follow",
+    "unfollow": "unfollow",
+    "following": "following",
+    "followed": "following",
+    "digest": "digest",
     "help": "help",
 }
 
@@ -214,6 +253,16 @@ def parse(text: str, *, today: date) -> Command:
             return _task(rest, today)
         case "person":
             return _person(rest)
+        case "follow":
+            query = _unquote(rest)
+            return Follow(query) if query else Help("Say who to follow, e.g. `/rollout follow ada@example.com`.")
+        case "unfollow":
+            query = _unquote(rest)
+            return Unfollow(query) if query else ListFollowing()
+        case "following":
+            return ListFollowing()
+        case "digest":
+            return _digest(rest)
         case _:
             return FreeText(cleaned)
 
@@ -290,6 +339,17 @@ def _split_due(body: str, today: date) -> tuple[str, date | None, str | None]:
     if unreadable is not None:
         return body[: unreadable.start()].strip(), None, body[unreadable.end() :].strip() or None
     return body.strip(), None, None
+
+
+def _digest(rest: str) -> Command:
+    match rest.lower():
+        case "":
+            return ShowDigest()
+        case "on":
+            return SwitchDigest(on=True)
+        case "off":
+            return SwitchDigest(on=False)
+    return Help("`/rollout digest` shows what changed now; `/rollout digest on` or `off` switches the morning digest.")
 
 
 def _person(rest: str) -> Command:

@@ -112,6 +112,8 @@ class Settings(BaseSettings):
     shutdown_grace_seconds: float = Field(default=10.0, ge=0)  # how long SIGTERM waits for acked work
     # Acked work is renewed every third of this; past it, another process (or this one restarted) takes it over.
     work_lease_seconds: float = Field(default=30.0, ge=1, le=3600)
+    # Person overviews the morning digests and task reminders may read per workspace and minute, across processes.
+    digest_overviews_per_minute: int = Field(default=60, ge=1, le=10000)
 
     @field_validator("rollout_token_ttl")
     @classmethod

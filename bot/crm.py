@@ -5,6 +5,7 @@ It owns the credential rules (default account injected, a stale default dropped)
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import replace
 from typing import Any, TypeVar
@@ -16,6 +17,7 @@ from bot import work
 from bot.commands import PersonRef
 from bot.emails import is_email
 from bot.identity import SlackUser
+from bot.rollout import parse
 from bot.rollout.client import Problem, RolloutClient
 from bot.rollout.outcomes import (
     ChooseCredential,
@@ -32,9 +34,14 @@ from bot.rollout.outcomes import (
     Unrecognised,
 )
 from bot.rollout.tokens import TokenService
+from bot.rollout.tools import Capability, argument_mapping
 from bot.store import Store
 
 T = TypeVar("T")
+log = logging.getLogger(__name__)
+
+# Told of every task created through the bot with a due date: who, for whom, the task's id, title and due date.
+TaskCreated = Callable[[SlackUser, PersonRef, str, str, str], Awaitable[object]]
 
 
 class CrmService:
@@ -44,6 +51,11 @@ class CrmService:
         self._tokens = tokens
         origin = urlsplit(mcp_url)
         self._credentials_base = f"{origin.scheme}://{origin.netloc}/mcp/credentials/"
+        self._task_created: list[TaskCreated] = []
+
+    def on_task_created(self, listener: TaskCreated) -> None:
+        """Be told of each task created with a due date, whichever way it was asked for (reminders)."""
+        self._task_created.append(listener)
 
     # ---- reads ------------------------------------------------------------------------------------------------
 
@@ -105,12 +117,16 @@ class CrmService:
         return Credentials(listed.credentials, credential_id)
 
     async def disconnect(self, user: SlackUser) -> Disconnected:
-        """Forget the user's stored Rollout token, default CRM account and conversation memory; the next command
-        starts fresh (a new token is minted for the same subject, so their CRM connections at Rollout remain)."""
+        """Forget the user's stored Rollout token, default CRM account, conversation memory, the people they follow
+        (with the overviews kept for digests) and their reminders; the next command starts fresh (a new token is
+        minted for the same subject, so their CRM connections at Rollout remain)."""
         token, default_account = await self._store.users.forget_connection(user)
         self._tokens.forget(user)  # the in-memory copy too, or this process would keep using it
         conversations, messages = await self._store.conversations.forget_started_by(user)
-        return Disconnected(token, default_account, conversations, messages)
+        followed = await self._store.follows.forget(user)
+        reminders = await self._store.schedule.cancel(user, kind="reminder")
+        await self._store.schedule.cancel(user)  # the digest, with no one left to tell about
+        return Disconnected(token, default_account, conversations, messages, followed, reminders)
 
     async def connect_link(self, user: SlackUser) -> ConnectNeeded:
         """Rollout's credential manager for this user, always built here on Rollout's own origin from a freshly minted
@@ -180,7 +196,15 @@ class CrmService:
                 user, person_id=person_id, title=title, due_date=due_date, description=description, credential_id=cred
             )
 
-        return await self._write_about(user, person, write)
+        created = await self._write_about(user, person, write)
+        if isinstance(created, Created) and due_date:
+            written_for = (
+                person
+                if created.person_id in (None, person.id)
+                else replace(person, id=created.person_id, credential_id=None)
+            )
+            await self._tell_task_created(user, written_for, created.id, title, due_date)
+        return created
 
     async def create_person(
         self,
@@ -234,6 +258,8 @@ class CrmService:
             result = await self._rollout.call(user, tool.name, args, idempotent=not is_write)
             if isinstance(result, Failure):
                 return result
+            if is_write and not result.is_error:
+                await self._task_by_tool(user, tool, args, result)
             read = self._rollout.answer(result)
             # Credential problems are ours to solve; anything else (bad input, not found) goes back to the model.
             if isinstance(read, ChooseCredential | ConnectNeeded) or (
@@ -244,6 +270,34 @@ class CrmService:
 
         explicit = arguments.get("credentialId") if takes_credential else None
         return await self._with_credential(user, explicit if isinstance(explicit, str) else None, run)
+
+    async def _task_by_tool(
+        self, user: SlackUser, tool: types.Tool, arguments: dict[str, Any], result: types.CallToolResult
+    ) -> None:
+        """A task the agent created (with the user's click) is reminded of like any other: known by the tool that
+        serves task creation, its arguments read in our own names."""
+        tools = await self._rollout.tools(user)
+        if isinstance(tools, Failure):
+            return
+        if self._rollout.tool_map(tools).capabilities.get(Capability.CREATE_TASK) != tool.name:
+            return
+        spelled = argument_mapping(tool)
+        person_id, title, due = (arguments.get(spelled.get(name, name)) for name in ("person_id", "title", "due_date"))
+        credential = arguments.get(spelled.get("credential_id", "credentialId"))
+        if not (isinstance(person_id, str) and isinstance(title, str) and isinstance(due, str) and due):
+            return
+        body = parse.payload(result)
+        task = body.get("task") if isinstance(body.get("task"), dict) else body
+        task_id = str(task.get("id") or "") if isinstance(task, dict) else ""
+        person = PersonRef(person_id, credential_id=credential if isinstance(credential, str) else None)
+        await self._tell_task_created(user, person, task_id, title, due)
+
+    async def _tell_task_created(self, user: SlackUser, person: PersonRef, task_id: str, title: str, due: str) -> None:
+        for listener in self._task_created:
+            try:
+                await listener(user, person, task_id, title, due)
+            except Exception as error:  # the task is written: a reminder that can't be planned must not hide that
+                log.warning("planning a task reminder failed: %s", type(error).__name__)
 
     async def record_activity(self, user: SlackUser, text: str) -> None:
         await self._store.activity.record(user, text)

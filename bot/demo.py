@@ -266,7 +266,7 @@ class Session:
         await self.run(command)
 
     async def run(self, command: commands.Command) -> None:
-        await run(command, self.services.crm, TextSurface(self))
+        await run(command, self.services.crm, TextSurface(self), self.services.follows)
 
     async def _due_is_fine(self, command: CreateTask) -> bool:
         if command.due_text and (day := _date_with_time(command.due_text, self.today())):

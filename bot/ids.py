@@ -36,6 +36,11 @@ class Action(StrEnum):
     THREAD_SAVE_CANCEL = "thread_save.cancel"
     THREAD_SAVE_TASKS = "thread_save.tasks"  # the proposed tasks' checkboxes; read when Approve is clicked
     THREAD_SAVE_PERSON = "thread_save.person"  # pick the person when the thread names nobody the CRM knows
+    PERSON_FOLLOW = "person.follow"  # on the card: the morning digest tells what changed for them
+    PERSON_UNFOLLOW = "person.unfollow"  # on the card, in the list of people followed, and on the Home tab
+    DIGEST_SWITCH = "digest.switch"  # the morning digest on or off (Home tab, the list of people followed)
+    REMINDER_SNOOZE = "reminder.snooze"
+    REMINDER_DONE = "reminder.done"
 
 
 class View(StrEnum):

@@ -18,6 +18,8 @@ KEEP_DELIVERY_CLAIMS = timedelta(days=1)
 DEFAULT_RETENTION = timedelta(days=30)
 # Budgets look at today only; yesterday stays for whoever wants to look at it.
 KEEP_USAGE_DAYS = timedelta(days=2)
+# The budget of scheduled reads counts per minute: an hour is plenty to look back at.
+KEEP_READ_BUDGET = timedelta(hours=1)
 # Rows of each kind per transaction: short transactions keep SQLite's single writer and PostgreSQL's locks free for
 # the requests being served meanwhile.
 RETENTION_BATCH_ROWS = 500
@@ -40,6 +42,10 @@ async def prune_once(
     claims = await store.deliveries.prune(now - KEEP_DELIVERY_CLAIMS)
     parked = await store.parked.prune(now)
     await store.usage.prune(now.date() - KEEP_USAGE_DAYS)
+    await store.read_budget.prune(now - KEEP_READ_BUDGET)
+    # CRM data kept for digests and reminders goes with retention like the rest.
+    await store.follows.forget_overviews(now - retention)
+    await store.schedule.prune(now - retention)
     return Pruned(claims, parked, await apply_retention(store, now, retention, batch_rows))
 
 

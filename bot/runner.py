@@ -19,17 +19,23 @@ from bot.commands import (
     CreateTask,
     CrmCommand,
     Disconnect,
+    Follow,
     FreeText,
     Help,
     ListCredentials,
+    ListFollowing,
     Overview,
     PersonRef,
+    ShowDigest,
     ShowPerson,
+    SwitchDigest,
+    Unfollow,
 )
 from bot.crm import CrmService
+from bot.follows import Follows
 from bot.identity import SlackUser
 from bot.ids import SLASH_COMMAND
-from bot.rollout.outcomes import Failure, FailureReason, Matches, Outcome
+from bot.rollout.outcomes import Failure, FailureReason, Matches, Outcome, PersonOverview
 
 NOTE_EXAMPLE = f"{SLASH_COMMAND} note ada@example.com Called about the renewal"
 TASK_EXAMPLE = f"{SLASH_COMMAND} task ada@example.com Send the proposal due friday"
@@ -88,7 +94,7 @@ class Surface(Protocol):
         """Anything that is not a command: a question for the agent."""
 
 
-async def run(command: Command, crm: CrmService, surface: Surface) -> None:
+async def run(command: Command, crm: CrmService, surface: Surface, follows: Follows) -> None:
     user = surface.user
     match command:
         case Help(problem=problem):
@@ -114,6 +120,20 @@ async def run(command: Command, crm: CrmService, surface: Surface) -> None:
             await _task(command, crm, surface)
         case CreatePerson():
             await _create_person(command, crm, surface)
+        case Follow(query=query, credential_id=credential):
+            found = await crm.overview(user, query, credential_id=credential)
+            if isinstance(found, PersonOverview):
+                await surface.show(await follows.follow(user, found, credential))
+            else:  # several (the card picked then has Follow), no one, or an account to pick or connect first
+                await surface.show(found, waiting=replace(command, credential_id=None), credential_id=credential)
+        case Unfollow(query=query):
+            await surface.show(await follows.unfollow_matching(user, query))
+        case ListFollowing():
+            await surface.show(await follows.following(user))
+        case ShowDigest():
+            await surface.show(await follows.digest_now(user))
+        case SwitchDigest(on=on):
+            await surface.show(await follows.switch_digest(user, on))
 
 
 async def _note(command: AddNote, crm: CrmService, surface: Surface) -> None:

@@ -16,9 +16,12 @@ from slack_sdk.oauth.installation_store.async_installation_store import AsyncIns
 
 from bot.config import Settings
 from bot.crm import CrmService
+from bot.follows import Follows
+from bot.reminders import Reminders
 from bot.rollout.client import RolloutClient
 from bot.rollout.pool import SessionPool
 from bot.rollout.tokens import TokenService
+from bot.schedule import Scheduler, TimeZones
 from bot.store import Store
 from bot.work import AckedWork
 
@@ -78,6 +81,10 @@ class Services:
     crm: CrmService
     background: BackgroundWork
     work: AckedWork
+    scheduler: Scheduler  # digests and reminders, due at a time
+    time_zones: TimeZones  # given the Slack messenger once the Slack app is built
+    follows: Follows
+    reminders: Reminders
     agent: Agent | None = None  # when ANTHROPIC_API_KEY is set
     installations: AsyncInstallationStore | None = None  # when installed by OAuth (SLACK_CLIENT_ID/SECRET set)
     # One connection pool for every call to Slack (Web API and response_urls) once the Slack app is built: a session

@@ -11,7 +11,7 @@ from bot.blocks.person import credential_line
 from bot.blocks.text import BUTTON_URL, MESSAGE_BLOCKS, safe_url
 from bot.blocks.values import encode_value
 from bot.ids import SLASH_COMMAND, Action
-from bot.rollout.outcomes import Credential
+from bot.rollout.outcomes import Credential, Disconnected
 
 # Leaves room for the blocks around the list.
 _LISTED_CREDENTIALS = MESSAGE_BLOCKS - 5
@@ -80,13 +80,18 @@ def check_dms_message() -> list[Block]:
     return [section("Connect a CRM first — I've sent you a link in a DM.")]
 
 
-def disconnected_message(token: bool, default_account: bool, conversations: int, messages: int) -> list[Block]:
+def disconnected_message(forgotten: Disconnected) -> list[Block]:
     """What `/rollout disconnect` forgot, exactly; the CRM connections at Rollout itself stay."""
+    conversations, messages = forgotten.conversations, forgotten.messages
     plural = "s" if conversations != 1 else ""
+    followed = forgotten.followed
+    reminders = forgotten.reminders
     forgot = [
-        *(["your stored Rollout token"] if token else []),
-        *(["your default CRM account"] if default_account else []),
+        *(["your stored Rollout token"] if forgotten.token else []),
+        *(["your default CRM account"] if forgotten.default_account else []),
         *([f"{conversations} conversation{plural} with the assistant ({messages} messages)"] if conversations else []),
+        *([f"the {followed} {'person' if followed == 1 else 'people'} you followed"] if followed else []),
+        *([f"{reminders} task reminder{'s' if reminders != 1 else ''}"] if reminders else []),
     ]
     if not forgot:
         return [section("There was nothing stored for you — nothing to forget.")]

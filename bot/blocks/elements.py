@@ -6,11 +6,13 @@ mrkdwn arguments are expected to be escaped already (text.escape_mrkdwn / link);
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from typing import Any, Literal
 
 from slack_sdk.models.basic_objects import JsonObject
 from slack_sdk.models.blocks import (
     ActionsBlock,
+    Block,
     ButtonElement,
     ContextBlock,
     DividerBlock,
@@ -101,3 +103,9 @@ def actions(elements: Iterable[ButtonElement]) -> list[ActionsBlock]:
 def to_dicts(objects: Iterable[JsonObject]) -> list[dict[str, Any]]:
     """Block Kit JSON for blocks (or options). Validates: raises SlackObjectFormationError on anything invalid."""
     return [obj.to_dict() for obj in objects]
+
+
+@dataclass(frozen=True, slots=True)
+class Message:
+    blocks: list[Block]
+    text: str  # the notification and screen-reader text

@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
-from slack_sdk.models.blocks import Block
-
 from bot.blocks.credentials import connect_dm, credential_picker, credentials_list, disconnected_message
+from bot.blocks.elements import Message
+from bot.blocks.follows import (
+    digest_message,
+    digest_switched_message,
+    follow_limit_message,
+    followed_message,
+    following_list,
+    not_following_message,
+    unfollowed_message,
+)
 from bot.blocks.messages import error_message, user_message
 from bot.blocks.person import (
     created_message,
@@ -21,20 +27,23 @@ from bot.rollout.outcomes import (
     ConnectNeeded,
     Created,
     Credentials,
+    Digest,
+    DigestSwitched,
     Disconnected,
     Failure,
+    Followed,
+    Following,
+    FollowLimit,
     Matches,
+    NotFollowing,
     NotFound,
     Outcome,
     PersonOverview,
+    Unfollowed,
     Unrecognised,
 )
 
-
-@dataclass(frozen=True, slots=True)
-class Message:
-    blocks: list[Block]
-    text: str  # the notification and screen-reader text
+__all__ = ["Message", "outcome_message"]
 
 
 def outcome_message(
@@ -69,8 +78,22 @@ def outcome_message(
             return Message(credential_picker(credentials, parked), "Pick which CRM account to use.")
         case ConnectNeeded(link=link, valid_minutes=minutes):
             return Message(connect_dm(link, parked, minutes), "Connect your CRM to use Rollout from Slack.")
-        case Disconnected(token=token, default_account=default, conversations=conversations, messages=messages):
-            return Message(disconnected_message(token, default, conversations, messages), "Forgotten.")
+        case Disconnected():
+            return Message(disconnected_message(outcome), "Forgotten.")
+        case Followed():
+            return followed_message(outcome)
+        case FollowLimit():
+            return follow_limit_message(outcome)
+        case Unfollowed():
+            return unfollowed_message(outcome)
+        case NotFollowing():
+            return not_following_message(outcome)
+        case Following():
+            return following_list(outcome)
+        case DigestSwitched():
+            return digest_switched_message(outcome)
+        case Digest():
+            return digest_message(outcome, on_demand=True)
         case Failure(reason=reason, detail=detail):
             said = user_message(reason, detail)
             return Message(error_message(said), said)

@@ -44,7 +44,6 @@ NOTE_PREVIEW = 300
 TASK_PREVIEW = 200
 QUERY_PREVIEW = 100
 MATCH_ROWS = 10  # up to this many matches get a row and a button each; more become one select menu
-_DONE_STATUSES = frozenset({"completed", "complete", "done", "closed", "cancelled", "canceled"})
 
 
 def _present(value: str | None) -> bool:
@@ -74,10 +73,6 @@ def _task_line(task: Task) -> str:
     title = truncate_mrkdwn(escape_mrkdwn(clean(task.title, single_line=True)), TASK_PREVIEW) or "(untitled task)"
     due = slack_date(task.due_date)
     return f"• {title}" + (f" — due {due}" if due else "")
-
-
-def _is_open(task: Task) -> bool:
-    return (task.status or "").strip().lower() not in _DONE_STATUSES
 
 
 def _due_key(task: Task) -> tuple[int, str]:
@@ -128,7 +123,7 @@ def person_card(
         lines = [_note_line(note) for note in notes[:RECENT_NOTES]]
         blocks.append(section("*Recent notes*\n" + "\n".join(lines)))
 
-    open_tasks = sorted((task for task in person.tasks if _is_open(task)), key=_due_key)
+    open_tasks = sorted((task for task in person.tasks if task.is_open), key=_due_key)
     if open_tasks:
         lines = [_task_line(task) for task in open_tasks[:OPEN_TASKS]]
         more = len(open_tasks) - OPEN_TASKS

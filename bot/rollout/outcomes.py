@@ -6,6 +6,7 @@ Nothing here holds an exception text: failures carry a reason code the Slack lay
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime
 from enum import StrEnum
 from typing import Literal
 
@@ -25,6 +26,9 @@ class Note:
     author: str | None = None
 
 
+DONE_STATUSES = frozenset({"completed", "complete", "done", "closed", "cancelled", "canceled"})
+
+
 @dataclass(frozen=True, slots=True)
 class Task:
     id: str
@@ -32,6 +36,15 @@ class Task:
     due_date: str | None = None  # ISO date
     status: str | None = None  # "open" | "completed" | CRM-specific
     description: str | None = None
+
+    @property
+    def is_open(self) -> bool:
+        return is_open_status(self.status)
+
+
+def is_open_status(status: str | None) -> bool:
+    """Any status but the CRMs' words for finished: a status the bot doesn't know counts as open."""
+    return (status or "").strip().lower() not in DONE_STATUSES
 
 
 @dataclass(frozen=True, slots=True)
@@ -136,10 +149,143 @@ class Disconnected:
     default_account: bool  # the default CRM account choice
     conversations: int  # conversations with the assistant the user started
     messages: int  # their stored messages
+    followed: int = 0  # people they followed, with the overviews kept for their digests
+    reminders: int = 0  # task reminders not yet sent
 
     @property
     def anything(self) -> bool:
-        return self.token or self.default_account or self.conversations > 0
+        return self.token or self.default_account or self.conversations > 0 or self.followed > 0 or self.reminders > 0
+
+
+# ---- following people: answers about what a user follows, and the digest of what changed --------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class FollowedPerson:
+    """A person a user follows, as the bot keeps them: ids and what to call them (CRM data: shown to that user only)."""
+
+    account_id: str  # the CRM credential; "" for the user's only or default one
+    person_id: str
+    name: str
+    email: str | None = None
+    url: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Followed:
+    person: FollowedPerson
+    already: bool = False  # they were followed before this request
+    digest_on: bool = True  # whether the morning digest will tell about them
+
+
+@dataclass(frozen=True, slots=True)
+class FollowLimit:
+    limit: int
+
+
+@dataclass(frozen=True, slots=True)
+class Unfollowed:
+    person: FollowedPerson
+
+
+@dataclass(frozen=True, slots=True)
+class NotFollowing:
+    query: str
+
+
+@dataclass(frozen=True, slots=True)
+class Following:
+    """Who the user follows; with `query`, only those matching it (several matched an unfollow)."""
+
+    people: tuple[FollowedPerson, ...]
+    digest_on: bool = True
+    query: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class DigestSwitched:
+    on: bool
+    following: int
+
+
+@dataclass(frozen=True, slots=True)
+class FieldChange:
+    label: str  # "Title", "Company", "Owner", "Stage"
+    before: str | None
+    after: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class TaskLine:
+    title: str
+    due: str | None = None  # ISO date as the CRM gave it
+
+
+@dataclass(frozen=True, slots=True)
+class PersonNews:
+    person: FollowedPerson
+    notes: tuple[str, ...] = ()  # the new notes' text, newest first
+    opened: tuple[TaskLine, ...] = ()
+    closed: tuple[TaskLine, ...] = ()
+    fields: tuple[FieldChange, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class DueTask:
+    person: FollowedPerson
+    task: TaskLine
+    overdue: bool
+
+
+@dataclass(frozen=True, slots=True)
+class GonePerson:
+    person: FollowedPerson
+    reason: Literal["not_found", "account"]  # deleted from the CRM, or the CRM account is no longer connected
+
+
+@dataclass(frozen=True, slots=True)
+class Digest:
+    """What changed for the people a user follows since their last digest, then their tasks due today or overdue."""
+
+    news: tuple[PersonNews, ...] = ()
+    due: tuple[DueTask, ...] = ()
+    gone: tuple[GonePerson, ...] = ()  # reported once here, and no longer followed
+    following: int = 0
+    unchecked: int = 0  # followed people Rollout could not be asked about this time
+    digest_on: bool = True
+
+    @property
+    def worth_sending(self) -> bool:
+        """Whether a morning DM has something new to say: a change, someone gone, or a task falling due today (an
+        overdue task alone was said before)."""
+        return bool(self.news or self.gone or any(not due.overdue for due in self.due))
+
+
+@dataclass(frozen=True, slots=True)
+class Reminder:
+    """A task's reminder, as DMed to the person who created the task through the bot."""
+
+    key: str  # the scheduled work it is, for its Snooze and Done buttons
+    person: FollowedPerson
+    task: TaskLine
+    checked: bool = True  # False: Rollout could not be asked whether the task is still open
+
+
+@dataclass(frozen=True, slots=True)
+class ReminderSnoozed:
+    task: TaskLine
+    until: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class ReminderDismissed:
+    task: TaskLine
+    person: FollowedPerson
+
+
+@dataclass(frozen=True, slots=True)
+class ReminderGone:
+    """The reminder's click came after it was forgotten (retention, disconnect) or from someone else."""
 
 
 class FailureReason(StrEnum):
@@ -171,5 +317,12 @@ Outcome = (
     | ConnectNeeded
     | NotFound
     | Disconnected
+    | Followed
+    | FollowLimit
+    | Unfollowed
+    | NotFollowing
+    | Following
+    | DigestSwitched
+    | Digest
     | Failure
 )

@@ -230,6 +230,72 @@ thread_saves = Table(
 )
 
 
+follows = Table(
+    "follows",
+    metadata,
+    Column("team_id", SLACK_ID, nullable=False),
+    Column("user_id", SLACK_ID, nullable=False),
+    Column("account_id", String(255), nullable=False),  # the CRM credential; "" for the user's only or default one
+    Column("person_id", String(255), nullable=False),  # an id means something only in its account
+    # CRM data, each encrypted for its user like the tokens: who (name, email, link), for the list; the overview as the
+    # user last saw it in a digest, and as it was read last; what to report once before unfollowing.
+    Column("person", Text, nullable=False),
+    Column("reported", Text, nullable=True),
+    Column("latest", Text, nullable=True),
+    Column("latest_at", UtcDateTime(), nullable=True),
+    Column("gone", String(16), nullable=True),  # "not_found" | "account": said in the next digest, then unfollowed
+    *_timestamps(),
+    PrimaryKeyConstraint("team_id", "user_id", "account_id", "person_id"),
+    Index(None, "latest_at"),  # retention forgets old overviews by it
+)
+
+digest_settings = Table(
+    "digest_settings",
+    metadata,
+    Column("team_id", SLACK_ID, nullable=False),
+    Column("user_id", SLACK_ID, nullable=False),
+    Column("enabled", Boolean, nullable=False),
+    Column("time_zone", String(64), nullable=True),  # Slack's users.info tz, e.g. "America/Los_Angeles"
+    Column("time_zone_checked_at", UtcDateTime(), nullable=True),
+    Column("updated_at", UtcDateTime(), nullable=False),
+    PrimaryKeyConstraint("team_id", "user_id"),
+)
+
+scheduled_work = Table(
+    "scheduled_work",
+    metadata,
+    # Work due at a time rather than on a Slack request (bot/schedule.py): morning digests and task reminders. The key
+    # makes each digest and each reminder one row, whoever schedules it how often.
+    Column("key_digest", String(64), nullable=False),
+    Column("kind", String(16), nullable=False),
+    Column("team_id", SLACK_ID, nullable=False),
+    Column("user_id", SLACK_ID, nullable=False),
+    Column("due_at", UtcDateTime(), nullable=False),
+    Column("state", String(16), nullable=False),  # pending, running, done, dismissed, cancelled
+    Column("owner", String(32), nullable=True),  # the process running it, under a lease as acked work is
+    Column("lease_until", UtcDateTime(), nullable=True),
+    Column("attempts", Integer, nullable=False),
+    Column("payload", Text, nullable=True),  # encrypted for its user: reminders name a person and a task
+    Column("facts", JSON(none_as_null=True), nullable=True),  # what it did so far: read, sending
+    *_timestamps(),
+    PrimaryKeyConstraint("key_digest"),
+    Index("ix_scheduled_work_state_due_at", "state", "due_at"),
+    Index("ix_scheduled_work_team_id_user_id", "team_id", "user_id"),
+    Index(None, "updated_at"),  # pruning finished work
+)
+
+rollout_read_budget = Table(
+    "rollout_read_budget",
+    metadata,
+    # Overviews scheduled work read per workspace and minute, shared by every process (DIGEST_OVERVIEWS_PER_MINUTE).
+    Column("team_id", SLACK_ID, nullable=False),
+    Column("minute", UtcDateTime(), nullable=False),
+    Column("reads", Integer, nullable=False),
+    PrimaryKeyConstraint("team_id", "minute"),
+    Index(None, "minute"),
+)
+
+
 # ---- Slack installations (OAuth): the tables slack_sdk's SQLAlchemy stores use, under our migrations ----------------
 # Same names and columns as slack_sdk's, except that tokens are Text: they are stored encrypted (bot/store/installs.py),
 # and a ciphertext is longer than the 200 characters slack_sdk allows for a plain token.

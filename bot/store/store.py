@@ -11,9 +11,11 @@ from bot.store.conversations import ConversationRepository
 from bot.store.database import Database
 from bot.store.deliveries import DeliveryRepository
 from bot.store.feedback import FeedbackRepository
+from bot.store.follows import FollowRepository
 from bot.store.installs import EncryptedInstallationStore, OAuthStateStore
 from bot.store.parked import ParkedRequestRepository
 from bot.store.retention import RetentionRepository
+from bot.store.schedule import DigestSettingsRepository, ReadBudgetRepository, ScheduleRepository
 from bot.store.teams import TeamRepository
 from bot.store.thread_logs import ThreadLogRepository
 from bot.store.token_cipher import TokenCipher
@@ -36,6 +38,10 @@ class Store:
         self.retention = RetentionRepository(database)
         self.usage = UsageRepository(database)
         self.teams = TeamRepository(database)
+        self.follows = FollowRepository(database, cipher)
+        self.schedule = ScheduleRepository(database, cipher)
+        self.digest_settings = DigestSettingsRepository(database)
+        self.read_budget = ReadBudgetRepository(database)
 
     @classmethod
     async def open(cls, database_url: str, encryption_keys: Sequence[str]) -> Store:

@@ -13,8 +13,12 @@ from bot.store.schema import (
     approvals,
     conversation_messages,
     conversations,
+    digest_settings,
+    follows,
     llm_usage,
     parked_requests,
+    rollout_read_budget,
+    scheduled_work,
     slack_bots,
     slack_installations,
     thread_saves,
@@ -36,6 +40,8 @@ class TeamForgotten:
     approvals_cancelled: int
     activity: int
     thread_saves: int
+    follows: int = 0
+    scheduled: int = 0  # digests and reminders not yet sent, and sent reminders' texts
     user_ids: tuple[str, ...] = field(default=(), repr=False)  # whose in-memory state to drop as well
 
     def counts(self) -> str:
@@ -43,7 +49,8 @@ class TeamForgotten:
             f"{self.installations} installations, {self.bots} bots, {self.users} users, "
             f"{self.conversations} conversations ({self.messages} messages), {self.parked_requests} parked requests, "
             f"{self.approvals_cancelled} approvals cancelled, {self.activity} activity entries, "
-            f"{self.thread_saves} saved-thread marks"
+            f"{self.thread_saves} saved-thread marks, {self.follows} people followed, "
+            f"{self.scheduled} scheduled digests and reminders"
         )
 
 
@@ -53,9 +60,10 @@ class TeamRepository:
 
     async def forget(self, team_id: str, *, enterprise_id: str | None = None) -> TeamForgotten:
         """In one transaction: the team's installation and bot tokens, its users (their Rollout tokens and default
-        accounts), conversations, parked requests, activity and answer feedback; its pending approvals become
-        cancelled, so a late click writes nothing. With `enterprise_id`, an org-wide installation of that
-        organisation goes too. Nothing of any other team is touched."""
+        accounts), conversations, parked requests, activity, answer feedback, the people they follow and their
+        digests and reminders; its pending approvals become cancelled, so a late click writes nothing. With
+        `enterprise_id`, an org-wide installation of that organisation goes too. Nothing of any other team is
+        touched."""
         installs = slack_installations.c.team_id == team_id
         bots = slack_bots.c.team_id == team_id
         if enterprise_id is not None:
@@ -68,6 +76,8 @@ class TeamRepository:
 
             await run(delete(llm_usage).where(llm_usage.c.team_id == team_id))
             await run(delete(answer_feedback).where(answer_feedback.c.team_id == team_id))
+            await run(delete(digest_settings).where(digest_settings.c.team_id == team_id))
+            await run(delete(rollout_read_budget).where(rollout_read_budget.c.team_id == team_id))
             team_users = select(users.c.user_id).where(users.c.team_id == team_id)
             known = tuple((await connection.execute(team_users)).scalars())
             return TeamForgotten(
@@ -84,5 +94,7 @@ class TeamRepository:
                 ),
                 activity=await run(delete(activity).where(activity.c.team_id == team_id)),
                 thread_saves=await run(delete(thread_saves).where(thread_saves.c.team_id == team_id)),
+                follows=await run(delete(follows).where(follows.c.team_id == team_id)),
+                scheduled=await run(delete(scheduled_work).where(scheduled_work.c.team_id == team_id)),
                 user_ids=known,
             )

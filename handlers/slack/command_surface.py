@@ -94,7 +94,7 @@ class SlackSurface:
 
 
 async def run(command: Command, reply: Reply, services: Services, *, trigger_id: str | None = None) -> None:
-    await runner.run(command, services.crm, SlackSurface(reply, services, trigger_id))
+    await runner.run(command, services.crm, SlackSurface(reply, services, trigger_id), services.follows)
 
 
 async def rerun(payload: Mapping[str, Any], click: Reply, services: Services, *, trigger_id: str | None = None) -> None:

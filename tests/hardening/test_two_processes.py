@@ -108,7 +108,8 @@ async def test_a_command_and_a_submission_delivered_to_both_processes_write_once
     )
     # A note typed into a modal, submitted (the same view) to both.
     await pair.first.command(user, f"overview {ADA}")
-    card = await pair.slack.wait_for("response_url", lambda c: c.contains("Ada Lovelace"))
+    # The card, not one of the notes' "created for Ada Lovelace" answers, which may arrive later under load.
+    card = await pair.slack.wait_for("response_url", lambda c: Action.PERSON_ADD_NOTE in c.action_ids)
     await pair.second.click(user, card, Action.PERSON_ADD_NOTE)
     modal = await pair.slack.wait_for("views.open")
     submitted = await asyncio.gather(

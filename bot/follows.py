@@ -14,6 +14,7 @@ from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
+from bot import metrics
 from bot.blocks.follows import digest_message
 from bot.commands import PersonRef
 from bot.crm import CrmService
@@ -198,6 +199,7 @@ class Follows:
         if not job.facts.get("read"):
             left = await self._read_within_budget(user, now, since=send_at - READ_WINDOW)
             if left:
+                metrics.scheduled(DIGEST, "waiting")
                 return Later(ReadBudget.next_minute(now))
             if now < send_at:
                 return Later(send_at, {"read": True})
@@ -209,8 +211,12 @@ class Follows:
             message = digest_message(digest)
             if await self.messenger.dm(user, message.blocks, message.text):
                 await self._store.follows.mark_reported(user, shown)
+                metrics.scheduled(DIGEST, "sent")
             else:  # Slack would not take it: what changed is kept for the next digest
                 log.warning("the morning digest for %s could not be delivered", user)
+                metrics.scheduled(DIGEST, "undelivered")
+        else:
+            metrics.scheduled(DIGEST, "unchanged")
         await self.plan(user, max(now, send_at) + timedelta(minutes=1))
         return Finished()
 

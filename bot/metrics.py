@@ -103,6 +103,12 @@ LLM_TOKENS = Counter("rollout_bot_llm_tokens", "Model tokens, by kind", ["kind"]
 LLM_REFUSED_BUDGET = Counter(
     "rollout_bot_llm_over_budget", "Turns refused because a daily budget was used up", ["budget"], registry=REGISTRY
 )
+SCHEDULED = Counter(
+    "rollout_bot_scheduled_work",
+    "Morning digests and task reminders, by kind and what became of them",
+    ["kind", "outcome"],
+    registry=REGISTRY,
+)
 APPROVALS = Counter("rollout_bot_approvals", "Approval clicks, by outcome", ["outcome"], registry=REGISTRY)
 SLACK_API_ERRORS = Counter(
     "rollout_bot_slack_api_errors",
@@ -174,6 +180,12 @@ def describe_delivery(context: RequestContext, body: Mapping[str, Any]) -> None:
 
 def request_id_of_trigger(trigger_id: str) -> str:
     return "t-" + hashlib.sha256(trigger_id.encode()).hexdigest()[:16]
+
+
+def scheduled(kind: str, outcome: str) -> None:
+    """A digest or reminder ran: sent, undelivered (Slack refused), unchanged (a digest with nothing new), closed (a
+    reminder whose task was done), failed (given up), waiting (for the read budget)."""
+    SCHEDULED.labels(kind, outcome).inc()
 
 
 def refused(reason: str) -> None:

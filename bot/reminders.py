@@ -12,6 +12,7 @@ from dataclasses import asdict, fields
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
+from bot import metrics
 from bot.blocks.follows import reminder_message
 from bot.commands import PersonRef
 from bot.crm import CrmService
@@ -72,6 +73,7 @@ class Reminders:
         if person is None:
             return Finished()  # nothing left to remind of (forgotten)
         if not await self._budget.take(job.user.team_id, now, 1):
+            metrics.scheduled(REMINDER, "waiting")
             return Later(ReadBudget.next_minute(now))
         found = await self._crm.person(job.user, person.id, credential_id=person.credential_id)
         checked = True
@@ -80,9 +82,11 @@ class Reminders:
                 (t for t in found.person.tasks if (t.id == task_id if task_id else t.title == task.title)), None
             )
             if current is None or not current.is_open:
+                metrics.scheduled(REMINDER, "closed")
                 return Finished()  # closed (or deleted) in the CRM meanwhile: nothing to remind of
             person = PersonRef(person.id, found.person.name, found.person.email, person.credential_id, found.person.url)
         elif isinstance(found, NotFound):
+            metrics.scheduled(REMINDER, "closed")
             return Finished()  # the person is gone, and their tasks with them
         else:
             tries = int(job.facts.get("unchecked", 0)) + 1
@@ -95,8 +99,11 @@ class Reminders:
         await self._store.schedule.note(job.key, {"sending": True})
         reminder = Reminder(job.key, _followed(person), task, checked)
         message = reminder_message(reminder)
-        if not await messenger.dm(job.user, message.blocks, message.text):
+        if await messenger.dm(job.user, message.blocks, message.text):
+            metrics.scheduled(REMINDER, "sent")
+        else:
             log.warning("a task reminder for %s could not be delivered", job.user)
+            metrics.scheduled(REMINDER, "undelivered")
         return Finished(keep_payload=True)
 
     async def snooze(self, user: SlackUser, key: str) -> ReminderSnoozed | ReminderGone:

@@ -22,6 +22,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from slack_sdk.models.blocks import Block
 
+from bot import metrics
 from bot.identity import SlackUser
 from bot.store import Store
 from bot.store.deliveries import Lease
@@ -121,6 +122,7 @@ class Scheduler:
             failures = int(job.facts.get("failures", 0)) + 1
             log.warning("scheduled %s work failed (%d): %s", job.kind, failures, type(error).__name__)
             if failures >= MAX_FAILURES:
+                metrics.scheduled(job.kind, "failed")
                 await schedule.finish(job.key)
             else:
                 await schedule.later(job.key, self.clock() + RETRY_AFTER, {"failures": failures})

@@ -93,8 +93,11 @@ def help_message() -> list[Block]:
             f"`{command} task <person> <title> [due <date>]` — create a task, e.g. `due 2026-12-01` or `due friday`",
             f"`{command} person <name> <email>` — create a person",
             f"`{command} credentials` — your connected CRM accounts and which one is the default",
+            f"`{command} follow <person>` — a morning digest (9:00 on working days) of what changes for them",
+            f"`{command} following` — who you follow; `{command} unfollow <person>` to stop",
+            f"`{command} digest` — what changed for them now; `{command} digest off` or `on` for the morning DM",
             f"`{command} connect` — connect a CRM",
-            f"`{command} disconnect` — forget your stored token, default account and conversations with me",
+            f"`{command} disconnect` — forget your stored token, default account, conversations, follows and reminders",
             f"`{command} help` — this message",
         )
     )

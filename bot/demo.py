@@ -350,6 +350,8 @@ class Session:
         person = people[0]
         try:
             done = _apply_change(sandbox, subject, account, person, what)
+        except _Unchanged as nothing:
+            return str(nothing)
         except CrmError as error:
             return f"{error} {CHANGE_USAGE}"
         return f"{done} (as a colleague would in the CRM — try digest)" if done else CHANGE_USAGE
@@ -378,6 +380,10 @@ def _split_change(text: str) -> tuple[str, str]:
     return " ".join(words[:end]), " ".join(words[end:])
 
 
+class _Unchanged(Exception):
+    """A change that could not be made, in words that need no usage line after them."""
+
+
 def _apply_change(sandbox: SandboxCrm, subject: str, account: str, person: CrmPerson, what: str) -> str | None:
     """Apply one change; what it did as a sentence, or None when `what` is not a change this understands."""
     verb, _, rest = what.partition(" ")
@@ -392,7 +398,7 @@ def _apply_change(sandbox: SandboxCrm, subject: str, account: str, person: CrmPe
             open_tasks = [t for t in sandbox.tasks_of(subject, account, person.id) if t.status != "completed"]
             task = next((t for t in open_tasks if rest.casefold() in t.title.casefold()), None)
             if task is None:
-                return f"{person.name} has no open task" + (f" matching ‘{rest}’." if rest else ".")
+                raise _Unchanged(f"{person.name} has no open task" + (f" matching ‘{rest}’." if rest else "."))
             sandbox.complete_task(subject, account, task.id)
             return f"Completed {person.name}’s task “{task.title}”"
         case "remove" if not rest:

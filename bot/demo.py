@@ -11,11 +11,12 @@ import difflib
 import os
 import re
 import secrets
+import shlex
 import signal
 import sys
 import threading
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
 from pathlib import Path
 from typing import TextIO
@@ -33,7 +34,8 @@ from bot.blocks.messages import Notice
 from bot.blocks.outcomes import outcome_message
 from bot.blocks.person import credential_line
 from bot.blocks.text import is_plausible_email
-from bot.commands import AddNote, CreateTask, CrmCommand, FreeText, Overview, PersonRef
+from bot.blocks.values import decode_value
+from bot.commands import AddNote, CreateTask, CrmCommand, Follow, FreeText, Overview, PersonRef
 from bot.config import ConfigError, Settings
 from bot.identity import SlackUser
 from bot.ids import Action
@@ -43,15 +45,24 @@ from bot.rollout.outcomes import (
     ConnectNeeded,
     Credential,
     Credentials,
+    Digest,
+    DigestSwitched,
     Failure,
+    Followed,
+    FollowedPerson,
+    Following,
+    FollowLimit,
     Matches,
+    NotFollowing,
     NotFound,
     Outcome,
     PersonOverview,
     PersonSummary,
+    Unfollowed,
 )
 from bot.runner import Form, NoteForm, PersonForm, TaskForm, run
 from bot.sandbox import SandboxCrm, start_sandbox
+from bot.sandbox.crm import CrmError, CrmPerson
 from bot.sandbox.seed import SEED_PEOPLE
 from bot.services import Services
 from bot.store import ConversationKey
@@ -67,6 +78,8 @@ SUGGESTIONS = (
     ("overview ada", f"overview {_ADA.email}", 'note "Ada Lovelace" Called about renewal'),
     # `person` names someone the sandbox does not have yet, so trying it adds a person rather than a twin.
     ('task "Ada Lovelace" Send the proposal due friday', "person Mary Jackson mary.jackson@langley.example"),
+    # Follow, change as a colleague would, then the digest: what changed shows without waiting for a morning.
+    ('follow "Ada Lovelace"', 'change "Ada Lovelace" title=CEO', "digest", "following"),
     ("credentials", "use 1", "connect", "help", "quit"),
 )
 _SEP = "   ·   "
@@ -77,10 +90,18 @@ WELCOME = (
     + ("\n      ".join(_SEP.join(row) for row in SUGGESTIONS))
     + "\n"
 )
+CHANGE_USAGE = (
+    "Usage: change <person> title=… | company=… | owner=… | stage=… | note <text> | complete [task] | remove"
+    ' — e.g. change "Ada Lovelace" stage=Customer'
+)
 _DEMO_HELP = (
     "In this demo, use <number> picks a CRM account from credentials, and Ctrl-C or quit leaves.\n"
-    f"Try:  {_SEP.join(SUGGESTIONS[0])}\n      {_SEP.join(SUGGESTIONS[1])}"
+    "follow <person>, following, unfollow <person>, digest and digest on|off keep you posted on people; change <person>"
+    " … edits the sandbox CRM as a colleague would, so digest has news.\n"
+    f"Try:  {_SEP.join(SUGGESTIONS[0])}\n      {_SEP.join(SUGGESTIONS[1])}\n      {_SEP.join(SUGGESTIONS[2])}"
 )
+# Typed words only the demo knows, for its did-you-mean.
+_DEMO_WORDS = ("change",)
 GOODBYE = "Bye."
 
 Confirm = Callable[[str], Awaitable[bool]]
@@ -120,7 +141,7 @@ async def run_demo(
             }
         )
         services = await build_services(demo_settings)
-        session = Session(services, DEMO_USER, confirm, write)
+        session = Session(services, DEMO_USER, confirm, write, sandbox=crm)
 
         async def loop() -> None:
             database = _sqlite_path(settings.database_url)
@@ -250,11 +271,15 @@ class Session:
     write: Write
     today: Callable[[], date] = date.today
     waiting: CrmCommand | None = None
+    sandbox: SandboxCrm | None = None  # the CRM itself, for `change`: edits no Rollout tool makes
 
     async def handle(self, text: str) -> None:
         verb, _, rest = text.partition(" ")
         if verb.lower() == "use":
             await self._use(rest.strip())
+            return
+        if verb.lower() == "change" and self.sandbox is not None:
+            self.write(await self._change(self.sandbox, rest.strip()))
             return
         self.waiting = None  # a new request: an older one no longer waits for a pick
         command = commands.parse(text, today=self.today())
@@ -297,6 +322,121 @@ class Session:
         if waiting is not None:  # as in Slack, the request that asked for an account runs now
             await self.run(waiting)
 
+    # ---- change: someone else edits the CRM ---------------------------------------------------------------------
+
+    async def _change(self, sandbox: SandboxCrm, text: str) -> str:
+        """Edit the sandbox CRM directly, as a colleague would in the CRM, so the digest has something to report.
+        One line back: what changed, who to type instead when several match, or the usage."""
+        who, what = _split_change(text)
+        if not who or not what:
+            return CHANGE_USAGE
+        subject = self.user.default_subject
+        account = await self._account(sandbox, subject)
+        if account is None:
+            return "No CRM account is connected: type connect first."
+        if is_plausible_email(who):
+            people = sandbox.find_people(subject, account, email=who)
+        else:
+            people = sandbox.find_people(subject, account, query=who)
+        people = [p for p in people if p.name.casefold() == who.casefold()] or people
+        if len(people) > 1:  # the one followed is the one whose news the user is after
+            followed = {p.person_id for p in (await self.services.follows.following(self.user)).people}
+            people = [p for p in people if p.id in followed] or people
+        if not people:
+            return f"No one in the sandbox CRM matches ‘{who}’. {CHANGE_USAGE}"
+        if len(people) > 1:
+            typed = "   ·   ".join(f"change {_who(_summary(p))} {what}" for p in people)
+            return f"Several people match ‘{who}’ — type one of:  {typed}"
+        person = people[0]
+        try:
+            done = _apply_change(sandbox, subject, account, person, what)
+        except _Unchanged as nothing:
+            return str(nothing)
+        except CrmError as error:
+            return f"{error} {CHANGE_USAGE}"
+        return f"{done} (as a colleague would in the CRM — try digest)" if done else CHANGE_USAGE
+
+    async def _account(self, sandbox: SandboxCrm, subject: str) -> str | None:
+        """The user's default CRM account, else their first: where the bot's own commands look."""
+        listed = await self.services.crm.credentials(self.user)
+        ids = [account.id for account in sandbox.accounts(subject)]
+        if isinstance(listed, Credentials) and listed.default_id in ids:
+            return listed.default_id
+        return ids[0] if ids else None
+
+
+_CHANGE_VERBS = {"note", "complete", "remove"}
+_FIELDS = ("title", "company", "owner", "stage")
+
+
+def _split_change(text: str) -> tuple[str, str]:
+    """`"Ada Lovelace" title=CEO` or `Ada Lovelace title=CEO` as the person and what to change: the person ends at a
+    closing quote, or before the first `field=` or change word."""
+    if text.startswith('"') and '"' in text[1:]:
+        who, _, what = text[1:].partition('"')
+        return who.strip(), what.strip()
+    words = text.split()
+    end = next((i for i, w in enumerate(words) if i and ("=" in w or w.lower() in _CHANGE_VERBS)), len(words))
+    return " ".join(words[:end]), " ".join(words[end:])
+
+
+class _Unchanged(Exception):
+    """A change that could not be made, in words that need no usage line after them."""
+
+
+def _apply_change(sandbox: SandboxCrm, subject: str, account: str, person: CrmPerson, what: str) -> str | None:
+    """Apply one change; what it did as a sentence, or None when `what` is not a change this understands."""
+    verb, _, rest = what.partition(" ")
+    rest = rest.strip()
+    match verb.lower():
+        case "note":
+            if not rest:
+                return None
+            sandbox.create_note(subject, account, person_id=person.id, content=rest)
+            return f"Added a note to {person.name}: “{rest}”"
+        case "complete":
+            open_tasks = [t for t in sandbox.tasks_of(subject, account, person.id) if t.status != "completed"]
+            task = next((t for t in open_tasks if rest.casefold() in t.title.casefold()), None)
+            if task is None:
+                raise _Unchanged(f"{person.name} has no open task" + (f" matching ‘{rest}’." if rest else "."))
+            sandbox.complete_task(subject, account, task.id)
+            return f"Completed {person.name}’s task “{task.title}”"
+        case "remove" if not rest:
+            sandbox.remove_person(subject, account, person.id)
+            return f"Removed {person.name} from the CRM"
+    fields = _field_changes(what)
+    if not fields:
+        return None
+    before = {name: getattr(person, name) for name in fields}
+    sandbox.update_person(subject, account, person.id, **fields)
+    said = ", ".join(f"{name} from “{before[name] or 'none'}” to “{value or 'none'}”" for name, value in fields.items())
+    return f"Changed {person.name}’s {said}"
+
+
+def _field_changes(what: str) -> dict[str, str]:
+    """`title=Head of Sales company="Analytical Engines"` as {field: value}; {} when any part is not one of the
+    fields. A word without `=` belongs to the value before it, so values need no quotes."""
+    try:
+        words = shlex.split(what)
+    except ValueError:  # an unclosed quote: read the words as typed
+        words = what.split()
+    fields: dict[str, str] = {}
+    last: str | None = None
+    for word in words:
+        name, equals, value = word.partition("=")
+        if equals and name.lower() in _FIELDS:
+            last = name.lower()
+            fields[last] = value
+        elif last is not None and not equals:
+            fields[last] = f"{fields[last]} {word}"
+        else:
+            return {}
+    return fields
+
+
+def _summary(person: CrmPerson) -> PersonSummary:
+    return PersonSummary(person.id, person.name, person.email)
+
 
 def did_you_mean(text: str) -> str | None:
     """The line with its first word corrected, when that word is a near miss for a command ("overveiw ada").
@@ -307,7 +447,7 @@ def did_you_mean(text: str) -> str | None:
     word = verb.lower()
     if not word.isalpha():
         return None
-    near = difflib.get_close_matches(word, commands.SUBCOMMANDS, n=3, cutoff=0.75)
+    near = difflib.get_close_matches(word, (*commands.SUBCOMMANDS, *_DEMO_WORDS), n=3, cutoff=0.75)
     close = [c for c in near if c[0] == word[0] and not word.startswith(c)]
     return f"{close[0]} {rest}".strip() if close else None
 
@@ -321,7 +461,7 @@ def _date_with_time(due_text: str, today: date) -> date | None:
     return commands.parse_due(match.group("day"), today) if match else None
 
 
-def _who(person: PersonRef | PersonSummary) -> str:
+def _who(person: PersonRef | PersonSummary | FollowedPerson) -> str:
     """How to name a person in a command so that it finds them alone: their email, or their quoted name."""
     return person.email if person.email and is_plausible_email(person.email) else f'"{person.name}"'
 
@@ -499,7 +639,76 @@ def render(outcome: Outcome, waiting: CrmCommand | None = None) -> str:
             if not is_plausible_email(query) and len(query.split()) == 1:
                 typed = "<first name> <last name> <email>"
             return as_text(outcome_message(outcome).blocks, {Action.PERSON_CREATE: f"Type: person {typed}"})
+        case Followed() | Unfollowed() | NotFollowing() | Following() | FollowLimit() | DigestSwitched() | Digest():
+            return _following_text(outcome)
     return as_text(outcome_message(outcome).blocks)
+
+
+FollowOutcome = Followed | Unfollowed | NotFollowing | Following | FollowLimit | DigestSwitched | Digest
+
+
+def _following_text(outcome: FollowOutcome) -> str:
+    """Following, the list and the digest as text: each button is the command to type for that person or switch.
+
+    Names print without their CRM link: in a digest or a list, a URL on every line buries the news; `overview`
+    shows the card, whose Open in CRM line has it."""
+    bare = _unlinked(outcome)
+    people = _people_in(bare)
+    by_id = {person.person_id: person for person in people}
+
+    def hint(action_id: str, value: str) -> str | None:
+        if action_id == Action.DIGEST_SWITCH:
+            return f"Type: digest {value}"  # the button's value is the state it switches to, "on" or "off"
+        person = by_id.get(decode_value(value).get("p", ""))
+        if person is None:
+            return None
+        if action_id == Action.PERSON_UNFOLLOW:
+            return f"Type: unfollow {_unfollow_query(person, people)}"
+        if action_id == Action.PERSON_PICK:
+            return f"Type: overview {_who(person)}"
+        return None
+
+    return _examples(as_text(outcome_message(bare).blocks, hint=hint))
+
+
+def _unlinked(outcome: FollowOutcome) -> FollowOutcome:
+    def bare(person: FollowedPerson) -> FollowedPerson:
+        return replace(person, url=None)
+
+    match outcome:
+        case Followed(person=person) | Unfollowed(person=person):
+            return replace(outcome, person=bare(person))
+        case Following(people=people):
+            return replace(outcome, people=tuple(bare(p) for p in people))
+        case Digest(news=news, due=due, gone=gone):
+            return replace(
+                outcome,
+                news=tuple(replace(item, person=bare(item.person)) for item in news),
+                due=tuple(replace(item, person=bare(item.person)) for item in due),
+                gone=tuple(replace(item, person=bare(item.person)) for item in gone),
+            )
+    return outcome
+
+
+def _people_in(outcome: FollowOutcome) -> list[FollowedPerson]:
+    match outcome:
+        case Followed(person=person) | Unfollowed(person=person):
+            return [person]
+        case Following(people=people):
+            return list(people)
+        case Digest(news=news, due=due, gone=gone):
+            return [item.person for item in news] + [item.person for item in due] + [item.person for item in gone]
+    return []
+
+
+def _unfollow_query(person: FollowedPerson, listed: Sequence[FollowedPerson]) -> str:
+    """What to type after `unfollow` for this person: their name, which matches by substring, unless it would also
+    match someone else listed; then their email, which matches exactly."""
+    name = person.name.strip()
+    others = (p for p in listed if p.person_id != person.person_id)
+    if name and not any(name.casefold() in p.name.casefold() for p in others):
+        return name
+    return person.email or name
 
 
 def _pick(person: PersonSummary, waiting: CrmCommand | None) -> str:
@@ -510,6 +719,8 @@ def _pick(person: PersonSummary, waiting: CrmCommand | None) -> str:
             return f"note {who} {text}".strip()
         case CreateTask(title=title, due=due):
             return f"task {who} {title}".strip() + (f" due {due.isoformat()}" if due else "")
+        case Follow():
+            return f"follow {who}"
         case Overview() | None:
             return f"overview {who}"
     return f"overview {who}"
@@ -523,17 +734,24 @@ def _examples(text: str) -> str:
     return text.replace(_SLACK_EXAMPLE_EMAIL, _ADA.email)
 
 
-def as_text(block_list: Sequence[Block], hints: Mapping[str, str] | None = None) -> str:
-    """Block Kit as terminal text: headers, text, fields, context; a button as what to type (from hints, by action id)
-    or, without one, as [its label]."""
+def as_text(
+    block_list: Sequence[Block],
+    hints: Mapping[str, str] | None = None,
+    *,
+    hint: Callable[[str, str], str | None] | None = None,
+) -> str:
+    """Block Kit as terminal text: headers, text, fields, context; a button as what to type (from hints, by action id,
+    or from hint, by action id and value: several buttons of one kind, each for someone else) or, without one, as
+    [its label]."""
     hints = hints or {}
     lines: list[str] = []
 
     def button(element: Mapping[str, object]) -> str:
-        hint = hints.get(str(element.get("action_id")))
+        action_id, value = str(element.get("action_id")), str(element.get("value") or "")
+        typed = hints.get(action_id) or (hint(action_id, value) if hint else None)
         text = element.get("text")
         label = text.get("text") if isinstance(text, Mapping) else None
-        return hint or f"[{label}]"
+        return typed or f"[{label}]"
 
     for block in blocks.to_dicts(block_list):
         kind = block.get("type")
@@ -550,7 +768,7 @@ def as_text(block_list: Sequence[Block], hints: Mapping[str, str] | None = None)
             lines.append("  " + " · ".join(_plain(e.get("text", "")) for e in block.get("elements", [])))
         elif kind == "actions":
             shown = [button(e) for e in block["elements"] if "text" in e]
-            lines.append("  " + ("\n  ".join(shown) if hints else "  ".join(shown)))  # commands: one a line
+            lines.append("  " + ("\n  ".join(shown) if hints or hint else "  ".join(shown)))  # commands: one a line
         elif kind == "divider":
             lines.append("  ---")
     return "\n".join(lines)

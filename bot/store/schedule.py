@@ -85,10 +85,13 @@ class ScheduleRepository:
             query = query.with_for_update(skip_locked=True)
         async with self._database.write() as connection:
             rows = (await connection.execute(query)).all()
+            taken: set[str] = set()
             if rows:
-                await connection.execute(
+                # Only rows still claimable when the UPDATE runs: SKIP LOCKED already keeps processes apart, and this
+                # keeps each row one process's even where the SELECT could not lock it.
+                result = await connection.execute(
                     update(scheduled_work)
-                    .where(c.key_digest.in_([row.key_digest for row in rows]))
+                    .where(c.key_digest.in_([row.key_digest for row in rows]) & or_(due, abandoned))
                     .values(
                         state=RUNNING,
                         owner=lease.owner,
@@ -96,8 +99,12 @@ class ScheduleRepository:
                         attempts=c.attempts + 1,
                         updated_at=utc_now(),
                     )
+                    .returning(c.key_digest)
                 )
-        return [self._job(row, attempts=int(row.attempts) + 1, state=RUNNING) for row in rows]
+                taken = set(result.scalars())
+        return [
+            self._job(row, attempts=int(row.attempts) + 1, state=RUNNING) for row in rows if row.key_digest in taken
+        ]
 
     async def renew(self, lease: Lease) -> int:
         c = scheduled_work.c

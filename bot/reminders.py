@@ -29,7 +29,7 @@ from bot.rollout.outcomes import (
 )
 from bot.schedule import Finished, JobResult, Later, ReadBudget, TimeZones
 from bot.store import Store
-from bot.store.schedule import ScheduledJob
+from bot.store.schedule import ScheduledJob, key_digest
 
 log = logging.getLogger(__name__)
 
@@ -124,6 +124,7 @@ class Reminders:
         if job is None or person is None:
             return ReminderGone()
         await self._store.schedule.dismiss(key, user)
+        await self._store.schedule.cancel_one(_snoozed_key(key), user)  # Done after Snooze: the later one goes too
         return ReminderDismissed(task, _followed(person))
 
     async def _due_at(self, user: SlackUser, due: str, now: datetime) -> datetime | None:
@@ -157,6 +158,4 @@ def _followed(person: PersonRef) -> FollowedPerson:
 
 
 def _snoozed_key(key: str) -> str:
-    from bot.store.schedule import key_digest
-
     return key_digest(f"snoozed:{key}")

@@ -202,3 +202,15 @@ async def test_a_task_the_agent_created_is_reminded_like_any_other(world: World)
     await world.crm.call_tool(user, create_task, arguments, is_write=True)
     (planned,) = await world.store.schedule.pending(user, "reminder")
     assert planned.payload["title"] == "Agent's task" and planned.payload["task_id"]
+
+
+async def test_done_after_snooze_cancels_the_snoozed_reminder(world: World) -> None:
+    user = someone()
+    await task_due(world, user, "2026-12-08")
+    await world.run_at(datetime(2026, 12, 8, 9, 0, tzinfo=UTC))
+    buttons = world.buttons()
+    await world.reminders.snooze(user, buttons["reminder.snooze"])
+    await world.reminders.dismiss(user, buttons["reminder.done"])
+    assert await world.store.schedule.pending(user, "reminder") == []
+    await world.run_at(datetime(2026, 12, 9, 10, 0, tzinfo=UTC))
+    assert len(world.sent) == 1

@@ -167,6 +167,17 @@ class ScheduleRepository:
             )
         return result.rowcount == 1
 
+    async def cancel_one(self, key: str, user: SlackUser) -> bool:
+        """Cancel one piece of the user's work not yet done (a snoozed reminder the user marked done)."""
+        c = scheduled_work.c
+        async with self._database.write() as connection:
+            result = await connection.execute(
+                update(scheduled_work)
+                .where((c.key_digest == key) & _of(user) & c.state.in_((PENDING, RUNNING)))
+                .values(state=CANCELLED, payload=None, updated_at=utc_now())
+            )
+        return result.rowcount == 1
+
     async def cancel(self, user: SlackUser, *, kind: str | None = None) -> int:
         """Cancel the user's work not yet done (and forget what it holds); returns how many."""
         c = scheduled_work.c

@@ -157,3 +157,31 @@ async def test_the_read_budget_is_shared_by_processes(
     assert sorted(granted) == [2, 4, 4]
     assert await second.store.read_budget.take(team, minute + timedelta(minutes=1), 4, 10) == 4
     assert await first.store.read_budget.take("TOTHER" + team, minute, 10, 10) == 10  # per workspace
+
+
+async def test_a_users_time_zone_is_asked_of_slack_again_after_a_week(store: Store) -> None:
+    from bot.schedule import TimeZones
+
+    asked: list[SlackUser] = []
+
+    class Slack:
+        zone = "America/Los_Angeles"
+
+        async def dm(self, user: SlackUser, blocks: Sequence[Block], text: str) -> bool:
+            return True
+
+        async def time_zone(self, user: SlackUser) -> str | None:
+            asked.append(user)
+            return self.zone
+
+    slack = Slack()
+    zones = TimeZones(store, slack)
+    user = SlackUser("T1", "U1")
+    start = datetime(2026, 12, 7, tzinfo=UTC)
+    assert str(await zones.of(user, start)) == "America/Los_Angeles"
+    slack.zone = "Asia/Tokyo"  # they moved
+    assert str(await zones.of(user, start + timedelta(days=6))) == "America/Los_Angeles"
+    assert str(await zones.of(user, start + timedelta(days=7))) == "Asia/Tokyo"
+    assert len(asked) == 2
+    slack.zone = None  # type: ignore[assignment]  # Slack can't say: the last known zone stays
+    assert str(await zones.of(user, start + timedelta(days=14))) == "Asia/Tokyo"

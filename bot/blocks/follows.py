@@ -53,7 +53,7 @@ def followed_message(followed: Followed) -> Message:
     else:
         said = f"Following {who}. Your morning digest is off — `{SLASH_COMMAND} digest on` turns it back on."
     blocks: list[Block] = [section(said)]
-    unfollow = _unfollow_button(followed.person)
+    unfollow = unfollow_button(followed.person)
     blocks += actions([unfollow] if unfollow else [])
     blocks.append(
         context(
@@ -98,7 +98,7 @@ def following_list(following: Following) -> Message:
         title = f"You follow {_count(len(following.people))}:"
     blocks: list[Block] = [section(title)]
     for person in following.people[:MAX_PEOPLE_LISTED]:
-        blocks.append(section(name_of(person), accessory=_unfollow_button(person)))
+        blocks.append(section(name_of(person), accessory=unfollow_button(person, listed=True)))
     more = len(following.people) - MAX_PEOPLE_LISTED
     if more > 0:
         blocks.append(context(f"…and {more} more."))
@@ -241,8 +241,10 @@ def _card_button(person: FollowedPerson) -> ButtonElement | None:
     return None if ids is None else button("Show card", Action.PERSON_PICK, value=ids)
 
 
-def _unfollow_button(person: FollowedPerson) -> ButtonElement | None:
-    ids = encode_value(p=person.person_id, c=person.account_id or None)
+def unfollow_button(person: FollowedPerson, *, listed: bool = False) -> ButtonElement | None:
+    """Unfollow, carrying the ids the card's Follow button carries; `listed`: in the list of people followed (l=1),
+    so the click refreshes that list rather than answering beside it."""
+    ids = encode_value(p=person.person_id, c=person.account_id or None, l="1" if listed else None)
     return None if ids is None else button("Unfollow", Action.PERSON_UNFOLLOW, value=ids)
 
 

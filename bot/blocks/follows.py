@@ -6,7 +6,17 @@ from __future__ import annotations
 from slack_sdk.models.blocks import Block, ButtonElement
 
 from bot.blocks.elements import Message, actions, button, context, divider, header, section
-from bot.blocks.text import clean, escape_inline, escape_mrkdwn, link, slack_date, truncate_mrkdwn
+from bot.blocks.text import (
+    BUTTON_VALUE,
+    clean,
+    escape_inline,
+    escape_mrkdwn,
+    link,
+    slack_date,
+    slack_len,
+    truncate_mrkdwn,
+    truncate_plain,
+)
 from bot.blocks.values import encode_value
 from bot.ids import SLASH_COMMAND, Action
 from bot.rollout.outcomes import (
@@ -26,6 +36,7 @@ from bot.rollout.outcomes import (
     Unfollowed,
 )
 
+NAME_PREVIEW = 100
 NOTE_PREVIEW = 200
 TASK_PREVIEW = 150
 FIELD_PREVIEW = 80
@@ -34,9 +45,10 @@ DIGEST_WHEN = "at 9:00 on working days, your time"
 
 
 def name_of(person: FollowedPerson) -> str:
-    """The person's name as a link to their CRM page when there is one; escaped either way."""
-    name = escape_inline(clean(person.name, single_line=True)) or "Unnamed person"
-    return link(person.url, name) if person.url else f"*{name}*"
+    """The person's name as a link to their CRM page when there is one; escaped (once) and short either way."""
+    name = truncate_plain(clean(person.name, single_line=True), NAME_PREVIEW) or "Unnamed person"
+    linked = link(person.url, name) if person.url else ""
+    return linked if linked.startswith("<") else f"*{truncate_mrkdwn(escape_inline(name), NAME_PREVIEW)}*"
 
 
 def person_ids(person: FollowedPerson) -> str | None:
@@ -175,8 +187,9 @@ def reminder_message(reminder: Reminder) -> Message:
     card = person_ids(reminder.person)
     if card is not None:
         buttons.append(button("Show card", Action.PERSON_PICK, value=card))
-    buttons.append(button("Snooze 1 day", Action.REMINDER_SNOOZE, value=reminder.key))
-    buttons.append(button("Done", Action.REMINDER_DONE, value=reminder.key, style="primary"))
+    if slack_len(reminder.key) <= BUTTON_VALUE:  # a key digest always fits; anything else goes without the buttons
+        buttons.append(button("Snooze 1 day", Action.REMINDER_SNOOZE, value=reminder.key))
+        buttons.append(button("Done", Action.REMINDER_DONE, value=reminder.key, style="primary"))
     blocks += actions(buttons)
     return Message(blocks, f"Reminder: {clean(reminder.task.title, single_line=True)} is due.")
 

@@ -174,6 +174,13 @@ def build_slack_app(settings: Settings, services: Services) -> AsyncApp:
         client.base_url = settings.slack_api_url.rstrip("/") + "/"
     app.use(metrics.bolt_request_context)
     import handlers  # the composition root is the one place bot/ reaches into handlers/
+    from handlers.slack.notifications import SlackMessenger
+
+    secret = settings.slack_client_secret.get_secret_value() if settings.slack_client_secret else None
+    # Digests and reminders reach people outside any request: through Slack from here on.
+    services.time_zones.messenger = SlackMessenger.for_app(
+        client, services.installations, settings.slack_client_id, secret
+    )
 
     handlers.register_all(app, services)
     return app

@@ -70,6 +70,7 @@ class Call:
     status: int
     response: dict[str, Any]  # what the fake answered, e.g. the id it gave a view or the ts of a message
     connection: str = ""  # the app's end of the TCP connection ("host:port"): equal for requests sharing one
+    token: str | None = None  # the token the call was made with (which workspace's bot), never part of `args`
 
     @property
     def text(self) -> str:
@@ -156,6 +157,7 @@ class FakeSlackApi(LoopbackServer):
         self.channel_names: dict[str, str] = {}
         self.hidden_channels: set[str] = set()
         self.ext_shared_channels: set[str] = set()  # Slack Connect: people from other organisations are in them
+        self.time_zones: dict[str, str] = {}  # users.info's `tz` by user id (else UTC)
         self._threads: dict[tuple[str, str], list[dict[str, Any]]] = {}
         # OAuth installs: codes waiting for oauth.v2.access, and the bot tokens it issued (token → team id).
         self._codes: dict[str, dict[str, Any]] = {}
@@ -358,7 +360,7 @@ class FakeSlackApi(LoopbackServer):
             status, body = 200, self._answer(method, args)
             if self.scopes is not None:  # Slack reports the scopes of any token it accepted
                 headers["x-oauth-scopes"] = ",".join(self.scopes)
-        await self._record(method, args, body, status=status, request=request)
+        await self._record(method, args, body, status=status, request=request, token=token)
         return web.json_response(body, status=status, headers=headers or None)
 
     async def _response_url(self, request: web.Request) -> web.Response:
@@ -378,13 +380,20 @@ class FakeSlackApi(LoopbackServer):
         return pending.popleft() if pending else None
 
     async def _record(
-        self, method: str, args: dict[str, Any], response: dict[str, Any], *, status: int, request: web.Request
+        self,
+        method: str,
+        args: dict[str, Any],
+        response: dict[str, Any],
+        *,
+        status: int,
+        request: web.Request,
+        token: str | None = None,
     ) -> None:
         ok = status == 200 and response.get("ok") is True
         peer = request.transport.get_extra_info("peername") if request.transport is not None else None
         connection = f"{peer[0]}:{peer[1]}" if peer else ""
         async with self._changed:
-            self._calls.append(Call(len(self._calls) + 1, method, args, ok, status, response, connection))
+            self._calls.append(Call(len(self._calls) + 1, method, args, ok, status, response, connection, token))
             self._changed.notify_all()
 
     # ---- answers -----------------------------------------------------------------------------------------------
@@ -420,7 +429,9 @@ class FakeSlackApi(LoopbackServer):
             case "views.open" | "views.push" | "views.update" | "views.publish":
                 return self._view(method, args)
             case "users.info":
-                return {"ok": True, "user": _user(str(args["user"]), self.team_id)}
+                user = _user(str(args["user"]), self.team_id)
+                user["tz"] = self.time_zones.get(user["id"], user["tz"])
+                return {"ok": True, "user": user}
             case "assistant.threads.setStatus" | "assistant.threads.setSuggestedPrompts" | "assistant.threads.setTitle":
                 return {"ok": True}
             case "chat.startStream" | "chat.appendStream" | "chat.stopStream":

@@ -6,7 +6,17 @@ from __future__ import annotations
 from slack_sdk.models.blocks import Block, ButtonElement
 
 from bot.blocks.elements import Message, actions, button, context, divider, header, section
-from bot.blocks.text import clean, escape_inline, escape_mrkdwn, link, slack_date, truncate_mrkdwn
+from bot.blocks.text import (
+    BUTTON_VALUE,
+    clean,
+    escape_inline,
+    escape_mrkdwn,
+    link,
+    slack_date,
+    slack_len,
+    truncate_mrkdwn,
+    truncate_plain,
+)
 from bot.blocks.values import encode_value
 from bot.ids import SLASH_COMMAND, Action
 from bot.rollout.outcomes import (
@@ -26,6 +36,7 @@ from bot.rollout.outcomes import (
     Unfollowed,
 )
 
+NAME_PREVIEW = 100
 NOTE_PREVIEW = 200
 TASK_PREVIEW = 150
 FIELD_PREVIEW = 80
@@ -34,9 +45,10 @@ DIGEST_WHEN = "at 9:00 on working days, your time"
 
 
 def name_of(person: FollowedPerson) -> str:
-    """The person's name as a link to their CRM page when there is one; escaped either way."""
-    name = escape_inline(clean(person.name, single_line=True)) or "Unnamed person"
-    return link(person.url, name) if person.url else f"*{name}*"
+    """The person's name as a link to their CRM page when there is one; escaped (once) and short either way."""
+    name = truncate_plain(clean(person.name, single_line=True), NAME_PREVIEW) or "Unnamed person"
+    linked = link(person.url, name) if person.url else ""
+    return linked if linked.startswith("<") else f"*{truncate_mrkdwn(escape_inline(name), NAME_PREVIEW)}*"
 
 
 def person_ids(person: FollowedPerson) -> str | None:
@@ -53,7 +65,7 @@ def followed_message(followed: Followed) -> Message:
     else:
         said = f"Following {who}. Your morning digest is off — `{SLASH_COMMAND} digest on` turns it back on."
     blocks: list[Block] = [section(said)]
-    unfollow = _unfollow_button(followed.person)
+    unfollow = unfollow_button(followed.person)
     blocks += actions([unfollow] if unfollow else [])
     blocks.append(
         context(
@@ -98,7 +110,7 @@ def following_list(following: Following) -> Message:
         title = f"You follow {_count(len(following.people))}:"
     blocks: list[Block] = [section(title)]
     for person in following.people[:MAX_PEOPLE_LISTED]:
-        blocks.append(section(name_of(person), accessory=_unfollow_button(person)))
+        blocks.append(section(name_of(person), accessory=unfollow_button(person, listed=True)))
     more = len(following.people) - MAX_PEOPLE_LISTED
     if more > 0:
         blocks.append(context(f"…and {more} more."))
@@ -175,8 +187,9 @@ def reminder_message(reminder: Reminder) -> Message:
     card = person_ids(reminder.person)
     if card is not None:
         buttons.append(button("Show card", Action.PERSON_PICK, value=card))
-    buttons.append(button("Snooze 1 day", Action.REMINDER_SNOOZE, value=reminder.key))
-    buttons.append(button("Done", Action.REMINDER_DONE, value=reminder.key, style="primary"))
+    if slack_len(reminder.key) <= BUTTON_VALUE:  # a key digest always fits; anything else goes without the buttons
+        buttons.append(button("Snooze 1 day", Action.REMINDER_SNOOZE, value=reminder.key))
+        buttons.append(button("Done", Action.REMINDER_DONE, value=reminder.key, style="primary"))
     blocks += actions(buttons)
     return Message(blocks, f"Reminder: {clean(reminder.task.title, single_line=True)} is due.")
 
@@ -241,8 +254,10 @@ def _card_button(person: FollowedPerson) -> ButtonElement | None:
     return None if ids is None else button("Show card", Action.PERSON_PICK, value=ids)
 
 
-def _unfollow_button(person: FollowedPerson) -> ButtonElement | None:
-    ids = encode_value(p=person.person_id, c=person.account_id or None)
+def unfollow_button(person: FollowedPerson, *, listed: bool = False) -> ButtonElement | None:
+    """Unfollow, carrying the ids the card's Follow button carries; `listed`: in the list of people followed (l=1),
+    so the click refreshes that list rather than answering beside it."""
+    ids = encode_value(p=person.person_id, c=person.account_id or None, l="1" if listed else None)
     return None if ids is None else button("Unfollow", Action.PERSON_UNFOLLOW, value=ids)
 
 

@@ -54,14 +54,21 @@ def outcome_message(
     shareable: bool = False,
     share_to_thread: str | None = None,
     shared_by: str | None = None,
+    following: bool | None = None,
 ) -> Message:
     """parked: the id of the request waiting for a CRM account, for the picker's and the connect DM's buttons;
     credential_id: the account the request used, carried on pick-list buttons; shareable, share_to_thread, shared_by:
-    a person card shown to its requester alone with a Share button, or one they shared (bot.blocks.person)."""
+    a person card shown to its requester alone with a Share button, or one they shared (bot.blocks.person); following:
+    whether that requester follows the card's person (its Follow or Unfollow button), None for no such button."""
     match outcome:
         case PersonOverview(person=person, credential=credential):
             card = person_card(
-                person, credential, shareable=shareable, share_to_thread=share_to_thread, shared_by=shared_by
+                person,
+                credential,
+                shareable=shareable,
+                share_to_thread=share_to_thread,
+                shared_by=shared_by,
+                following=following,
             )
             return Message(card, person_card_text(person))
         case Matches(query=query, people=people):

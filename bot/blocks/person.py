@@ -110,9 +110,12 @@ def person_card(
     share_to_thread: str | None = None,
     shareable: bool = False,
     shared_by: str | None = None,
+    following: bool | None = None,
 ) -> list[Block]:
     """shareable: the card is shown to its requester alone, with **Share in channel** (into `share_to_thread` when the
-    card sits in a thread); shared_by: the Slack user id who shared it into a channel, said under it."""
+    card sits in a thread); shared_by: the Slack user id who shared it into a channel, said under it; following: whether
+    the requester follows this person (Unfollow) or not (Follow). None: no such button, as on a shared card, which
+    others see."""
     blocks: list[Block] = [header(clean(person.name, single_line=True) or "Unnamed person")]
     blocks += fields_sections(_detail_fields(person))
 
@@ -149,6 +152,12 @@ def person_card(
     share = encode_value(p=person.id, c=credential.id if credential else None, t=share_to_thread) if shareable else None
     if share is not None:
         buttons.append(button("Share in channel", Action.PERSON_SHARE, value=share))
+    follow = encode_value(p=person.id, c=credential.id if credential else None) if following is not None else None
+    if follow is not None:
+        if following:
+            buttons.append(button("Unfollow", Action.PERSON_UNFOLLOW, value=follow))
+        else:
+            buttons.append(button("Follow", Action.PERSON_FOLLOW, value=follow))
     blocks += actions(buttons)
     return blocks
 

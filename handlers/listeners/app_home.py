@@ -10,14 +10,13 @@ from slack_bolt.context.async_context import AsyncBoltContext
 from slack_sdk.models.views import View as SlackView
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.blocks.home import RECENT_ACTIONS, home_view
 from bot.blocks.messages import Notice
 from bot.blocks.modals import lookup_modal
-from bot.identity import SlackUser, slack_user
+from bot.identity import slack_user
 from bot.ids import Action
-from bot.rollout.outcomes import Credentials
 from handlers.slack.agent_view import show_prompts
 from handlers.slack.command_surface import connect, modal_metadata
+from handlers.slack.home import publish_home
 from handlers.slack.payloads import click_key
 from handlers.slack.replies import Reply, after_ack, fail, open_modal
 
@@ -61,17 +60,6 @@ def register(app: AsyncApp, services: Services) -> None:
     app.event("app_home_opened")(home_opened)
     app.action(Action.HOME_CONNECT.value)(connect_clicked)
     app.action(Action.HOME_LOOKUP.value)(lookup_clicked)
-
-
-async def publish_home(services: Services, client: AsyncWebClient, user: SlackUser, *, event_id: str | None) -> None:
-    if event_id and not await services.work.claim(f"event:{event_id}"):
-        return
-    listed = await services.crm.credentials(user)
-    # Not connected, or Rollout unreachable: the home shows no accounts and offers Connect either way.
-    connected, default_id = (listed.credentials, listed.default_id) if isinstance(listed, Credentials) else ((), None)
-    recent = await services.store.activity.recent(user, limit=RECENT_ACTIONS)
-    view = home_view(connected, default_id, [(entry.text, entry.created_at) for entry in recent])
-    await client.views_publish(user_id=user.user_id, view=view)
 
 
 async def _open_lookup(reply: Reply, trigger_id: str | None, view: SlackView) -> None:

@@ -45,7 +45,7 @@ from bot.blocks.text import MESSAGE_BLOCKS, clean, escape_mrkdwn, truncate_plain
 from bot.identity import SlackUser
 from bot.rollout.outcomes import ChooseCredential, ConnectNeeded, Failure
 from bot.store import ConversationKey
-from handlers.slack.replies import Reply, fail, present, seen_by_others, show_card
+from handlers.slack.replies import Reply, fail, follows_card_person, present, seen_by_others, show_card
 from handlers.slack.streaming import AnswerStream
 
 if TYPE_CHECKING:
@@ -363,9 +363,11 @@ async def show(services: Services, surface: AnswerTarget, result: TurnResult) ->
     for overview in result.people:
         if seen_by_others(surface.reply):
             # The answer is the asker's conversation; a card is CRM data, theirs to share into the thread or not.
-            await show_card(overview, surface.reply)
+            await show_card(overview, surface.reply, services)
         else:
-            await surface.extra(person_card(overview.person, overview.credential), person_card_text(overview.person))
+            following = await follows_card_person(services, surface.reply.user, overview)
+            card = person_card(overview.person, overview.credential, following=following)
+            await surface.extra(card, person_card_text(overview.person))
     if result.approval is not None:
         await post_approval(services, surface, result.approval)
 

@@ -25,6 +25,7 @@ from bot.blocks.credentials import check_dms_message
 from bot.blocks.elements import to_dicts
 from bot.blocks.messages import Code, Notice, error_message, help_message, user_message
 from bot.blocks.outcomes import outcome_message
+from bot.commands import PersonRef
 from bot.identity import SlackUser
 from bot.metrics import work_finished
 from bot.rollout.outcomes import ChooseCredential, ConnectNeeded, Created, Outcome, PersonOverview
@@ -151,7 +152,7 @@ async def present(
         case ConnectNeeded():
             return await _send_connect_link(outcome, reply, services, rerun)
         case PersonOverview():
-            await show_card(outcome, reply)
+            await show_card(outcome, reply, services)
         case Created() if reply.thread_ts:
             # A thread means the request came from a card in a channel: the confirmation joins the card's thread.
             shown = outcome_message(outcome)
@@ -168,10 +169,22 @@ def seen_by_others(reply: Reply) -> bool:
     return reply.channel_id is not None and not reply.channel_id.startswith("D")
 
 
-async def show_card(overview: PersonOverview, reply: Reply) -> None:
-    """A person card is CRM data: only the user sees it (in a channel, with a button to share it there)."""
-    shown = outcome_message(overview, shareable=seen_by_others(reply), share_to_thread=reply.thread_ts)
+async def show_card(overview: PersonOverview, reply: Reply, services: Services) -> None:
+    """A person card is CRM data: only the user sees it (in a channel, with a button to share it there). It is theirs,
+    so it offers Follow or Unfollow as they follow the person or not."""
+    shown = outcome_message(
+        overview,
+        shareable=seen_by_others(reply),
+        share_to_thread=reply.thread_ts,
+        following=await follows_card_person(services, reply.user, overview),
+    )
     await reply.ephemeral(shown.blocks, shown.text)
+
+
+async def follows_card_person(services: Services, user: SlackUser, overview: PersonOverview) -> bool:
+    """Whether the user follows the person a card shows, in the account the card came from."""
+    account = overview.credential.id if overview.credential else None
+    return await services.follows.is_following(user, PersonRef(overview.person.id, credential_id=account))
 
 
 async def post_shared(reply: Reply, blocks: Sequence[Block], text: str) -> bool:

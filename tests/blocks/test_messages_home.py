@@ -15,12 +15,14 @@ from bot.blocks import (
     thinking_message,
     user_message,
 )
+from bot.blocks.home import LISTED_FOLLOWS
 from bot.blocks.messages import Notice
+from bot.blocks.values import decode_value
 from bot.ids import Action
-from bot.rollout.outcomes import Credential, FailureReason
+from bot.rollout.outcomes import Credential, FailureReason, FollowedPerson, Following
 
 from . import slack_checks as check
-from .strategies import FAST, credentials, hostile_text, ids
+from .strategies import FAST, credentials, hostile_text, ids, urls
 
 
 def test_every_reason_code_has_a_short_actionable_message() -> None:
@@ -101,6 +103,25 @@ def test_home_view_when_nothing_is_connected_or_done() -> None:
     assert connect["style"] == "primary"
 
 
+def test_home_view_lists_people_followed_with_unfollow_and_the_digest_switch() -> None:
+    people = tuple(FollowedPerson("cred_1", f"per_{n}", f"Person {n}") for n in range(LISTED_FOLLOWS + 4))
+    view = check.view(home_view([HUBSPOT], "cred_1", [], Following(people, digest_on=True)))
+
+    text = check.all_text(view["blocks"])
+    assert f"People you follow* ({LISTED_FOLLOWS + 4})" in text and "…and 4 more" in text
+    unfollows = check.by_action(view["blocks"], Action.PERSON_UNFOLLOW)
+    assert [decode_value(button["value"])["p"] for button in unfollows] == [f"per_{n}" for n in range(LISTED_FOLLOWS)]
+    [switch] = check.by_action(view["blocks"], Action.DIGEST_SWITCH)
+    assert switch["value"] == "off"
+
+
+def test_home_view_when_following_no_one_still_has_the_switch() -> None:
+    view = check.view(home_view([], None, [], Following((), digest_on=False)))
+    assert "No one yet" in check.all_text(view["blocks"])
+    assert [button["value"] for button in check.by_action(view["blocks"], Action.DIGEST_SWITCH)] == ["on"]
+    assert not check.by_action(check.view(home_view([], None, []))["blocks"], Action.DIGEST_SWITCH)
+
+
 def test_home_view_takes_naive_and_offset_datetimes() -> None:
     naive = datetime(2026, 1, 2, 3, 4)
     offset = datetime(2026, 1, 2, 5, 4, tzinfo=timezone(timedelta(hours=2)))
@@ -116,8 +137,15 @@ moments = st.datetimes(min_value=datetime(1971, 1, 1), max_value=datetime(2200, 
     connected=st.lists(credentials, max_size=12),
     default=st.none() | ids,
     recent=st.lists(st.tuples(hostile_text, moments), max_size=20),
+    followed=st.none() | st.lists(st.builds(FollowedPerson, ids, ids, hostile_text, st.none(), urls), max_size=60),
+    on=st.booleans(),
 )
 def test_home_view_is_valid_for_hostile_data(
-    connected: list[Credential], default: str | None, recent: list[tuple[str, datetime]]
+    connected: list[Credential],
+    default: str | None,
+    recent: list[tuple[str, datetime]],
+    followed: list[FollowedPerson] | None,
+    on: bool,
 ) -> None:
-    check.view(home_view(connected, default, recent))
+    following = None if followed is None else Following(tuple(followed), on)
+    check.view(home_view(connected, default, recent, following))

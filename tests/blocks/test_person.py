@@ -146,10 +146,27 @@ def test_person_card_without_usable_ids_has_no_value_buttons() -> None:
     assert [element["action_id"] for element in check.elements(blocks)] == [Action.PERSON_OPEN_IN_CRM]
 
 
+def test_person_card_offers_follow_or_unfollow_to_its_requester_only() -> None:
+    following = check.message(person_card(ADA, ACME, following=True))
+    not_yet = check.message(person_card(ADA, ACME, following=False))
+    shared = to_dicts(person_card(ADA, ACME, shared_by="U1"))  # what others see: no following state of theirs
+
+    [unfollow] = check.by_action(following, Action.PERSON_UNFOLLOW)
+    [follow] = check.by_action(not_yet, Action.PERSON_FOLLOW)
+    assert json.loads(unfollow["value"]) == json.loads(follow["value"]) == {"p": "per_1", "c": "cred_hubspot_1"}
+    assert not check.by_action(following, Action.PERSON_FOLLOW)
+    assert not check.by_action(not_yet, Action.PERSON_UNFOLLOW)
+    assert not check.by_action(shared, Action.PERSON_FOLLOW) and not check.by_action(shared, Action.PERSON_UNFOLLOW)
+    without_account = check.message(person_card(ADA, None, following=False))
+    assert json.loads(check.by_action(without_account, Action.PERSON_FOLLOW)[0]["value"]) == {"p": "per_1"}
+
+
 @FAST
-@given(person=people, credential=st.none() | credentials)
-def test_person_card_is_valid_for_hostile_data(person: Person, credential: Credential | None) -> None:
-    blocks = check.message(person_card(person, credential))
+@given(person=people, credential=st.none() | credentials, following=st.none() | st.booleans())
+def test_person_card_is_valid_for_hostile_data(
+    person: Person, credential: Credential | None, following: bool | None
+) -> None:
+    blocks = check.message(person_card(person, credential, shareable=True, following=following))
     for action in (Action.PERSON_ADD_NOTE, Action.PERSON_CREATE_TASK):
         for button in check.by_action(blocks, action):
             value = json.loads(button["value"])

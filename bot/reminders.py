@@ -38,6 +38,7 @@ REMIND_AT = time(9, 0)  # for a due date without a time
 SNOOZE = timedelta(days=1)
 CHECK_RETRIES = 3  # Rollout can't be asked: try again this often, then remind anyway, saying it wasn't checked
 CHECK_RETRY_AFTER = timedelta(minutes=5)
+SNOOZED_FROM = "snoozed_from"  # in a snoozed reminder's payload: the reminder whose Snooze made it
 
 
 class Reminders:
@@ -107,15 +108,17 @@ class Reminders:
         return Finished(keep_payload=True)
 
     async def snooze(self, user: SlackUser, key: str) -> ReminderSnoozed | ReminderGone:
-        """Remind again in a day. Clicking twice snoozes once: the snoozed reminder's key is the original's."""
+        """Remind again in a day. Clicks within the same hour snooze once (a double click, a retried delivery); a click
+        after the snoozed reminder came is a new snooze."""
         job = await self._store.schedule.get(key, user)
         person, _, task = _reminded(job.payload) if job is not None else (None, "", TaskLine(""))
         if job is None or person is None:
             return ReminderGone()
         until = self._clock() + SNOOZE
-        await self._store.schedule.add(f"snoozed:{key}", REMINDER, user, until, job.payload)
+        snoozed_key = f"snoozed:{key}:{until:%Y-%m-%dT%H}"
+        await self._store.schedule.add(snoozed_key, REMINDER, user, until, {**job.payload, SNOOZED_FROM: key})
         await self._store.schedule.dismiss(key, user)
-        snoozed = await self._store.schedule.get(_snoozed_key(key), user)
+        snoozed = await self._store.schedule.get(key_digest(snoozed_key), user)
         return ReminderSnoozed(task, snoozed.due_at if snoozed is not None else until)
 
     async def dismiss(self, user: SlackUser, key: str) -> ReminderDismissed | ReminderGone:
@@ -124,7 +127,9 @@ class Reminders:
         if job is None or person is None:
             return ReminderGone()
         await self._store.schedule.dismiss(key, user)
-        await self._store.schedule.cancel_one(_snoozed_key(key), user)  # Done after Snooze: the later one goes too
+        for later in await self._store.schedule.pending(user, REMINDER):  # Done after Snooze: the later one goes too
+            if later.payload.get(SNOOZED_FROM) == key:
+                await self._store.schedule.cancel_one(later.key, user)
         return ReminderDismissed(task, _followed(person))
 
     async def _due_at(self, user: SlackUser, due: str, now: datetime) -> datetime | None:
@@ -155,7 +160,3 @@ def _reminded(payload: Mapping[str, Any]) -> tuple[PersonRef | None, str, TaskLi
 
 def _followed(person: PersonRef) -> FollowedPerson:
     return FollowedPerson(person.credential_id or "", person.id, person.name or "them", person.email, person.url)
-
-
-def _snoozed_key(key: str) -> str:
-    return key_digest(f"snoozed:{key}")

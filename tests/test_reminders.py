@@ -214,3 +214,18 @@ async def test_done_after_snooze_cancels_the_snoozed_reminder(world: World) -> N
     assert await world.store.schedule.pending(user, "reminder") == []
     await world.run_at(datetime(2026, 12, 9, 10, 0, tzinfo=UTC))
     assert len(world.sent) == 1
+
+
+async def test_snoozing_again_after_the_snoozed_reminder_came_snoozes_again(world: World) -> None:
+    user = someone()
+    await task_due(world, user, "2026-12-08")
+    await world.run_at(datetime(2026, 12, 8, 9, 0, tzinfo=UTC))
+    first = world.buttons()["reminder.snooze"]
+    await world.reminders.snooze(user, first)
+    await world.run_at(datetime(2026, 12, 9, 9, 0, tzinfo=UTC))
+    assert len(world.sent) == 2
+    # The first message's Snooze, clicked again a day later: a new day of snooze, not yesterday's.
+    again = await world.reminders.snooze(user, first)
+    assert isinstance(again, ReminderSnoozed) and again.until == datetime(2026, 12, 10, 9, 0, tzinfo=UTC)
+    await world.run_at(datetime(2026, 12, 10, 9, 0, tzinfo=UTC))
+    assert len(world.sent) == 3

@@ -148,8 +148,9 @@ def digest_message(digest: Digest, *, on_demand: bool = False) -> Message:
         blocks.append(section(_news_text(news), accessory=_card_button(news.person)))
     if len(digest.news) > MAX_PEOPLE_LISTED:
         blocks.append(context(f"…and changes for {len(digest.news) - MAX_PEOPLE_LISTED} more people."))
-    if not digest.news:
-        blocks.append(section(f"Nothing changed for the {_count(digest.following)} you follow."))
+    still_followed = digest.following - len(digest.gone)
+    if not digest.news and still_followed > 0:
+        blocks.append(section(f"Nothing changed for the {_count(still_followed)} you follow."))
     if digest.due:
         lines = [_due_line(due.person, due.task, due.overdue) for due in digest.due[:30]]
         more = len(digest.due) - len(lines)

@@ -141,6 +141,16 @@ def test_the_digest_shows_news_due_tasks_and_who_is_gone_with_card_buttons() -> 
     assert decode_value(card["value"]) == {"p": "per_1", "c": "cred_1", "e": "ada@example.com"}
 
 
+def test_a_digest_of_someone_gone_alone_does_not_say_nothing_changed_for_them() -> None:
+    alone = Digest(gone=(GonePerson(ADA, "account"),), following=1)
+    text = check.all_text(check.message(digest_message(alone).blocks))
+    assert "Nothing changed" not in text and "no longer connected" in text
+    with_another = Digest(gone=(GonePerson(ADA, "account"),), following=2)
+    assert "Nothing changed for the 1 person you follow." in check.all_text(
+        check.message(digest_message(with_another).blocks)
+    )
+
+
 def test_the_reminder_offers_the_card_snooze_and_done_carrying_its_key() -> None:
     blocks = check.message(reminder_message(Reminder("k" * 64, ADA, TaskLine("Send proposal", "2026-01-02"))).blocks)
     assert [element["action_id"] for element in check.elements(blocks)] == [

@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator, Sequence
-from dataclasses import dataclass, field
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
 import pytest
-from slack_sdk.models.blocks import Block
 
 from bot.crm import CrmService
 from bot.follows import Follows, next_digest_time
@@ -31,42 +29,9 @@ from bot.schedule import ReadBudget, Scheduler, TimeZones, zone
 from bot.store import Store
 from bot.store.deliveries import Lease
 from tests.sandboxes import Rig, make_rig
+from tests.scheduling import Clock, Messenger
 
 MONDAY_7AM_UTC = datetime(2026, 12, 7, 7, 0, tzinfo=UTC)
-
-
-class Clock:
-    def __init__(self, now: datetime) -> None:
-        self.now = now
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def to(self, moment: datetime) -> None:
-        assert moment >= self.now, "time only moves forward"
-        self.now = moment
-
-
-@dataclass
-class Messenger:
-    """Slack as scheduled work sees it: DMs are recorded, time zones are what each test says."""
-
-    zones: dict[SlackUser, str] = field(default_factory=dict)
-    sent: list[tuple[SlackUser, str, list[dict[str, Any]]]] = field(default_factory=list)
-    refuse: bool = False
-
-    async def dm(self, user: SlackUser, blocks: Sequence[Block], text: str) -> bool:
-        if self.refuse:
-            return False
-        self.sent.append((user, text, [block.to_dict() for block in blocks]))
-        return True
-
-    async def time_zone(self, user: SlackUser) -> str | None:
-        return self.zones.get(user)
-
-    def to(self, user: SlackUser) -> list[str]:
-        """The texts of the DMs `user` got, blocks included, as one string each."""
-        return [text + " " + str(blocks) for who, text, blocks in self.sent if who == user]
 
 
 @dataclass

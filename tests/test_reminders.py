@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator, Sequence
-from dataclasses import dataclass, field
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from slack_sdk.models.blocks import Block
 
 from bot.commands import PersonRef
 from bot.crm import CrmService, person_ref
@@ -20,27 +19,7 @@ from bot.sandbox import RunningSandbox
 from bot.schedule import ReadBudget, Scheduler, TimeZones
 from bot.store import Store
 from tests.sandboxes import Rig, make_rig
-
-
-class Clock:
-    def __init__(self, now: datetime) -> None:
-        self.now = now
-
-    def __call__(self) -> datetime:
-        return self.now
-
-
-@dataclass
-class Messenger:
-    zones: dict[SlackUser, str] = field(default_factory=dict)
-    sent: list[tuple[SlackUser, str, list[dict[str, Any]]]] = field(default_factory=list)
-
-    async def dm(self, user: SlackUser, blocks: Sequence[Block], text: str) -> bool:
-        self.sent.append((user, text, [block.to_dict() for block in blocks]))
-        return True
-
-    async def time_zone(self, user: SlackUser) -> str | None:
-        return self.zones.get(user)
+from tests.scheduling import Clock, Messenger
 
 
 @dataclass

@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 import pytest
 from cryptography.fernet import Fernet
-from slack_sdk.models.blocks import Block
 
 from bot.crm import CrmService
 from bot.follows import Follows
@@ -23,26 +22,7 @@ from bot.store import Store
 from bot.store.deliveries import Lease
 from bot.store.schedule import ScheduledJob
 from tests.sandboxes import make_rig
-
-
-class Clock:
-    def __init__(self, now: datetime) -> None:
-        self.now = now
-
-    def __call__(self) -> datetime:
-        return self.now
-
-
-@dataclass
-class Messenger:
-    sent: list[SlackUser] = field(default_factory=list)
-
-    async def dm(self, user: SlackUser, blocks: Sequence[Block], text: str) -> bool:
-        self.sent.append(user)
-        return True
-
-    async def time_zone(self, user: SlackUser) -> str | None:
-        return "UTC"
+from tests.scheduling import Clock, Messenger
 
 
 @dataclass
@@ -97,7 +77,7 @@ async def test_two_processes_send_each_digest_once(
     clock.now = datetime(2026, 12, 7, 9, 5, tzinfo=UTC)
     await asyncio.gather(first.scheduler.round(), second.scheduler.round())
 
-    assert sorted(messenger.sent, key=str) == sorted(users, key=str)  # each user once
+    assert sorted((who for who, _, _ in messenger.sent), key=str) == sorted(users, key=str)  # each user once
 
 
 async def test_a_restarted_process_takes_over_work_a_dead_one_claimed(
@@ -160,28 +140,14 @@ async def test_the_read_budget_is_shared_by_processes(
 
 
 async def test_a_users_time_zone_is_asked_of_slack_again_after_a_week(store: Store) -> None:
-    from bot.schedule import TimeZones
-
-    asked: list[SlackUser] = []
-
-    class Slack:
-        zone = "America/Los_Angeles"
-
-        async def dm(self, user: SlackUser, blocks: Sequence[Block], text: str) -> bool:
-            return True
-
-        async def time_zone(self, user: SlackUser) -> str | None:
-            asked.append(user)
-            return self.zone
-
-    slack = Slack()
-    zones = TimeZones(store, slack)
     user = SlackUser("T1", "U1")
+    slack = Messenger(zones={user: "America/Los_Angeles"})
+    zones = TimeZones(store, slack)
     start = datetime(2026, 12, 7, tzinfo=UTC)
     assert str(await zones.of(user, start)) == "America/Los_Angeles"
-    slack.zone = "Asia/Tokyo"  # they moved
+    slack.zones[user] = "Asia/Tokyo"  # they moved
     assert str(await zones.of(user, start + timedelta(days=6))) == "America/Los_Angeles"
     assert str(await zones.of(user, start + timedelta(days=7))) == "Asia/Tokyo"
-    assert len(asked) == 2
-    slack.zone = None  # type: ignore[assignment]  # Slack can't say: the last known zone stays
+    assert len(slack.asked) == 2
+    slack.zones[user] = None  # Slack can't say: the last known zone stays
     assert str(await zones.of(user, start + timedelta(days=14))) == "Asia/Tokyo"

@@ -42,3 +42,19 @@ async def test_disconnect_says_what_it_forgot_and_the_next_command_starts_fresh(
     await app_harness.command(user, f"overview {ADA}")  # two accounts and no default any more: Rollout asks which
     await app_harness.settle()
     assert await app_harness.slack.wait_for("response_url", lambda call: call.contains("Pick"), since=mark)
+
+
+async def test_disconnect_forgets_who_you_follow_and_your_reminders_and_says_so(app_harness: AppHarness) -> None:
+    user = app_harness.new_user()
+    await app_harness.command(user, f"follow {ADA}")
+    await app_harness.command(user, f"task {ADA} Send the proposal due 2099-01-02")
+    await app_harness.settle()
+    assert (await app_harness.services.follows.following(user)).people
+
+    mark = app_harness.slack.mark()
+    await app_harness.command(user, "disconnect")
+    await app_harness.settle()
+    reply = await app_harness.slack.wait_for("response_url", since=mark)
+    assert reply.contains("the 1 person you followed") and reply.contains("1 task reminder")
+    assert (await app_harness.services.follows.following(user)).people == ()
+    assert await app_harness.services.store.schedule.pending(user, "reminder") == []

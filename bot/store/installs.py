@@ -11,7 +11,7 @@ from slack_sdk.oauth.installation_store.models.bot import Bot
 from slack_sdk.oauth.installation_store.models.installation import Installation
 from slack_sdk.oauth.installation_store.sqlalchemy import AsyncSQLAlchemyInstallationStore
 from slack_sdk.oauth.state_store.sqlalchemy import AsyncSQLAlchemyOAuthStateStore
-from sqlalchemy import MetaData, Table
+from sqlalchemy import MetaData, Table, desc, select
 
 from bot.identity import SlackUser
 from bot.store.database import Database
@@ -56,6 +56,20 @@ class EncryptedInstallationStore(AsyncSQLAlchemyInstallationStore):
             enterprise_id=enterprise_id, team_id=team_id, is_enterprise_install=is_enterprise_install
         )
         return None if found is None else self._opened(found)
+
+    async def async_enterprise_of(self, team_id: str) -> str | None:
+        """The Enterprise Grid organisation a workspace's install belongs to, if any: people are keyed by their
+        workspace (bot.identity), while slack_sdk finds such a workspace's bot by organisation and workspace
+        together."""
+        c = slack_bots.c
+        query = (
+            select(c.enterprise_id)
+            .where((c.client_id == self.client_id) & (c.team_id == team_id) & c.enterprise_id.is_not(None))
+            .order_by(desc(c.installed_at))
+            .limit(1)
+        )
+        async with self.engine.connect() as connection:
+            return (await connection.execute(query)).scalar_one_or_none()
 
     async def async_find_installation(
         self,

@@ -18,6 +18,7 @@ from slack_sdk.oauth.token_rotation.async_rotator import AsyncTokenRotator
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.identity import SlackUser
+from bot.store.installs import EncryptedInstallationStore
 
 log = logging.getLogger(__name__)
 
@@ -85,8 +86,12 @@ class SlackMessenger:
             return self._client
         # An org-wide install keys its people by the organisation (bot.identity.slack_user): their team id is E….
         org_wide = user.team_id.startswith("E")
+        enterprise_id = user.team_id if org_wide else None
+        if not org_wide and isinstance(self._installations, EncryptedInstallationStore):
+            # A workspace of an Enterprise Grid organisation: its install is found by both ids.
+            enterprise_id = await self._installations.async_enterprise_of(user.team_id)
         bot = await self._installations.async_find_bot(
-            enterprise_id=user.team_id if org_wide else None,
+            enterprise_id=enterprise_id,
             team_id=None if org_wide else user.team_id,
             is_enterprise_install=org_wide,
         )

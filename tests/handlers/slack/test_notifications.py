@@ -130,6 +130,15 @@ async def test_an_org_wide_install_is_found_by_the_organisation(oauth_app: AppHa
     assert asked.token == token
 
 
+async def test_a_workspace_installed_inside_an_organisation_is_found_by_its_team(oauth_app: AppHarness) -> None:
+    # Installed in one workspace of an Enterprise Grid organisation: the row names both; people are keyed by the team.
+    token = await _installed(oauth_app, team_id="T0INGRID", enterprise_id="E0GRID")
+
+    assert await _messenger(oauth_app).dm(SlackUser("T0INGRID", "U0MEMBER"), [section("hi")], "hi")
+    (posted,) = oauth_app.slack.calls_to("chat.postMessage")
+    assert posted.token == token
+
+
 async def test_an_expiring_token_is_refreshed_first_and_kept(oauth_app: AppHarness) -> None:
     stale = await _installed(
         oauth_app, team_id="T0ROTATE", bot_refresh_token="refresh-rotate", bot_token_expires_at=int(time.time()) + 60

@@ -100,7 +100,7 @@ class Follows:
         settings = await self._store.digest_settings.get(user)
         if settings.enabled:
             await self.plan(user, self._clock())
-        return Followed(_followed(key, person), already=outcome == "already", digest_on=settings.enabled)
+        return Followed(_followed(key, person), outcome == "already", settings.enabled, found)
 
     async def follow_person(
         self, user: SlackUser, person: PersonRef

@@ -152,7 +152,14 @@ def person_card(
     share = encode_value(p=person.id, c=credential.id if credential else None, t=share_to_thread) if shareable else None
     if share is not None:
         buttons.append(button("Share in channel", Action.PERSON_SHARE, value=share))
-    follow = encode_value(p=person.id, c=credential.id if credential else None) if following is not None else None
+    # The card's own button: k=1 says so (the click then redraws this card), t its thread for the redrawn Share.
+    follow = (
+        encode_value(
+            p=person.id, c=credential.id if credential else None, k="1", t=share_to_thread if shareable else None
+        )
+        if following is not None
+        else None
+    )
     if follow is not None:
         if following:
             buttons.append(button("Unfollow", Action.PERSON_UNFOLLOW, value=follow))

@@ -176,6 +176,8 @@ class Followed:
     person: FollowedPerson
     already: bool = False  # they were followed before this request
     digest_on: bool = True  # whether the morning digest will tell about them
+    # The overview they were followed from, to redraw a card's button with: CRM data, kept out of logs.
+    overview: PersonOverview | None = field(default=None, repr=False, compare=False)
 
 
 @dataclass(frozen=True, slots=True)

@@ -28,10 +28,10 @@ from bot.blocks.values import decode_value
 from bot.commands import PersonRef
 from bot.identity import slack_user
 from bot.ids import Action
-from bot.rollout.outcomes import ReminderGone
+from bot.rollout.outcomes import Followed, PersonOverview, ReminderGone
 from handlers.slack.home import publish_home
 from handlers.slack.payloads import click_key, click_reply, clicked_value, object_at
-from handlers.slack.replies import Reply, after_ack, fail, present
+from handlers.slack.replies import Reply, after_ack, fail, present, redraw_card
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -49,7 +49,7 @@ def register(app: AsyncApp, services: Services) -> None:
         if not ids.get("p"):
             after_ack(services, reply, fail(reply, Notice.EXPIRED), name="follow")
             return
-        work = _follow(services, reply, PersonRef(ids["p"], credential_id=ids.get("c") or None))
+        work = _follow(services, reply, PersonRef(ids["p"], credential_id=ids.get("c") or None), ids)
         after_ack(services, reply, work, name="follow", once=click_key(body))
 
     async def unfollow(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient, context: AsyncBoltContext) -> None:
@@ -97,9 +97,11 @@ def register(app: AsyncApp, services: Services) -> None:
     app.action(Action.REMINDER_DONE.value)(reminder(True, "dismiss reminder"))
 
 
-async def _follow(services: Services, reply: Reply, person: PersonRef) -> None:
+async def _follow(services: Services, reply: Reply, person: PersonRef, ids: Mapping[str, str]) -> None:
     # Read as the clicker first: only someone their own CRM access shows them can be followed.
     outcome = await services.follows.follow_person(reply.user, person)
+    if isinstance(outcome, Followed) and outcome.overview is not None and ids.get("k"):
+        await redraw_card(outcome.overview, reply, services, share_to_thread=ids.get("t"))  # it now offers Unfollow
     await present(outcome, reply, services, credential_id=person.credential_id)
 
 
@@ -110,6 +112,10 @@ async def _unfollow(services: Services, reply: Reply, body: Mapping[str, Any], i
     elif ids.get("l"):  # clicked in the list of people followed: that list, without them
         await _replace(reply, body, following_list(await services.follows.following(reply.user)))
     else:
+        if ids.get("k"):  # the card's own button: the card, read again, now offers Follow
+            found = await services.crm.person(reply.user, ids["p"], credential_id=ids.get("c") or None)
+            if isinstance(found, PersonOverview):
+                await redraw_card(found, reply, services, share_to_thread=ids.get("t"))
         await present(outcome, reply, services)
 
 

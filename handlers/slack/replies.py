@@ -181,6 +181,21 @@ async def show_card(overview: PersonOverview, reply: Reply, services: Services) 
     await reply.ephemeral(shown.blocks, shown.text)
 
 
+async def redraw_card(
+    overview: PersonOverview, reply: Reply, services: Services, *, share_to_thread: str | None
+) -> bool:
+    """The card a click came from, drawn again in its place, its Follow or Unfollow as the user now follows them;
+    False when Slack would not replace it (the response_url expired)."""
+    shown = outcome_message(
+        overview,
+        shareable=seen_by_others(reply),
+        share_to_thread=share_to_thread,
+        following=await follows_card_person(services, reply.user, overview),
+    )
+    redrawn = {"replace_original": True, "text": shown.text, "blocks": to_dicts(shown.blocks)}
+    return await reply.send_to_response_url(redrawn)
+
+
 async def follows_card_person(services: Services, user: SlackUser, overview: PersonOverview) -> bool:
     """Whether the user follows the person a card shows, in the account the card came from."""
     account = overview.credential.id if overview.credential else None

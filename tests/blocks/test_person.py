@@ -153,12 +153,16 @@ def test_person_card_offers_follow_or_unfollow_to_its_requester_only() -> None:
 
     [unfollow] = check.by_action(following, Action.PERSON_UNFOLLOW)
     [follow] = check.by_action(not_yet, Action.PERSON_FOLLOW)
-    assert json.loads(unfollow["value"]) == json.loads(follow["value"]) == {"p": "per_1", "c": "cred_hubspot_1"}
+    ids = {"p": "per_1", "c": "cred_hubspot_1", "k": "1"}  # k: the card's own button, so the click redraws it
+    assert json.loads(unfollow["value"]) == json.loads(follow["value"]) == ids
+    in_thread = check.message(person_card(ADA, ACME, following=False, shareable=True, share_to_thread="1700.1"))
+    [follow_in_thread] = check.by_action(in_thread, Action.PERSON_FOLLOW)
+    assert json.loads(follow_in_thread["value"]) == {**ids, "t": "1700.1"}  # the redrawn card shares into its thread
     assert not check.by_action(following, Action.PERSON_FOLLOW)
     assert not check.by_action(not_yet, Action.PERSON_UNFOLLOW)
     assert not check.by_action(shared, Action.PERSON_FOLLOW) and not check.by_action(shared, Action.PERSON_UNFOLLOW)
     without_account = check.message(person_card(ADA, None, following=False))
-    assert json.loads(check.by_action(without_account, Action.PERSON_FOLLOW)[0]["value"]) == {"p": "per_1"}
+    assert json.loads(check.by_action(without_account, Action.PERSON_FOLLOW)[0]["value"]) == {"p": "per_1", "k": "1"}
 
 
 @FAST

@@ -36,7 +36,7 @@ async def _followed_names(harness: AppHarness, user: SlackUser) -> list[str]:
     return [person.name for person in (await harness.services.follows.following(user)).people]
 
 
-async def test_follow_on_a_card_follows_them_and_the_next_card_offers_unfollow(app_harness: AppHarness) -> None:
+async def test_follow_on_a_card_follows_them_and_the_card_offers_unfollow(app_harness: AppHarness) -> None:
     user = app_harness.new_user()
     card = await _card(app_harness, user)
     assert Action.PERSON_FOLLOW in card.action_ids and Action.PERSON_UNFOLLOW not in card.action_ids
@@ -46,7 +46,10 @@ async def test_follow_on_a_card_follows_them_and_the_next_card_offers_unfollow(a
     await app_harness.click(user, card, Action.PERSON_FOLLOW)  # a double click follows once, and answers once
     await app_harness.settle()
 
-    (answer,) = app_harness.slack.calls_to("response_url", since=mark)
+    redrawn, answer = app_harness.slack.calls_to("response_url", since=mark)
+    # The card itself now offers Unfollow; the answer beside it says what following does.
+    assert redrawn.args["replace_original"] is True and redrawn.contains("Ada Lovelace")
+    assert Action.PERSON_UNFOLLOW in redrawn.action_ids and Action.PERSON_FOLLOW not in redrawn.action_ids
     assert answer.args["response_type"] == "ephemeral" and answer.contains("Following")
     assert await _followed_names(app_harness, user) == ["Ada Lovelace"]
     again = await _card(app_harness, user)
@@ -54,6 +57,7 @@ async def test_follow_on_a_card_follows_them_and_the_next_card_offers_unfollow(a
     assert decode_value(again.button(Action.PERSON_UNFOLLOW)["value"]) == {
         "p": app_harness.crm_person(user, ADA).id,
         "c": app_harness.crm_account(user),
+        "k": "1",
     }
 
 
@@ -71,7 +75,7 @@ async def test_follow_without_a_crm_sends_the_connect_link(app_harness: AppHarne
     assert await _followed_names(app_harness, user) == []
 
 
-async def test_unfollow_on_a_card_answers_beside_it(app_harness: AppHarness) -> None:
+async def test_unfollow_on_a_card_redraws_it_and_answers_beside_it(app_harness: AppHarness) -> None:
     user = app_harness.new_user()
     await _follow(app_harness, user, ADA)
     card = await _card(app_harness, user)
@@ -80,7 +84,8 @@ async def test_unfollow_on_a_card_answers_beside_it(app_harness: AppHarness) -> 
     await app_harness.click(user, card, Action.PERSON_UNFOLLOW)
     await app_harness.settle()
 
-    (answer,) = app_harness.slack.calls_to("response_url", since=mark)
+    redrawn, answer = app_harness.slack.calls_to("response_url", since=mark)
+    assert redrawn.args["replace_original"] is True and Action.PERSON_FOLLOW in redrawn.action_ids
     assert answer.args["response_type"] == "ephemeral" and answer.contains("You no longer follow")
     assert await _followed_names(app_harness, user) == []
 

@@ -488,7 +488,12 @@ class TextSurface:
     ) -> None:
         if isinstance(outcome, ChooseCredential):
             self.session.waiting = waiting
-        self.session.write(render(outcome, waiting))
+        following = None
+        if isinstance(outcome, PersonOverview):  # the card offers Follow or Unfollow, as in Slack
+            account = outcome.credential.id if outcome.credential else None
+            person = PersonRef(outcome.person.id, credential_id=account)
+            following = await self.session.services.follows.is_following(self.user, person)
+        self.session.write(render(outcome, waiting, following=following))
 
     async def ask(self, form: Form) -> bool:
         """What the form would ask, as a command to type with the user's words in it. Without a person, False: the
@@ -603,9 +608,10 @@ _REFUSALS = {"missing": Notice.EXPIRED, "not_yours": Notice.NOT_YOUR_BUTTON, "in
 # ---- rendering ------------------------------------------------------------------------------------------------------
 
 
-def render(outcome: Outcome, waiting: CrmCommand | None = None) -> str:
+def render(outcome: Outcome, waiting: CrmCommand | None = None, *, following: bool | None = None) -> str:
     """An outcome as the terminal shows it: Slack's message as text, with a command to type for each choice.
-    waiting: the request a pick would complete, so its choices keep what the user typed."""
+    waiting: the request a pick would complete, so its choices keep what the user typed; following: on a card, whether
+    the user follows the person (None: no Follow or Unfollow to offer)."""
     match outcome:
         case ConnectNeeded(link=link):
             # This terminal is the user's own screen; in Slack the link goes only to their DM.
@@ -632,8 +638,10 @@ def render(outcome: Outcome, waiting: CrmCommand | None = None) -> str:
                 Action.PERSON_ADD_NOTE: f"Type: note {who} <your note>",
                 Action.PERSON_CREATE_TASK: f"Type: task {who} <title> due <date>",
                 Action.PERSON_OPEN_IN_CRM: f"Open in CRM: {person.url}",
+                Action.PERSON_FOLLOW: f"Type: follow {who}",
+                Action.PERSON_UNFOLLOW: f"Type: unfollow {person.email or person.name}",
             }
-            return as_text(outcome_message(outcome).blocks, hints)
+            return as_text(outcome_message(outcome, following=following).blocks, hints)
         case NotFound(query=query):
             typed = f"<first name> <last name> {query}" if is_plausible_email(query) else f"{query} <email>"
             if not is_plausible_email(query) and len(query.split()) == 1:

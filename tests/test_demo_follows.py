@@ -167,3 +167,11 @@ async def test_help_names_follow_and_change(tmp_path: Path) -> None:
     (_, shown), *_ = await session(tmp_path, ["help"])
     assert "follow <person>, following, unfollow <person>, digest and digest on|off" in shown
     assert 'follow "Ada Lovelace"   ·   change "Ada Lovelace" title=CEO   ·   digest   ·   following' in shown
+
+
+async def test_a_card_offers_follow_then_unfollow_as_a_command_to_type(tmp_path: Path) -> None:
+    answers = await session(tmp_path, [f"overview {ADA}", f"follow {ADA}", f"overview {ADA}", f"unfollow {ADA}"])
+    card, _, card_again, gone = (answer for _, answer in answers)
+    assert f"Type: follow {ADA}" in card and "Type: unfollow" not in card
+    assert f"Type: unfollow {ADA}" in card_again and "Type: follow" not in card_again
+    assert gone == "You no longer follow Ada Lovelace."

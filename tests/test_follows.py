@@ -12,6 +12,7 @@ import pytest
 from bot.crm import CrmService
 from bot.follows import Follows, next_digest_time
 from bot.identity import SlackUser
+from bot.metrics import REGISTRY
 from bot.rollout.outcomes import (
     Digest,
     FieldChange,
@@ -239,15 +240,21 @@ async def test_nothing_changed_sends_no_digest_and_plans_the_next(world: World) 
     assert planned.payload["send_at"] == "2026-12-08T09:00:00+00:00"
 
 
+def digests(outcome: str) -> float:
+    return REGISTRY.get_sample_value("rollout_bot_scheduled_work_total", {"kind": "digest", "outcome": outcome}) or 0.0
+
+
 async def test_the_digest_comes_at_nine_and_says_what_changed(world: World) -> None:
     user = someone()
     ada = await follow(world, user)
     world.sandbox.crm.update_person(user.default_subject, account(world, user), ada.person.id, title="CEO")
+    sent_before = digests("sent")
     await run_at(world, datetime(2026, 12, 7, 8, 59, 59, tzinfo=UTC))
     assert world.messenger.sent == []
     await run_at(world, datetime(2026, 12, 7, 9, 0, tzinfo=UTC))
     (dm,) = world.messenger.to(user)
     assert "Ada Lovelace" in dm and "CEO" in dm and "Title" in dm
+    assert digests("sent") == sent_before + 1  # counted for the operator
     await run_at(world, datetime(2026, 12, 7, 12, 0, tzinfo=UTC))
     assert len(world.messenger.sent) == 1  # once
 

@@ -165,8 +165,9 @@ class Follows:
         records = await self._store.follows.of(user)
         for record in records:
             await self._read(user, record, now)
-        digest = await self._compose(user, now)
-        await self._store.follows.mark_reported(user, _shown(await self._store.follows.of(user)))
+        read = await self._store.follows.of(user)
+        digest = await self._compose(user, read, now)
+        await self._store.follows.mark_reported(user, _shown(read))
         return digest
 
     async def plan(self, user: SlackUser, now: datetime) -> bool:
@@ -204,9 +205,10 @@ class Follows:
             if now < send_at:
                 return Later(send_at, {"read": True})
         local_today = now.astimezone(await self.time_zones.of(user, now)).date()
-        digest = await self._compose(user, now, today=local_today)
+        read = await self._store.follows.of(user)
+        digest = await self._compose(user, read, now, today=local_today)
         if digest.worth_sending and self.messenger is not None:
-            shown = _shown(await self._store.follows.of(user))
+            shown = _shown(read)
             await self._store.schedule.note(job.key, {"sending": True, "shown_keys": _encode_keys(shown)})
             message = digest_message(digest)
             if await self.messenger.dm(user, message.blocks, message.text):
@@ -253,8 +255,9 @@ class Follows:
             await self._store.follows.read(user, record.key, None, now, gone=gone)
         # Anything else (Rollout unreachable, a shape it can't read) is tried again at the next digest.
 
-    async def _compose(self, user: SlackUser, now: datetime, *, today: date | None = None) -> Digest:
-        records = await self._store.follows.of(user)
+    async def _compose(
+        self, user: SlackUser, records: Sequence[FollowRecord], now: datetime, *, today: date | None = None
+    ) -> Digest:
         settings = await self._store.digest_settings.get(user)
         if today is None:
             today = now.astimezone(await self.time_zones.of(user, now)).date()

@@ -8,7 +8,7 @@ else is answered beside it, to the clicker alone.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from typing import TYPE_CHECKING, Any
 
 from slack_bolt.context.ack.async_ack import AsyncAck
@@ -41,26 +41,26 @@ if TYPE_CHECKING:
     from bot.services import Services
 
 
-def register(app: AsyncApp, services: Services) -> None:
-    async def follow(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient, context: AsyncBoltContext) -> None:
-        await ack()
-        ids = decode_value(clicked_value(body))
-        reply = click_reply(body, client, slack_user(context, body))
-        if not ids.get("p"):
-            after_ack(services, reply, fail(reply, Notice.EXPIRED), name="follow")
-            return
-        work = _follow(services, reply, PersonRef(ids["p"], credential_id=ids.get("c") or None), ids)
-        after_ack(services, reply, work, name="follow", once=click_key(body))
+# What a click on Follow or Unfollow does, after the ack: given the click's body and its button's ids.
+PersonClick = Callable[["Services", Reply, "Mapping[str, Any]", "Mapping[str, str]"], Coroutine[Any, Any, None]]
 
-    async def unfollow(ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient, context: AsyncBoltContext) -> None:
-        await ack()
-        ids = decode_value(clicked_value(body))
-        reply = click_reply(body, client, slack_user(context, body))
-        if not ids.get("p"):
-            after_ack(services, reply, fail(reply, Notice.EXPIRED), name="unfollow")
-            return
-        work = _unfollow(services, reply, body, ids)
-        after_ack(services, reply, work, name="unfollow", once=click_key(body))
+
+def register(app: AsyncApp, services: Services) -> None:
+    def about_a_person(work: PersonClick, name: str) -> Callable[..., Awaitable[None]]:
+        """Follow or Unfollow: its button names the person (p, and c their account)."""
+
+        async def clicked(
+            ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient, context: AsyncBoltContext
+        ) -> None:
+            await ack()
+            ids = decode_value(clicked_value(body))
+            reply = click_reply(body, client, slack_user(context, body))
+            if not ids.get("p"):
+                after_ack(services, reply, fail(reply, Notice.EXPIRED), name=name)
+                return
+            after_ack(services, reply, work(services, reply, body, ids), name=name, once=click_key(body))
+
+        return clicked
 
     async def switch_digest(
         ack: AsyncAck, body: dict[str, Any], client: AsyncWebClient, context: AsyncBoltContext
@@ -90,14 +90,15 @@ def register(app: AsyncApp, services: Services) -> None:
 
         return clicked
 
-    app.action(Action.PERSON_FOLLOW.value)(follow)
-    app.action(Action.PERSON_UNFOLLOW.value)(unfollow)
+    app.action(Action.PERSON_FOLLOW.value)(about_a_person(_follow, "follow"))
+    app.action(Action.PERSON_UNFOLLOW.value)(about_a_person(_unfollow, "unfollow"))
     app.action(Action.DIGEST_SWITCH.value)(switch_digest)
     app.action(Action.REMINDER_SNOOZE.value)(reminder(False, "snooze reminder"))
     app.action(Action.REMINDER_DONE.value)(reminder(True, "dismiss reminder"))
 
 
-async def _follow(services: Services, reply: Reply, person: PersonRef, ids: Mapping[str, str]) -> None:
+async def _follow(services: Services, reply: Reply, body: Mapping[str, Any], ids: Mapping[str, str]) -> None:
+    person = PersonRef(ids["p"], credential_id=ids.get("c") or None)
     # Read as the clicker first: only someone their own CRM access shows them can be followed.
     outcome = await services.follows.follow_person(reply.user, person)
     if isinstance(outcome, Followed) and outcome.overview is not None and ids.get("k"):

@@ -124,3 +124,15 @@ async def store(tmp_path: Path) -> AsyncIterator[Store]:
         yield opened
     finally:
         await opened.close()
+
+
+@pytest.fixture
+async def oauth_harness(tmp_path: Path) -> AsyncIterator[AppHarness]:
+    """The app installed by OAuth ("Add to Slack"): bot tokens come from its installation store, none is configured."""
+    async with start_app_harness(
+        database_url=f"sqlite+aiosqlite:///{tmp_path / 'oauth.db'}",
+        slack_bot_token=None,
+        slack_client_id="1111.2222",
+        slack_client_secret="oauth-client-secret-for-tests",
+    ) as harness:
+        yield harness

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import aiohttp
@@ -25,25 +24,14 @@ async def test_building_the_app_warns_about_nothing(
     assert [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING] == []
 
 
-@pytest.fixture
-async def oauth_app(tmp_path: Path) -> AsyncIterator[AppHarness]:
-    async with start_app_harness(
-        database_url=f"sqlite+aiosqlite:///{tmp_path / 'oauth.db'}",
-        slack_bot_token=None,
-        slack_client_id="1111.2222",
-        slack_client_secret="oauth-client-secret-for-tests",
-    ) as harness:
-        yield harness
-
-
 async def _install_page(harness: AppHarness, **headers: str) -> tuple[aiohttp.ClientResponse, str]:
     base = harness.url.removesuffix("/slack/events")
     async with harness.http.get(f"{base}/slack/install", headers=headers) as page:
         return page, await page.text()
 
 
-async def test_the_install_page_over_plain_http_says_it_needs_https(oauth_app: AppHarness) -> None:
-    page, html = await _install_page(oauth_app)
+async def test_the_install_page_over_plain_http_says_it_needs_https(oauth_harness: AppHarness) -> None:
+    page, html = await _install_page(oauth_harness)
     assert page.status == 200
     assert page.headers["Content-Type"] == "text/html; charset=utf-8"
     assert '<meta charset="utf-8">' in html and "<title>Add Rollout to Slack</title>" in html
@@ -52,8 +40,8 @@ async def test_the_install_page_over_plain_http_says_it_needs_https(oauth_app: A
     assert "Secure" in page.headers["Set-Cookie"]
 
 
-async def test_the_install_page_behind_a_tls_terminating_proxy(oauth_app: AppHarness) -> None:
-    page, html = await _install_page(oauth_app, **{"X-Forwarded-Proto": "https"})
+async def test_the_install_page_behind_a_tls_terminating_proxy(oauth_harness: AppHarness) -> None:
+    page, html = await _install_page(oauth_harness, **{"X-Forwarded-Proto": "https"})
     assert page.status == 200 and "<title>Add Rollout to Slack</title>" in html
     assert "needs HTTPS" not in html
     assert "client_id=1111.2222" in html

@@ -83,6 +83,17 @@ async def follow(world: World, user: SlackUser, query: str = "Ada Lovelace") -> 
     return found
 
 
+async def follow_in_two_accounts(world: World, user: SlackUser) -> tuple[str, str]:
+    """Ada followed in each of two CRM accounts (HubSpot, Salesforce): their ids."""
+    world.sandbox.crm.set_accounts(user.default_subject, ["hubspot", "salesforce"])
+    hubspot, salesforce = (a.id for a in world.sandbox.crm.accounts(user.default_subject))
+    for credential in (hubspot, salesforce):
+        found = await world.crm.overview(user, "Ada Lovelace", credential_id=credential)
+        assert isinstance(found, PersonOverview)
+        await world.follows.follow(user, found, credential)
+    return hubspot, salesforce
+
+
 def account(world: World, user: SlackUser) -> str:
     return world.sandbox.crm.accounts(user.default_subject)[0].id
 
@@ -141,12 +152,7 @@ async def test_following_stops_at_the_limit(world: World) -> None:
 
 async def test_the_same_person_is_followed_apart_in_each_crm_account(world: World) -> None:
     user = someone()
-    world.sandbox.crm.set_accounts(user.default_subject, ["hubspot", "salesforce"])
-    hubspot, salesforce = (a.id for a in world.sandbox.crm.accounts(user.default_subject))
-    for credential in (hubspot, salesforce):
-        found = await world.crm.overview(user, "Ada Lovelace", credential_id=credential)
-        assert isinstance(found, PersonOverview)
-        await world.follows.follow(user, found, credential)
+    hubspot, salesforce = await follow_in_two_accounts(world, user)
     accounts = {person.account_id for person in (await world.follows.following(user)).people}
     assert accounts == {hubspot, salesforce}
 
@@ -214,12 +220,7 @@ async def test_a_person_deleted_from_the_crm_is_reported_once_and_unfollowed(wor
 
 async def test_a_disconnected_crm_account_unfollows_its_people_once(world: World) -> None:
     user = someone()
-    world.sandbox.crm.set_accounts(user.default_subject, ["hubspot", "salesforce"])
-    hubspot, salesforce = (a.id for a in world.sandbox.crm.accounts(user.default_subject))
-    for credential in (hubspot, salesforce):
-        found = await world.crm.overview(user, "Ada Lovelace", credential_id=credential)
-        assert isinstance(found, PersonOverview)
-        await world.follows.follow(user, found, credential)
+    hubspot, salesforce = await follow_in_two_accounts(world, user)
     world.sandbox.crm.disconnect(user.default_subject, salesforce)
 
     digest = await world.follows.digest_now(user)

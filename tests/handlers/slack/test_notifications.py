@@ -6,8 +6,6 @@ from __future__ import annotations
 import logging
 import time
 import uuid
-from collections.abc import AsyncIterator
-from pathlib import Path
 
 import pytest
 from slack_sdk.oauth.installation_store import Bot
@@ -16,7 +14,7 @@ from bench.fakes import FakeSlackApi
 from bot.blocks.elements import section
 from bot.identity import SlackUser
 from handlers.slack.notifications import SlackMessenger
-from tests.harness import BOT_TOKEN, AppHarness, start_app_harness
+from tests.harness import BOT_TOKEN, AppHarness
 
 # slack_sdk sends the client id and secret to oauth.v2.access with aiohttp's BasicAuth, which aiohttp now deprecates.
 pytestmark = pytest.mark.filterwarnings("ignore:BasicAuth is deprecated:DeprecationWarning")
@@ -75,17 +73,6 @@ async def test_time_zone_is_none_when_slack_refuses(app_harness: AppHarness) -> 
 # ---- OAuth installs: each workspace's own token ---------------------------------------------------------------------
 
 
-@pytest.fixture
-async def oauth_app(tmp_path: Path) -> AsyncIterator[AppHarness]:
-    async with start_app_harness(
-        database_url=f"sqlite+aiosqlite:///{tmp_path / 'oauth.db'}",
-        slack_bot_token=None,
-        slack_client_id="1111.2222",
-        slack_client_secret="oauth-client-secret-for-tests",
-    ) as harness:
-        yield harness
-
-
 async def _installed(
     harness: AppHarness, *, team_id: str | None, enterprise_id: str | None = None, **bot: object
 ) -> str:
@@ -109,54 +96,57 @@ async def _installed(
     return token
 
 
-async def test_with_oauth_installs_each_workspace_is_reached_with_its_own_bot_token(oauth_app: AppHarness) -> None:
-    first = await _installed(oauth_app, team_id="T0FIRST")
-    second = await _installed(oauth_app, team_id="T0SECOND")
-    messenger = _messenger(oauth_app)
+async def test_with_oauth_installs_each_workspace_is_reached_with_its_own_bot_token(oauth_harness: AppHarness) -> None:
+    first = await _installed(oauth_harness, team_id="T0FIRST")
+    second = await _installed(oauth_harness, team_id="T0SECOND")
+    messenger = _messenger(oauth_harness)
 
     assert await messenger.dm(SlackUser("T0SECOND", "U0SOMEONE"), [section("hi")], "hi")
     assert await messenger.dm(SlackUser("T0FIRST", "U0OTHER"), [section("hi")], "hi")
 
-    posted = oauth_app.slack.calls_to("chat.postMessage")
+    posted = oauth_harness.slack.calls_to("chat.postMessage")
     assert [(call.args["channel"], call.token) for call in posted] == [("DU0SOMEONE", second), ("DU0OTHER", first)]
 
 
-async def test_an_org_wide_install_is_found_by_the_organisation(oauth_app: AppHarness) -> None:
-    token = await _installed(oauth_app, team_id=None, enterprise_id="E0ORG")
-    oauth_app.slack.time_zones["U0GRID"] = "Asia/Tokyo"
+async def test_an_org_wide_install_is_found_by_the_organisation(oauth_harness: AppHarness) -> None:
+    token = await _installed(oauth_harness, team_id=None, enterprise_id="E0ORG")
+    oauth_harness.slack.time_zones["U0GRID"] = "Asia/Tokyo"
 
-    assert await _messenger(oauth_app).time_zone(SlackUser("E0ORG", "U0GRID")) == "Asia/Tokyo"
-    (asked,) = oauth_app.slack.calls_to("users.info")
+    assert await _messenger(oauth_harness).time_zone(SlackUser("E0ORG", "U0GRID")) == "Asia/Tokyo"
+    (asked,) = oauth_harness.slack.calls_to("users.info")
     assert asked.token == token
 
 
-async def test_a_workspace_installed_inside_an_organisation_is_found_by_its_team(oauth_app: AppHarness) -> None:
+async def test_a_workspace_installed_inside_an_organisation_is_found_by_its_team(oauth_harness: AppHarness) -> None:
     # Installed in one workspace of an Enterprise Grid organisation: the row names both; people are keyed by the team.
-    token = await _installed(oauth_app, team_id="T0INGRID", enterprise_id="E0GRID")
+    token = await _installed(oauth_harness, team_id="T0INGRID", enterprise_id="E0GRID")
 
-    assert await _messenger(oauth_app).dm(SlackUser("T0INGRID", "U0MEMBER"), [section("hi")], "hi")
-    (posted,) = oauth_app.slack.calls_to("chat.postMessage")
+    assert await _messenger(oauth_harness).dm(SlackUser("T0INGRID", "U0MEMBER"), [section("hi")], "hi")
+    (posted,) = oauth_harness.slack.calls_to("chat.postMessage")
     assert posted.token == token
 
 
-async def test_an_expiring_token_is_refreshed_first_and_kept(oauth_app: AppHarness) -> None:
+async def test_an_expiring_token_is_refreshed_first_and_kept(oauth_harness: AppHarness) -> None:
     stale = await _installed(
-        oauth_app, team_id="T0ROTATE", bot_refresh_token="refresh-rotate", bot_token_expires_at=int(time.time()) + 60
+        oauth_harness,
+        team_id="T0ROTATE",
+        bot_refresh_token="refresh-rotate",
+        bot_token_expires_at=int(time.time()) + 60,
     )
-    oauth_app.slack.issued_tokens["refresh:refresh-rotate"] = "T0ROTATE"
+    oauth_harness.slack.issued_tokens["refresh:refresh-rotate"] = "T0ROTATE"
 
-    assert await _messenger(oauth_app).dm(SlackUser("T0ROTATE", "U0ROT"), [section("hi")], "hi")
+    assert await _messenger(oauth_harness).dm(SlackUser("T0ROTATE", "U0ROT"), [section("hi")], "hi")
 
-    (posted,) = oauth_app.slack.calls_to("chat.postMessage")
+    (posted,) = oauth_harness.slack.calls_to("chat.postMessage")
     assert posted.token not in (None, stale)
-    assert oauth_app.services.installations is not None
-    kept = await oauth_app.services.installations.async_find_bot(enterprise_id=None, team_id="T0ROTATE")
+    assert oauth_harness.services.installations is not None
+    kept = await oauth_harness.services.installations.async_find_bot(enterprise_id=None, team_id="T0ROTATE")
     assert kept is not None and kept.bot_token == posted.token
 
 
-async def test_a_workspace_without_an_install_is_not_reached(oauth_app: AppHarness) -> None:
-    messenger = _messenger(oauth_app)
+async def test_a_workspace_without_an_install_is_not_reached(oauth_harness: AppHarness) -> None:
+    messenger = _messenger(oauth_harness)
 
     assert not await messenger.dm(SlackUser("T0NOWHERE", "U0X"), [section("hi")], "hi")
     assert await messenger.time_zone(SlackUser("T0NOWHERE", "U0X")) is None
-    assert not oauth_app.slack.calls_to("chat.postMessage")
+    assert not oauth_harness.slack.calls_to("chat.postMessage")

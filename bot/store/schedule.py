@@ -12,7 +12,7 @@ import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Literal
+from typing import Any
 
 from sqlalchemy import and_, delete, or_, select, update
 from sqlalchemy.sql import ColumnElement
@@ -23,7 +23,6 @@ from bot.store.deliveries import Lease
 from bot.store.schema import as_utc, digest_settings, rollout_read_budget, scheduled_work, utc_now
 from bot.store.token_cipher import TokenCipher
 
-State = Literal["pending", "running", "done", "dismissed", "cancelled"]
 PENDING, RUNNING, DONE, DISMISSED, CANCELLED = "pending", "running", "done", "dismissed", "cancelled"
 
 
